@@ -1,0 +1,83 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { ApiKey } from '../config.js';
+import type { Pool } from '../db/pool.js';
+import type { Health } from '../health.js';
+import type { Logger } from '../log.js';
+import { ProvisioningError } from '../provisioning/errors.js';
+import { ApiKeyAuth } from './auth.js';
+import { ApiError, errorSchema } from './errors.js';
+import { registerHealthRoute } from './routes/health.js';
+import { registerProvisioningRoutes } from './routes/provisioning.js';
+import { compileValidator, validationError } from './validation.js';
+
+export interface ApiDeps {
+  log: Logger;
+  pool: Pool;
+  health: Health;
+  apiKeys: ApiKey[];
+  sipDomain: string;
+  version: string;
+}
+
+/** Paths anyone may read: the health probe and the API documentation. */
+const PUBLIC_PATHS = /^\/(health|docs)(\/|$|\?)/;
+const BODY_LIMIT = 64 * 1024;
+
+function toApiError(err: FastifyError | ProvisioningError | ApiError | Error): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ProvisioningError) {
+    const status = { conflict: 409, invalid: 400, 'in-use': 409, 'not-found': 404 }[err.kind];
+    const code = { conflict: 'conflict', invalid: 'invalid', 'in-use': 'in_use', 'not-found': 'not_found' }[err.kind];
+    return new ApiError(status, code, err.message, err.field);
+  }
+  const fe = err as FastifyError;
+  if (fe.validation) return validationError(fe.validation, fe.validationContext ?? 'request');
+  const status = fe.statusCode ?? 500;
+  if (status >= 400 && status < 500) return new ApiError(status, (fe.code ?? 'bad_request').toLowerCase(), fe.message);
+  return new ApiError(500, 'internal', 'internal error; see the switchboard log');
+}
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(compileValidator);
+  app.addSchema(errorSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Switchboard API', version: deps.version, description: 'Provisioning and call control of the SIP operator switchboard.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const auth = new ApiKeyAuth(deps.apiKeys);
+  app.addHook('onRequest', async (request) => {
+    if (PUBLIC_PATHS.test(request.url)) return;
+    request.role = auth.authenticate(request);
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) request.log.error({ err }, 'request failed');
+    return reply.code(apiError.status).send(apiError.body());
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`).body()),
+  );
+
+  registerHealthRoute(app, deps.health);
+  registerProvisioningRoutes(app, { pool: deps.pool, realm: deps.sipDomain });
+  return app;
+}

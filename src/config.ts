@@ -1,0 +1,277 @@
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+
+/** Who may use an API key. Roles beyond admin are enforced by the API's route guards. */
+export type Role = 'admin' | 'supervisor' | 'operator';
+
+export interface ApiKey {
+  key: string;
+  role: Role;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** A trusted caller source: an address or CIDR block, IPv4 or IPv6. */
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 4 | 6;
+}
+
+export interface Config {
+  instanceId: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  http: HostPort;
+  apiKeys: ApiKey[];
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  drachtio: HostPort & { secret: string };
+  freeswitch: {
+    servers: HostPort[];
+    password: string;
+    profile: string;
+    /** Where FreeSWITCH connects back to us (the outbound event socket). */
+    listen: HostPort;
+    advertisedAddress: string | undefined;
+  };
+  sipDomain: string;
+  trustedSources: Cidr[];
+  startupWaitSeconds: number;
+  shutdownGraceSeconds: number;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Thrown with every problem found, one line each, so an operator fixes them all in one go. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads one variable at a time and collects what is wrong instead of stopping at the first. */
+class Reader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    if (value === undefined) return undefined;
+    const trimmed = value.trim();
+    return trimmed === '' ? undefined : trimmed;
+  }
+
+  fail(name: string, message: string): void {
+    this.problems.push(`${name} ${message}`);
+  }
+
+  string(name: string, fallback?: string): string {
+    const value = this.raw(name) ?? fallback;
+    if (value !== undefined) return value;
+    this.fail(name, 'is required but not set');
+    return '';
+  }
+
+  optional(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^-?\d+$/.test(value)) {
+      this.fail(name, `must be a whole number, got "${value}"`);
+      return fallback;
+    }
+    const n = Number(value);
+    if (n < min || n > max) {
+      this.fail(name, `must be between ${min} and ${max}, got ${n}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  port(name: string, fallback: number): number {
+    return this.integer(name, fallback, 1, 65535);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    this.fail(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
+    return fallback;
+  }
+
+  url(name: string, protocols: readonly string[], fallback?: string): string {
+    const value = this.string(name, fallback);
+    if (value === '') return value;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      this.fail(name, `is not a valid URL (expected ${protocols[0]}//host:port/...)`);
+      return value;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      this.fail(name, `must start with ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+    } else if (parsed.hostname === '') {
+      this.fail(name, 'has no host name');
+    }
+    return value;
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+const ROLES: readonly Role[] = ['admin', 'supervisor', 'operator'];
+const MIN_KEY_LENGTH = 16;
+
+function parseHostPort(text: string, defaultPort: number): HostPort | string {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  const plain = /^([^:\s]+)(?::(\d+))?$/.exec(text);
+  const match = bracketed ?? plain;
+  if (!match) return `"${text}" is not host:port`;
+  const host = match[1] as string;
+  const port = match[2] === undefined ? defaultPort : Number(match[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `"${text}" has a bad port`;
+  return { host, port };
+}
+
+function parseFreeswitchServers(r: Reader): HostPort[] {
+  const name = 'FREESWITCH_ESL';
+  const value = r.string(name, '127.0.0.1:8021');
+  const servers: HostPort[] = [];
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0 && value !== '') r.fail(name, 'lists no server');
+  for (const item of items) {
+    const parsed = parseHostPort(item, 8021);
+    if (typeof parsed === 'string') {
+      r.fail(name, `must be a comma-separated list of host:port, but ${parsed}`);
+      continue;
+    }
+    servers.push(parsed);
+  }
+  return servers;
+}
+
+function parseApiKeys(r: Reader): ApiKey[] {
+  const name = 'API_KEYS';
+  const value = r.string(name);
+  const keys: ApiKey[] = [];
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0 && value !== '') r.fail(name, 'lists no key');
+  for (const item of items) {
+    const colon = item.indexOf(':');
+    const role = colon === -1 ? 'admin' : item.slice(0, colon);
+    const key = colon === -1 ? item : item.slice(colon + 1);
+    if (!(ROLES as readonly string[]).includes(role)) {
+      r.fail(name, `has an entry with unknown role "${role}" (roles: ${ROLES.join(', ')})`);
+      continue;
+    }
+    if (key.length < MIN_KEY_LENGTH) {
+      r.fail(name, `has a ${role} key shorter than ${MIN_KEY_LENGTH} characters`);
+      continue;
+    }
+    keys.push({ key, role: role as Role });
+  }
+  return keys;
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const [address, prefixText, extra] = text.split('/');
+  if (address === undefined || extra !== undefined) return undefined;
+  const family = isIP(address);
+  if (family !== 4 && family !== 6) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (prefixText === undefined) return { address, prefix: max, family };
+  if (!/^\d+$/.test(prefixText)) return undefined;
+  const prefix = Number(prefixText);
+  if (prefix > max) return undefined;
+  return { address, prefix, family };
+}
+
+function parseTrustedSources(r: Reader): Cidr[] {
+  const name = 'TRUSTED_SOURCES';
+  const value = r.optional(name) ?? '';
+  const sources: Cidr[] = [];
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const cidr = parseCidr(item);
+    if (!cidr) {
+      r.fail(name, `has "${item}", which is not an IP address or CIDR block (e.g. 10.0.0.0/8)`);
+      continue;
+    }
+    sources.push(cidr);
+  }
+  return sources;
+}
+
+function parseSipDomain(r: Reader): string {
+  const name = 'SIP_DOMAIN';
+  const value = r.string(name);
+  if (value !== '' && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value)) {
+    r.fail(name, `must be a host name such as pbx.example.com, got "${value}"`);
+  }
+  return value;
+}
+
+function parseIpAddress(r: Reader, name: string, fallback?: string): string | undefined {
+  const value = r.optional(name) ?? fallback;
+  if (value === undefined) return undefined;
+  if (isIP(value) === 0) r.fail(name, `must be an IP address, got "${value}"`);
+  return value;
+}
+
+/** What `npm run migrate` needs: the database and how long to wait for it. */
+export function loadDatabaseConfig(env: Env): Pick<Config, 'databaseUrl' | 'startupWaitSeconds'> {
+  const r = new Reader(env);
+  const config = {
+    databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    startupWaitSeconds: r.integer('STARTUP_WAIT_SECONDS', 30, 0, 3600),
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
+
+/** Validates the whole environment; throws ConfigError listing every bad or missing variable. */
+export function loadConfig(env: Env): Config {
+  const r = new Reader(env);
+  const config: Config = {
+    instanceId: r.string('INSTANCE_ID', `${hostname()}-${process.pid}`),
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    http: {
+      host: parseIpAddress(r, 'HTTP_HOST', '0.0.0.0') ?? '0.0.0.0',
+      port: r.port('HTTP_PORT', 8080),
+    },
+    apiKeys: parseApiKeys(r),
+    databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: r.string('REDIS_PREFIX', 'sb:'),
+    drachtio: {
+      host: r.string('DRACHTIO_HOST', '127.0.0.1'),
+      port: r.port('DRACHTIO_PORT', 9022),
+      secret: r.string('DRACHTIO_SECRET'),
+    },
+    freeswitch: {
+      servers: parseFreeswitchServers(r),
+      password: r.string('FREESWITCH_PASSWORD'),
+      profile: r.string('FREESWITCH_PROFILE', 'drachtio_mrf'),
+      listen: {
+        host: parseIpAddress(r, 'MEDIA_LISTEN_ADDRESS', '127.0.0.1') ?? '127.0.0.1',
+        port: r.integer('MEDIA_LISTEN_PORT', 0, 0, 65535),
+      },
+      advertisedAddress: parseIpAddress(r, 'MEDIA_ADVERTISED_ADDRESS'),
+    },
+    sipDomain: parseSipDomain(r),
+    trustedSources: parseTrustedSources(r),
+    startupWaitSeconds: r.integer('STARTUP_WAIT_SECONDS', 30, 0, 3600),
+    shutdownGraceSeconds: r.integer('SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}

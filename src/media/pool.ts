@@ -1,0 +1,101 @@
+import Mrf from 'drachtio-fsmrf';
+import type Srf from 'drachtio-srf';
+import type { Config, HostPort } from '../config.js';
+import type { Health } from '../health.js';
+import type { Logger } from '../log.js';
+
+const RETRY_MAX_DELAY_MS = 2_000;
+
+interface Member {
+  where: string;
+  server: Mrf.MediaServer | undefined;
+  up: boolean;
+  retry: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The FreeSWITCH servers of this instance. Each is connected through drachtio-fsmrf and kept
+ * connected; the pool is healthy while at least one server is up.
+ */
+export class MediaPool {
+  private readonly mrf: Mrf;
+  private readonly members: Member[];
+  private closing = false;
+
+  constructor(
+    srf: Srf,
+    private readonly cfg: Config['freeswitch'],
+    private readonly health: Health,
+    private readonly log: Logger,
+  ) {
+    this.mrf = new Mrf(srf);
+    this.members = cfg.servers.map((s) => ({ where: `${s.host}:${s.port}`, server: undefined, up: false, retry: undefined }));
+  }
+
+  start(): void {
+    this.cfg.servers.forEach((s, i) => void this.connect(s, this.members[i] as Member, 0));
+    this.report();
+  }
+
+  /** The connected server with the most free capacity, or undefined when none is up. */
+  pick(): Mrf.MediaServer | undefined {
+    let best: Mrf.MediaServer | undefined;
+    for (const m of this.members) {
+      if (!m.up || !m.server) continue;
+      if (!best || m.server.currentSessions < best.currentSessions) best = m.server;
+    }
+    return best;
+  }
+
+  private async connect(s: HostPort, m: Member, attempt: number): Promise<void> {
+    if (this.closing) return;
+    try {
+      const server = await this.mrf.connect({
+        address: s.host,
+        port: s.port,
+        secret: this.cfg.password,
+        profile: this.cfg.profile,
+        listenAddress: this.cfg.listen.host,
+        listenPort: this.cfg.listen.port,
+        ...(this.cfg.advertisedAddress ? { advertisedAddress: this.cfg.advertisedAddress } : {}),
+      });
+      this.adopt(server, m);
+    } catch (err) {
+      const delay = Math.min(150 * 2 ** attempt, RETRY_MAX_DELAY_MS);
+      if (attempt === 0) this.log.warn({ freeswitch: m.where, err: (err as Error).message }, 'cannot reach FreeSWITCH; retrying');
+      m.retry = setTimeout(() => void this.connect(s, m, attempt + 1), delay);
+    }
+  }
+
+  private adopt(server: Mrf.MediaServer, m: Member): void {
+    m.server = server;
+    // drachtio-modesl reconnects by itself, but with an uncapped back-off.
+    server.conn.reconnectOpts.retryMaxDelay = RETRY_MAX_DELAY_MS;
+    server.on('end', () => this.mark(m, false, 'lost the event socket; reconnecting'));
+    server.on('error', (err: Error) => this.log.warn({ freeswitch: m.where, err: err.message }, 'FreeSWITCH error'));
+    server.conn.on('esl::ready', () => this.mark(m, true, 'reconnected'));
+    this.mark(m, true, 'connected');
+  }
+
+  private mark(m: Member, up: boolean, what: string): void {
+    if (this.closing) return;
+    if (m.up !== up) this.log[up ? 'info' : 'warn']({ freeswitch: m.where }, `FreeSWITCH ${what}`);
+    m.up = up;
+    this.report();
+  }
+
+  private report(): void {
+    const up = this.members.filter((m) => m.up).map((m) => m.where);
+    const down = this.members.filter((m) => !m.up).map((m) => m.where);
+    const detail = [up.length ? `up: ${up.join(', ')}` : '', down.length ? `down: ${down.join(', ')}` : ''].filter(Boolean).join('; ');
+    this.health.set('freeswitch', up.length > 0, detail);
+  }
+
+  close(): void {
+    this.closing = true;
+    for (const m of this.members) {
+      clearTimeout(m.retry);
+      m.server?.disconnect();
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import type { TableSpec } from './repository.js';
+
+/** The configuration tables as the API sees them: field names are the camelCase of the columns. */
+
+export const operatorsTable: TableSpec = {
+  kind: 'operator',
+  table: 'operators',
+  fields: { username: 'username', displayName: 'display_name', workNumber: 'work_number', grade: 'grade' },
+  writeOnly: { ha1: 'ha1' },
+  constraints: {
+    unique: { operators_username_key: 'username', operators_work_number_key: 'workNumber' },
+    references: {},
+    referencedBy: { routes_operator_id_fkey: 'routes' },
+  },
+  orderBy: 'username',
+};
+
+export const queuesTable: TableSpec = {
+  kind: 'queue',
+  table: 'queues',
+  fields: {
+    number: 'number',
+    name: 'name',
+    strategy: 'strategy',
+    ringTimeoutS: 'ring_timeout_s',
+    maxWaitS: 'max_wait_s',
+    maxLength: 'max_length',
+    wrapupS: 'wrapup_s',
+    maxNoAnswer: 'max_no_answer',
+    overflowAction: 'overflow_action',
+    overflowTarget: 'overflow_target',
+    noOperators: 'no_operators',
+    holdMusic: 'hold_music',
+    announceIntervalS: 'announce_interval_s',
+    serviceLevelS: 'service_level_s',
+  },
+  constraints: {
+    unique: { queues_number_key: 'number' },
+    references: {},
+    referencedBy: { routes_queue_id_fkey: 'routes' },
+  },
+  orderBy: 'number',
+};
+
+export const roomsTable: TableSpec = {
+  kind: 'room',
+  table: 'rooms',
+  fields: {
+    number: 'number',
+    name: 'name',
+    pin: 'pin',
+    moderatorPin: 'moderator_pin',
+    waitForModerator: 'wait_for_moderator',
+    muteOnJoin: 'mute_on_join',
+    maxMembers: 'max_members',
+  },
+  constraints: {
+    unique: { rooms_number_key: 'number' },
+    references: {},
+    referencedBy: { routes_room_id_fkey: 'routes' },
+  },
+  orderBy: 'number',
+};
+
+export const routesTable: TableSpec = {
+  kind: 'route',
+  table: 'routes',
+  fields: {
+    number: 'number',
+    targetType: 'target_type',
+    queueId: 'queue_id',
+    operatorId: 'operator_id',
+    roomId: 'room_id',
+    rejectStatus: 'reject_status',
+    allowOutside: 'allow_outside',
+    description: 'description',
+  },
+  constraints: {
+    unique: { routes_number_key: 'number' },
+    references: { routes_queue_id_fkey: 'queueId', routes_operator_id_fkey: 'operatorId', routes_room_id_fkey: 'roomId' },
+    referencedBy: {},
+  },
+  orderBy: 'number',
+};

@@ -1,0 +1,58 @@
+/** Configuration records as the API and the call core read them. */
+
+export interface Stamped {
+  id: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Operator extends Stamped {
+  username: string;
+  displayName: string;
+  workNumber: string;
+  grade: number;
+}
+
+export type Strategy = 'longest-idle' | 'round-robin' | 'ring-all' | 'fewest-calls' | 'linear';
+export type OverflowAction = 'busy' | 'queue' | 'number';
+export type NoOperatorsRule = 'wait' | 'overflow' | 'reject';
+
+export interface Queue extends Stamped {
+  number: string;
+  name: string;
+  strategy: Strategy;
+  ringTimeoutS: number;
+  maxWaitS: number | null;
+  maxLength: number | null;
+  wrapupS: number;
+  maxNoAnswer: number;
+  overflowAction: OverflowAction;
+  overflowTarget: string | null;
+  noOperators: NoOperatorsRule;
+  holdMusic: string;
+  announceIntervalS: number;
+  serviceLevelS: number;
+}
+
+export interface Room extends Stamped {
+  number: string;
+  name: string;
+  pin: string | null;
+  moderatorPin: string | null;
+  waitForModerator: boolean;
+  muteOnJoin: boolean;
+  maxMembers: number | null;
+}
+
+export type RouteTargetType = 'queue' | 'operator' | 'room' | 'reject';
+
+export interface Route extends Stamped {
+  number: string;
+  targetType: RouteTargetType;
+  queueId: number | null;
+  operatorId: number | null;
+  roomId: number | null;
+  rejectStatus: number | null;
+  allowOutside: boolean;
+  description: string;
+}

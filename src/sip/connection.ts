@@ -1,0 +1,38 @@
+import Srf from 'drachtio-srf';
+import type { Config } from '../config.js';
+import type { Health } from '../health.js';
+import type { Logger } from '../log.js';
+
+// drachtio-srf grows its reconnect delay without bound unless capped; 2 s keeps a restarted
+// drachtio-server from waiting minutes for us.
+const RECONNECT = { retryMaxDelay: 2_000 };
+
+/**
+ * Connects to drachtio-server and keeps the health record true. drachtio-srf reconnects by itself
+ * once an 'error' listener exists (without one the process would die when the server goes away).
+ */
+export function connectDrachtio(cfg: Config['drachtio'], health: Health, log: Logger): Srf {
+  const srf = new Srf();
+  const where = `${cfg.host}:${cfg.port}`;
+  srf.on('connect', (err: Error | null, hostport: string) => {
+    if (err) {
+      health.set('drachtio', false, `${where}: ${err.message}`);
+      log.error({ err: err.message, drachtio: where }, 'drachtio-server refused us (check DRACHTIO_SECRET)');
+      return;
+    }
+    health.set('drachtio', true, `connected to ${where}, SIP on ${hostport}`);
+    log.info({ drachtio: where, sip: hostport }, 'connected to drachtio-server');
+  });
+  srf.on('error', (err: Error) => {
+    if (health.isUp('drachtio')) log.warn({ err: err.message, drachtio: where }, 'drachtio-server connection error');
+    health.set('drachtio', false, `${where}: ${err.message}`);
+  });
+  (srf as unknown as { on(e: 'close', l: () => void): void }).on('close', () => {
+    if (health.isUp('drachtio')) log.warn({ drachtio: where }, 'lost drachtio-server; reconnecting');
+    health.set('drachtio', false, `${where}: connection closed, reconnecting`);
+  });
+  health.set('drachtio', false, `connecting to ${where}`);
+  // The typings lack the reconnect option that drachtio-srf's wire protocol reads.
+  void srf.connect({ host: cfg.host, port: cfg.port, secret: cfg.secret, reconnect: RECONNECT } as Srf.SrfConfig);
+  return srf;
+}

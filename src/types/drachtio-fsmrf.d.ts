@@ -1,0 +1,118 @@
+// drachtio-fsmrf 4.1.2 ships no type declarations; these cover the parts the switchboard and its
+// test benches use, checked against node_modules/drachtio-fsmrf/lib.
+declare module 'drachtio-fsmrf' {
+  import type { EventEmitter } from 'node:events';
+  import type Srf from 'drachtio-srf';
+
+  namespace Mrf {
+    interface ConnectOptions {
+      address: string;
+      port?: number;
+      secret?: string;
+      listenAddress?: string;
+      listenPort?: number;
+      advertisedAddress?: string;
+      advertisedPort?: number;
+      profile?: string;
+    }
+
+    interface EslEvent {
+      getHeader(name: string): string | undefined;
+      getBody(): string;
+      serialize(format?: string): string;
+    }
+
+    interface EslConnection extends EventEmitter {
+      reconnectOpts: { retryMaxDelay?: number; maxAttempts?: number; connectTimeout?: number };
+      api(command: string, callback: (res: EslEvent) => void): void;
+    }
+
+    interface PlaybackResult {
+      playbackSeconds?: string;
+      playbackMilliseconds?: string;
+      playbackLastOffsetPos?: string;
+    }
+
+    interface CreateEndpointOptions {
+      remoteSdp?: string;
+      codecs?: string | string[];
+      headers?: Record<string, string>;
+      customEvents?: string[];
+      is3pcc?: boolean;
+    }
+
+    interface JoinResult {
+      memberId: number;
+      confUuid: string;
+    }
+
+    class Endpoint extends EventEmitter {
+      uuid: string;
+      connected: boolean;
+      local: { sdp: string; mediaIp?: string; mediaPort?: string };
+      remote: { sdp: string; mediaIp?: string; mediaPort?: string };
+      sip: { callId?: string };
+      conf: { memberId?: number; name?: string; uuid?: string };
+      dialog: Srf.Dialog;
+      mediaserver: MediaServer;
+      play(file: string | string[]): Promise<PlaybackResult>;
+      say(text: string, opts: { sayType: string; sayMethod: string; lang?: string; gender?: string }): Promise<PlaybackResult>;
+      execute(app: string, arg?: string): Promise<EslEvent>;
+      executeAsync(app: string, arg?: string): void;
+      api(command: string, args?: string | string[]): Promise<EslEvent>;
+      bridge(other: Endpoint | string): Promise<void>;
+      unbridge(): Promise<void>;
+      join(conference: string | Conference, opts?: { flags?: Record<string, boolean>; profile?: string }): Promise<JoinResult>;
+      mute(): Promise<void>;
+      unmute(): Promise<void>;
+      modify(sdp: string): Promise<string>;
+      destroy(): Promise<void>;
+      set(name: string | Record<string, string>, value?: string): Promise<void>;
+    }
+
+    class Conference extends EventEmitter {
+      name: string;
+      uuid: string;
+      memberId: number;
+      endpoint: Endpoint;
+      participants: Map<number, unknown>;
+      destroy(): Promise<void>;
+      getSize(): Promise<number>;
+      list(args?: string): Promise<EslEvent>;
+      lock(): Promise<string>;
+      unlock(): Promise<string>;
+      mute(args: string): Promise<string>;
+      unmute(args: string): Promise<string>;
+      kick(args: string): Promise<string>;
+      play(file: string | string[]): Promise<unknown>;
+      set(param: string, value: string): Promise<string>;
+    }
+
+    class MediaServer extends EventEmitter {
+      address: string;
+      maxSessions: number;
+      currentSessions: number;
+      cps: number;
+      cpuIdle?: number;
+      conn: EslConnection;
+      sip: { ipv4: { udp: { address?: string } } };
+      connected(): boolean;
+      disconnect(): void;
+      api(command: string): Promise<string>;
+      createEndpoint(opts?: CreateEndpointOptions): Promise<Endpoint>;
+      connectCaller(
+        req: Srf.SrfRequest,
+        res: Srf.SrfResponse,
+        opts?: CreateEndpointOptions,
+      ): Promise<{ endpoint: Endpoint; dialog: Srf.Dialog }>;
+      createConference(name: string, opts?: { maxMembers?: number; flags?: Record<string, boolean> }): Promise<Conference>;
+    }
+  }
+
+  class Mrf extends EventEmitter {
+    constructor(srf: Srf, opts?: { customEvents?: string[] });
+    connect(opts: Mrf.ConnectOptions): Promise<Mrf.MediaServer>;
+  }
+
+  export = Mrf;
+}

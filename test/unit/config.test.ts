@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, loadDatabaseConfig, parseCidr, type Env } from '../../src/config.js';
+
+const valid: Env = {
+  DATABASE_URL: 'postgres://sb:pw@db:5432/switchboard',
+  REDIS_URL: 'redis://redis:6379/0',
+  API_KEYS: 'admin:0123456789abcdef0123,supervisor:fedcba9876543210fedc',
+  DRACHTIO_SECRET: 'cymru',
+  FREESWITCH_PASSWORD: 'ClueCon',
+  SIP_DOMAIN: 'pbx.example.com',
+};
+
+function problems(env: Env): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('accepts a minimal environment and fills in the documented defaults', () => {
+    const c = loadConfig(valid);
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(c.drachtio).toEqual({ host: '127.0.0.1', port: 9022, secret: 'cymru' });
+    expect(c.freeswitch.servers).toEqual([{ host: '127.0.0.1', port: 8021 }]);
+    expect(c.freeswitch.profile).toBe('drachtio_mrf');
+    expect(c.freeswitch.listen).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(c.logLevel).toBe('info');
+    expect(c.redisPrefix).toBe('sb:');
+    expect(c.trustedSources).toEqual([]);
+    expect(c.shutdownGraceSeconds).toBe(30);
+    expect(c.apiKeys).toEqual([
+      { key: '0123456789abcdef0123', role: 'admin' },
+      { key: 'fedcba9876543210fedc', role: 'supervisor' },
+    ]);
+  });
+
+  it('names every missing required variable, one line each', () => {
+    expect(problems({})).toEqual([
+      'API_KEYS is required but not set',
+      'DATABASE_URL is required but not set',
+      'REDIS_URL is required but not set',
+      'DRACHTIO_SECRET is required but not set',
+      'FREESWITCH_PASSWORD is required but not set',
+      'SIP_DOMAIN is required but not set',
+    ]);
+  });
+
+  it('treats a blank value as missing', () => {
+    expect(problems({ ...valid, DRACHTIO_SECRET: '   ' })).toEqual(['DRACHTIO_SECRET is required but not set']);
+  });
+
+  it.each([
+    ['DATABASE_URL', 'nope', 'DATABASE_URL is not a valid URL (expected postgres://host:port/...)'],
+    ['DATABASE_URL', 'mysql://db/x', 'DATABASE_URL must start with postgres: or postgresql:, got "mysql:"'],
+    ['REDIS_URL', 'http://redis', 'REDIS_URL must start with redis: or rediss:, got "http:"'],
+    ['HTTP_PORT', '80a', 'HTTP_PORT must be a whole number, got "80a"'],
+    ['HTTP_PORT', '70000', 'HTTP_PORT must be between 1 and 65535, got 70000'],
+    ['DRACHTIO_PORT', '0', 'DRACHTIO_PORT must be between 1 and 65535, got 0'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"'],
+    ['FREESWITCH_ESL', 'fs1:8021,fs2:x', 'FREESWITCH_ESL must be a comma-separated list of host:port, but "fs2:x" is not host:port'],
+    ['FREESWITCH_ESL', 'fs1:99999', 'FREESWITCH_ESL must be a comma-separated list of host:port, but "fs1:99999" has a bad port'],
+    ['API_KEYS', 'short', 'API_KEYS has a admin key shorter than 16 characters'],
+    ['API_KEYS', 'root:0123456789abcdef0123', 'API_KEYS has an entry with unknown role "root" (roles: admin, supervisor, operator)'],
+    ['SIP_DOMAIN', 'pbx example', 'SIP_DOMAIN must be a host name such as pbx.example.com, got "pbx example"'],
+    ['TRUSTED_SOURCES', '10.0.0.0/8,bogus', 'TRUSTED_SOURCES has "bogus", which is not an IP address or CIDR block (e.g. 10.0.0.0/8)'],
+    ['TRUSTED_SOURCES', '10.0.0.0/33', 'TRUSTED_SOURCES has "10.0.0.0/33", which is not an IP address or CIDR block (e.g. 10.0.0.0/8)'],
+    ['MEDIA_LISTEN_ADDRESS', 'localhost', 'MEDIA_LISTEN_ADDRESS must be an IP address, got "localhost"'],
+    ['API_KEYS', '   ', 'API_KEYS is required but not set'],
+    ['API_KEYS', ',,', 'API_KEYS lists no key'],
+    ['FREESWITCH_ESL', ',', 'FREESWITCH_ESL lists no server'],
+    ['SHUTDOWN_GRACE_SECONDS', '-1', 'SHUTDOWN_GRACE_SECONDS must be between 0 and 3600, got -1'],
+  ])('rejects a bad %s (%s) with one line naming it', (name, value, message) => {
+    expect(problems({ ...valid, [name]: value })).toEqual([message]);
+  });
+
+  it('never repeats a secret from a bad URL in its message', () => {
+    const [line] = problems({ ...valid, DATABASE_URL: 'postgres//sb:hunter2@db' });
+    expect(line).toMatch(/^DATABASE_URL /);
+    expect(line).not.toContain('hunter2');
+  });
+
+  it('reads lists of FreeSWITCH servers, IPv6 included, with the default port', () => {
+    const c = loadConfig({ ...valid, FREESWITCH_ESL: 'fs1, fs2:8022,[::1]:8023' });
+    expect(c.freeswitch.servers).toEqual([
+      { host: 'fs1', port: 8021 },
+      { host: 'fs2', port: 8022 },
+      { host: '::1', port: 8023 },
+    ]);
+  });
+
+  it('reads trusted sources as addresses and CIDR blocks', () => {
+    const c = loadConfig({ ...valid, TRUSTED_SOURCES: '192.0.2.10, 10.0.0.0/8,2001:db8::/32' });
+    expect(c.trustedSources).toEqual([
+      { address: '192.0.2.10', prefix: 32, family: 4 },
+      { address: '10.0.0.0', prefix: 8, family: 4 },
+      { address: '2001:db8::', prefix: 32, family: 6 },
+    ]);
+  });
+
+  it('gives operator keys their role', () => {
+    const c = loadConfig({ ...valid, API_KEYS: 'operator:abcdefghijklmnopqrstu' });
+    expect(c.apiKeys).toEqual([{ key: 'abcdefghijklmnopqrstu', role: 'operator' }]);
+  });
+});
+
+describe('loadDatabaseConfig', () => {
+  it('needs only DATABASE_URL', () => {
+    expect(loadDatabaseConfig({ DATABASE_URL: 'postgresql://db/x' })).toEqual({
+      databaseUrl: 'postgresql://db/x',
+      startupWaitSeconds: 30,
+    });
+  });
+
+  it('rejects a bad DATABASE_URL', () => {
+    expect(() => loadDatabaseConfig({ DATABASE_URL: 'x' })).toThrow(/DATABASE_URL is not a valid URL/);
+  });
+});
+
+describe('parseCidr', () => {
+  it('rejects junk', () => {
+    expect(parseCidr('1.2.3.4/8/9')).toBeUndefined();
+    expect(parseCidr('1.2.3.4/x')).toBeUndefined();
+    expect(parseCidr('::1/129')).toBeUndefined();
+  });
+});

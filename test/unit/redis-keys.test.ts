@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { RedisKeys } from '../../src/redis/keys.js';
+
+describe('RedisKeys', () => {
+  it('puts every key under the prefix, so deployments sharing a Redis never collide', () => {
+    const keys = new RedisKeys('hotel1:');
+    const all = [
+      keys.registrations('alice'),
+      keys.operator(7),
+      keys.reservation(7),
+      keys.queueWaiting(3),
+      keys.call('c1'),
+      keys.liveCalls(),
+      keys.instanceLease('i1'),
+      keys.recordOutbox(),
+      keys.eventsChannel(),
+    ];
+    expect(all.every((k) => k.startsWith('hotel1:'))).toBe(true);
+    expect(new Set(all).size).toBe(all.length);
+    expect(keys.operator(7)).toBe('hotel1:op:7');
+    expect(keys.queueWaiting(3)).toBe('hotel1:q:3:waiting');
+  });
+});
