@@ -2,19 +2,37 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type Srf from 'drachtio-srf';
+import { Dispatcher } from './acd/dispatcher.js';
+import { OperatorService } from './acd/operator-service.js';
+import { OperatorStore } from './acd/operator-store.js';
+import { QueueStore } from './acd/queue-store.js';
+import { StatusCache } from './acd/status-cache.js';
+import { Sweeper } from './acd/sweeper.js';
 import { buildApi } from './api/server.js';
+import { CallRegistry, type CallContext } from './calls/context.js';
+import { attachInbound } from './calls/inbound.js';
+import { QueueCall } from './calls/queue-call.js';
+import { Outbox } from './cdr/outbox.js';
+import { RecordWriter } from './cdr/writer.js';
 import type { Config } from './config.js';
 import { loadMigrations, migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
 import { Health } from './health.js';
 import type { Logger } from './log.js';
 import { MediaPool } from './media/pool.js';
+import { Prompts } from './media/prompts.js';
 import { ROOT_DIR, SQL_DIR } from './paths.js';
+import { ConfigCache } from './provisioning/cache.js';
 import { createRedis, type Redis } from './redis/client.js';
+import { EventBus } from './redis/events.js';
+import { RedisKeys } from './redis/keys.js';
+import { attachRegistrar } from './registrar/index.js';
 import { connectDrachtio } from './sip/connection.js';
 import { StartupError, waitForPostgres, waitForRedis } from './startup.js';
 
 const POSTGRES_PROBE_MS = 5_000;
+// Safety net for dispatch: queues with callers of ours are looked at this often even without news.
+const DISPATCH_TICK_MS = 1_000;
 
 export interface Switchboard {
   /** Where the HTTP API listens, e.g. http://127.0.0.1:8080 */
@@ -83,13 +101,40 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
     await waitForRedis(redis, config.redisUrl, config.startupWaitSeconds);
     stops.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
 
+    const keys = new RedisKeys(config.redisPrefix);
+    const outbox = new Outbox(redis, keys, log);
+    stops.push(() => outbox.close());
+    const writer = new RecordWriter({ redis, keys, pool, instanceId: config.instanceId, log });
+    writer.start();
+    stops.push(() => writer.stop());
+
+    const settings = new ConfigCache(pool, log);
+    await settings.start();
+    stops.push(() => settings.stop());
+    const bus = new EventBus(redis.duplicate({ connectionName: `switchboard:${config.instanceId}:events` }), redis, keys, config.instanceId, log);
+    await bus.start();
+    stops.push(() => bus.stop());
+    bus.onEvent('config', () => void settings.refresh());
+
     const srf = connectDrachtio(config.drachtio, health, log);
     stops.push(() => disconnectSrf(srf));
     const media = new MediaPool(srf, config.freeswitch, health, log);
     media.start();
     stops.push(() => media.close());
 
-    const api = await buildApi({ log, pool, health, apiKeys: config.apiKeys, sipDomain: config.sipDomain, version: packageVersion() });
+    const calls = new CallRegistry();
+    const callCore = await startCallCore({ config, log, redis, keys, srf, media, settings, bus, calls, record: (r) => outbox.push(r), pool });
+    stops.push(() => callCore.stop());
+
+    const api = await buildApi({
+      log,
+      pool,
+      health,
+      apiKeys: config.apiKeys,
+      sipDomain: config.sipDomain,
+      version: packageVersion(),
+      onConfigChange: () => bus.publish({ type: 'config' }),
+    });
     await listen(api, config);
     stops.push(() => api.close());
 
@@ -100,6 +145,118 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
     await stopAll();
     throw err;
   }
+}
+
+interface CallCoreDeps {
+  config: Config;
+  log: Logger;
+  redis: Redis;
+  keys: RedisKeys;
+  srf: Srf;
+  media: MediaPool;
+  settings: ConfigCache;
+  bus: EventBus;
+  calls: CallRegistry;
+  record: CallContext['record'];
+  pool: Pool;
+}
+
+/**
+ * The call-handling half of the switchboard: operator state, queues, dispatch, registrations
+ * and inbound calls. Returns how to stop it: refuse new calls, then give calls in progress up to
+ * SHUTDOWN_GRACE_SECONDS before hanging them up.
+ */
+async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void> }> {
+  const { config, log, calls, settings, bus } = d;
+  const operatorStore = new OperatorStore(d.redis, d.keys);
+  const operators = new OperatorService(operatorStore, d.record, log);
+  const statuses = new StatusCache(operatorStore, bus);
+  await statuses.load();
+  const queues = new QueueStore(d.redis, d.keys);
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+  const dispatcher = new Dispatcher({
+    instanceId: config.instanceId,
+    operators: operatorStore,
+    queues,
+    config: settings,
+    statuses,
+    redis: d.redis,
+    keys: d.keys,
+    log,
+    waitingCall: (callId) => calls.get(callId)?.waiting(),
+    offer: (callId, reserved) => {
+      const call = calls.get(callId);
+      if (call instanceof QueueCall) return call.offer(reserved);
+      // The caller left between the match and now: give the operators back.
+      for (const t of reserved) void operators.tryApply(t.operatorId, { type: 'release', callId, missed: false, maxMisses: 1 });
+    },
+  });
+  const queuesWithCallers = (): Set<number> => new Set(calls.all().flatMap((c) => (c.waiting() ? [c.waiting()?.queueId as number] : [])));
+  statuses.on('changed', (s: { state: string; operatorId: number }, prev?: { state: string }) => {
+    if (s.state !== 'available' || prev?.state === 'available') return;
+    for (const q of settings.queuesOf(s.operatorId)) dispatcher.kick(q);
+  });
+  bus.onEvent('queue', (e) => {
+    if (queuesWithCallers().has(Number(e.queueId))) dispatcher.kick(Number(e.queueId));
+  });
+  const tick = setInterval(() => {
+    for (const q of queuesWithCallers()) dispatcher.kick(q);
+  }, DISPATCH_TICK_MS);
+  tick.unref();
+
+  const sweeper = new Sweeper(d.redis, d.keys, config.instanceId, statuses, operators, log);
+  await sweeper.start();
+  const registrar = attachRegistrar(d.srf, { pool: d.pool, redis: d.redis, keys: d.keys, realm: config.sipDomain, log });
+  const ctx: CallContext = {
+    instanceId: config.instanceId,
+    config,
+    srf: d.srf,
+    media: d.media,
+    prompts: new Prompts(config.promptsDir),
+    settings,
+    operators,
+    statuses,
+    queues,
+    dispatcher,
+    registrar,
+    bus,
+    calls,
+    record: d.record,
+    log,
+    later,
+  };
+  let accepting = true;
+  attachInbound(ctx, () => accepting);
+
+  return {
+    stop: async () => {
+      accepting = false;
+      clearInterval(tick);
+      await drainCalls(calls, config.shutdownGraceSeconds, log);
+      for (const t of timers) clearTimeout(t);
+      await sweeper.stop();
+      registrar.close();
+    },
+  };
+}
+
+/** Lets calls in progress finish for up to graceSeconds, then hangs up the rest. */
+async function drainCalls(calls: CallRegistry, graceSeconds: number, log: Logger): Promise<void> {
+  if (calls.size === 0) return;
+  log.info({ calls: calls.size, graceSeconds }, 'waiting for calls in progress to finish');
+  const all = Promise.all(calls.all().map((c) => c.done));
+  const graceOver = new Promise<'grace-over'>((resolve) => setTimeout(() => resolve('grace-over'), graceSeconds * 1000).unref());
+  if ((await Promise.race([all, graceOver])) !== 'grace-over') return;
+  log.warn({ calls: calls.size }, 'grace period over; hanging up the calls still in progress');
+  for (const c of calls.all()) c.hangup('switchboard shutting down');
+  await Promise.race([Promise.all(calls.all().map((c) => c.done)), new Promise((r) => setTimeout(r, 5_000).unref())]);
 }
 
 async function listen(api: FastifyInstance, config: Config): Promise<void> {

@@ -40,6 +40,8 @@ export interface Config {
   };
   sipDomain: string;
   trustedSources: Cidr[];
+  /** Directory on the media server holding the switchboard's prompts. */
+  promptsDir: string;
   startupWaitSeconds: number;
   shutdownGraceSeconds: number;
 }
@@ -269,6 +271,7 @@ export function loadConfig(env: Env): Config {
     },
     sipDomain: parseSipDomain(r),
     trustedSources: parseTrustedSources(r),
+    promptsDir: r.string('PROMPTS_DIR', '/usr/local/freeswitch/sounds/switchboard').replace(/\/+$/, ''),
     startupWaitSeconds: r.integer('STARTUP_WAIT_SECONDS', 30, 0, 3600),
     shutdownGraceSeconds: r.integer('SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
   };

@@ -19,6 +19,8 @@ export interface ApiDeps {
   apiKeys: ApiKey[];
   sipDomain: string;
   version: string;
+  /** Called after every change to the configuration, so every instance reloads it. */
+  onConfigChange(): void;
 }
 
 /** Paths anyone may read: the health probe and the API documentation. */
@@ -78,6 +80,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   registerHealthRoute(app, deps.health);
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'GET' && reply.statusCode < 300 && request.url.startsWith('/v1/')) deps.onConfigChange();
+  });
   registerProvisioningRoutes(app, { pool: deps.pool, realm: deps.sipDomain });
   return app;
 }

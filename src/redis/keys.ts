@@ -14,19 +14,42 @@ export class RedisKeys {
     return this.key('reg', username);
   }
 
+  /**
+   * String: the secret every instance signs digest nonces with, created once (SET NX) so a
+   * challenge issued by one instance verifies on any other.
+   */
+  digestNonceSecret(): string {
+    return this.key('auth', 'nonce-secret');
+  }
+
+  /** Set with a TTL: the nonce-count values already used with one digest nonce (replay guard). */
+  digestNonceCounts(nonce: string): string {
+    return this.key('auth', 'nc', nonce);
+  }
+
+  /** Counter with a TTL: failed authentications from one source address in the current window. */
+  authFailures(sourceAddress: string): string {
+    return this.key('auth', 'fail', sourceAddress);
+  }
+
   /** Hash: state, since, calls taken, current call... of one operator. */
   operator(operatorId: number | string): string {
     return this.key('op', operatorId);
   }
 
-  /** Key with a TTL: an operator reserved for a call; expires if its instance dies. */
-  reservation(operatorId: number | string): string {
-    return this.key('resv', operatorId);
+  /** Set of the ids of every operator with a live state. */
+  operatorIndex(): string {
+    return this.key('ops');
   }
 
   /** Sorted set of call ids waiting in a queue, scored by priority then arrival. */
   queueWaiting(queueId: number | string): string {
     return this.key('q', queueId, 'waiting');
+  }
+
+  /** String: the operator a round-robin queue offered its last call to. */
+  queueCursor(queueId: number | string): string {
+    return this.key('q', queueId, 'cursor');
   }
 
   /** Hash: the live state of one call (owner instance, queue, caller, times). */
@@ -47,6 +70,19 @@ export class RedisKeys {
   /** Stream: call records and events on their way to PostgreSQL (the durable outbox). */
   recordOutbox(): string {
     return this.key('outbox', 'records');
+  }
+
+  /**
+   * Stream: outbox entries the record writer could not store (bad JSON, unknown kind, a row
+   * PostgreSQL refuses), each with its original id and the reason, kept for a person to look at.
+   */
+  recordDeadLetters(): string {
+    return this.key('outbox', 'dead');
+  }
+
+  /** Pub/sub channel: requests for the instance that owns a call (hang up, move...). */
+  instanceCommands(instanceId: string): string {
+    return this.key('cmd', instanceId);
   }
 
   /** Pub/sub channel: live call, queue and operator events for every instance. */

@@ -7,7 +7,9 @@ describe('RedisKeys', () => {
     const all = [
       keys.registrations('alice'),
       keys.operator(7),
-      keys.reservation(7),
+      keys.operatorIndex(),
+      keys.queueCursor(3),
+      keys.instanceCommands('i1'),
       keys.queueWaiting(3),
       keys.call('c1'),
       keys.liveCalls(),

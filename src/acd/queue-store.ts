@@ -1,0 +1,190 @@
+import type { Redis } from '../redis/client.js';
+import type { RedisKeys } from '../redis/keys.js';
+
+/** What every instance can see of a call in progress (the API's live calls). */
+export interface LiveCall {
+  callId: string;
+  /** The instance that holds the call's SIP dialogs and media. */
+  owner: string;
+  callerNumber: string;
+  callerName: string;
+  dialledNumber: string;
+  arrivedAt: number;
+  state: 'routing' | 'waiting' | 'offering' | 'connected' | 'ending';
+  queueId: number | null;
+  queuedAt: number | null;
+  priority: number;
+  /** Place in the waiting order: see waitingScore(). */
+  score: number | null;
+  operatorId: number | null;
+  answeredAt: number | null;
+}
+
+export interface WaitingEntry {
+  callId: string;
+  position: number;
+  score: number;
+}
+
+const NUMBERS: (keyof LiveCall)[] = ['arrivedAt', 'queueId', 'queuedAt', 'priority', 'score', 'operatorId', 'answeredAt'];
+
+function toHash(call: Partial<LiveCall>): Record<string, string> {
+  return Object.fromEntries(Object.entries(call).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]));
+}
+
+export function parseLiveCall(hash: Record<string, string>): LiveCall | undefined {
+  if (!hash.callId) return undefined;
+  const call: Record<string, unknown> = { ...hash };
+  for (const field of NUMBERS) call[field] = hash[field] === undefined || hash[field] === '' ? null : Number(hash[field]);
+  return call as unknown as LiveCall;
+}
+
+// Puts a caller ahead of everyone waiting: one less than the best score now in the queue.
+const FRONT_SCRIPT = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if head[1] == ARGV[1] then return 1 end
+local front = tonumber(head[2]) - 1
+redis.call('ZADD', KEYS[1], front, ARGV[1])
+redis.call('HSET', KEYS[2], 'score', tostring(front))
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`;
+
+// Moves a waiting caller to another queue, keeping their place by priority and arrival.
+const MOVE_SCRIPT = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('HSET', KEYS[3], 'queueId', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('PUBLISH', ARGV[3], ARGV[5])
+return 1
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander {
+    queueFront(queueKey: string, callKey: string, callId: string, channel: string, event: string): Promise<number>;
+    queueMove(fromKey: string, toKey: string, callKey: string, callId: string, toQueueId: string, channel: string, e1: string, e2: string): Promise<number>;
+  }
+}
+
+/**
+ * Queues and live calls in Redis: each queue is a sorted set of waiting call ids in serving
+ * order; each live call a hash. Changes to a queue are published so that every instance knows
+ * when the head of a queue may have changed.
+ */
+export class QueueStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    redis.defineCommand('queueFront', { numberOfKeys: 2, lua: FRONT_SCRIPT });
+    redis.defineCommand('queueMove', { numberOfKeys: 3, lua: MOVE_SCRIPT });
+  }
+
+  private changed(queueId: number, reason: string): string {
+    return JSON.stringify({ type: 'queue', queueId, reason });
+  }
+
+  async saveCall(call: LiveCall): Promise<void> {
+    await this.redis.multi().hset(this.keys.call(call.callId), toHash(call)).sadd(this.keys.liveCalls(), call.callId).exec();
+  }
+
+  async updateCall(callId: string, changes: Partial<LiveCall>): Promise<void> {
+    await this.redis.hset(this.keys.call(callId), toHash(changes));
+  }
+
+  async getCall(callId: string): Promise<LiveCall | undefined> {
+    return parseLiveCall(await this.redis.hgetall(this.keys.call(callId)));
+  }
+
+  async liveCalls(): Promise<LiveCall[]> {
+    const ids = await this.redis.smembers(this.keys.liveCalls());
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.call(id));
+    const results = (await pipeline.exec()) ?? [];
+    return results.flatMap(([, hash]) => {
+      const call = parseLiveCall((hash ?? {}) as Record<string, string>);
+      return call ? [call] : [];
+    });
+  }
+
+  async removeCall(callId: string, queueId: number | null): Promise<void> {
+    const tx = this.redis.multi().del(this.keys.call(callId)).srem(this.keys.liveCalls(), callId);
+    if (queueId !== null) tx.zrem(this.keys.queueWaiting(queueId), callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'left'));
+    await tx.exec();
+  }
+
+  /** Adds a caller to the queue at their score; returns their position (1 = next to be served). */
+  async enqueue(queueId: number, callId: string, score: number): Promise<number> {
+    const key = this.keys.queueWaiting(queueId);
+    const results = await this.redis
+      .multi()
+      .zadd(key, score, callId)
+      .hset(this.keys.call(callId), { queueId: String(queueId), score: String(score), state: 'waiting' })
+      .zrank(key, callId)
+      .publish(this.keys.eventsChannel(), this.changed(queueId, 'entered'))
+      .exec();
+    return Number(results?.[2]?.[1] ?? 0) + 1;
+  }
+
+  /** Takes a caller off the queue; false if they were not waiting there. */
+  async dequeue(queueId: number, callId: string): Promise<boolean> {
+    const results = await this.redis
+      .multi()
+      .zrem(this.keys.queueWaiting(queueId), callId)
+      .publish(this.keys.eventsChannel(), this.changed(queueId, 'left'))
+      .exec();
+    return Number(results?.[0]?.[1] ?? 0) === 1;
+  }
+
+  async position(queueId: number, callId: string): Promise<number | undefined> {
+    const rank = await this.redis.zrank(this.keys.queueWaiting(queueId), callId);
+    return rank === null ? undefined : rank + 1;
+  }
+
+  async length(queueId: number): Promise<number> {
+    return this.redis.zcard(this.keys.queueWaiting(queueId));
+  }
+
+  async head(queueId: number): Promise<string | undefined> {
+    const [first] = await this.redis.zrange(this.keys.queueWaiting(queueId), '0', '0');
+    return first;
+  }
+
+  async waiting(queueId: number): Promise<WaitingEntry[]> {
+    const flat = await this.redis.zrange(this.keys.queueWaiting(queueId), '0', '-1', 'WITHSCORES');
+    const entries: WaitingEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ callId: flat[i] as string, position: i / 2 + 1, score: Number(flat[i + 1]) });
+    return entries;
+  }
+
+  async moveToFront(queueId: number, callId: string): Promise<boolean> {
+    const moved = await this.redis.queueFront(
+      this.keys.queueWaiting(queueId),
+      this.keys.call(callId),
+      callId,
+      this.keys.eventsChannel(),
+      this.changed(queueId, 'reordered'),
+    );
+    return moved === 1;
+  }
+
+  async moveToQueue(fromQueueId: number, toQueueId: number, callId: string): Promise<boolean> {
+    const moved = await this.redis.queueMove(
+      this.keys.queueWaiting(fromQueueId),
+      this.keys.queueWaiting(toQueueId),
+      this.keys.call(callId),
+      callId,
+      String(toQueueId),
+      this.keys.eventsChannel(),
+      this.changed(fromQueueId, 'left'),
+      this.changed(toQueueId, 'entered'),
+    );
+    return moved === 1;
+  }
+}

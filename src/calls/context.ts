@@ -1,0 +1,67 @@
+import type Srf from 'drachtio-srf';
+import type { Dispatcher, WaitingCall } from '../acd/dispatcher.js';
+import type { OperatorService } from '../acd/operator-service.js';
+import type { QueueStore } from '../acd/queue-store.js';
+import type { StatusCache } from '../acd/status-cache.js';
+import type { HistoryRecord } from '../cdr/records.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { MediaPool } from '../media/pool.js';
+import type { Prompts } from '../media/prompts.js';
+import type { ConfigCache } from '../provisioning/cache.js';
+import type { EventBus } from '../redis/events.js';
+import type { Registrar } from '../registrar/index.js';
+
+/** A call this instance owns, as the rest of the switchboard may act on it. */
+export interface ActiveCall {
+  readonly callId: string;
+  /** Set while the call waits in a queue for an operator. */
+  waiting(): WaitingCall | undefined;
+  /** Ends the call from the switchboard's side (API, shutdown). */
+  hangup(reason: string): void;
+  /** A promise that settles once the call has ended and its records are out. */
+  readonly done: Promise<void>;
+}
+
+/** The calls this instance owns, by call id. */
+export class CallRegistry {
+  private readonly calls = new Map<string, ActiveCall>();
+
+  add(call: ActiveCall): void {
+    this.calls.set(call.callId, call);
+    void call.done.finally(() => this.calls.delete(call.callId));
+  }
+
+  get(callId: string): ActiveCall | undefined {
+    return this.calls.get(callId);
+  }
+
+  all(): ActiveCall[] {
+    return [...this.calls.values()];
+  }
+
+  get size(): number {
+    return this.calls.size;
+  }
+}
+
+/** Everything a call needs from the rest of the switchboard. */
+export interface CallContext {
+  instanceId: string;
+  config: Config;
+  srf: Srf;
+  media: MediaPool;
+  prompts: Prompts;
+  settings: ConfigCache;
+  operators: OperatorService;
+  statuses: StatusCache;
+  queues: QueueStore;
+  dispatcher: Dispatcher;
+  registrar: Registrar;
+  bus: EventBus;
+  calls: CallRegistry;
+  record(r: HistoryRecord): void;
+  log: Logger;
+  /** Runs fn after ms even if the call that asked is over (wrap-up ends). */
+  later(ms: number, fn: () => void): void;
+}

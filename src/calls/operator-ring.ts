@@ -1,0 +1,151 @@
+import type Mrf from 'drachtio-fsmrf';
+import type Srf from 'drachtio-srf';
+import type { Logger } from '../log.js';
+
+export const COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
+
+export interface RingTarget {
+  /** Contact URIs of the operator's registered phones: all ring at once. */
+  contacts: string[];
+  /** Request-URI user and To header: the operator's user name. */
+  username: string;
+  domain: string;
+  /** What the phone shows: the caller's number, and a display name such as "Front desk: 555". */
+  fromNumber: string;
+  fromName: string;
+  headers: Record<string, string>;
+}
+
+export interface RingEvents {
+  answered(dialog: Srf.Dialog, endpoint: Mrf.Endpoint): void;
+  failed(status: number, reason: string): void;
+}
+
+interface Fork {
+  request?: Srf.SrfRequest;
+  cancelled: boolean;
+}
+
+function quote(name: string): string {
+  return `"${name.replace(/["\\]/g, '')}"`;
+}
+
+/** Of several failures, the one to report: a busy phone says more than an unreachable one. */
+function better(a: { status: number }, b: { status: number }): boolean {
+  const rank = (s: number): number => (s === 486 || s === 600 ? 3 : s === 603 ? 2 : s === 487 ? 0 : 1);
+  return rank(b.status) > rank(a.status);
+}
+
+/**
+ * Rings one operator's phones from a media server endpoint of their own (the operator's leg is
+ * anchored like the caller's). The first phone to answer wins and the others are cancelled.
+ * Reports exactly one of answered/failed; cancel() stops it at any point, and a phone that
+ * answers anyway is reported as answered, for the caller of cancel() to decide.
+ */
+export class OperatorRing {
+  private readonly forks: Fork[] = [];
+  private endpoint: Mrf.Endpoint | undefined;
+  private cancelled = false;
+  private cancelHeaders: Record<string, string> = {};
+  private settled = false;
+  private failure = { status: 480, reason: 'Temporarily Unavailable' };
+
+  constructor(
+    private readonly srf: Srf,
+    private readonly ms: Mrf.MediaServer,
+    private readonly target: RingTarget,
+    private readonly events: RingEvents,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.target.contacts.length === 0) return this.fail(480, 'no phone registered');
+    try {
+      this.endpoint = await this.ms.createEndpoint();
+    } catch (err) {
+      return this.fail(503, `media server: ${(err as Error).message}`);
+    }
+    if (this.cancelled) return this.destroyAndFail(487, 'cancelled');
+    const results = await Promise.allSettled(this.target.contacts.map((contact) => this.fork(contact)));
+    if (!this.settled && results.every((r) => r.status === 'rejected')) await this.destroyAndFail(this.failure.status, this.failure.reason);
+  }
+
+  private async fork(contact: string): Promise<void> {
+    const fork: Fork = { cancelled: false };
+    this.forks.push(fork);
+    const endpoint = this.endpoint as Mrf.Endpoint;
+    const t = this.target;
+    let dialog: Srf.Dialog;
+    try {
+      dialog = await this.srf.createUAC(
+        contact,
+        {
+          localSdp: endpoint.local.sdp,
+          headers: {
+            From: `${quote(t.fromName)} <sip:${t.fromNumber}@${t.domain}>`,
+            To: `<sip:${t.username}@${t.domain}>`,
+            ...t.headers,
+          },
+        },
+        {
+          cbRequest: (_err: unknown, req: Srf.SrfRequest) => {
+            fork.request = req;
+            if (this.cancelled) this.cancelFork(fork);
+          },
+        } as never,
+      );
+    } catch (err) {
+      const e = err as { status?: number; reason?: string; message?: string };
+      const failure = { status: e.status ?? 503, reason: e.reason ?? e.message ?? 'failed' };
+      if (better(this.failure, failure) || this.failure.status === 480) this.failure = failure;
+      throw err;
+    }
+    await this.won(fork, dialog, endpoint);
+  }
+
+  private async won(winner: Fork, dialog: Srf.Dialog, endpoint: Mrf.Endpoint): Promise<void> {
+    winner.cancelled = true;
+    if (this.settled) {
+      // A second phone of the same operator answered too: it is not needed.
+      dialog.destroy();
+      return;
+    }
+    this.settled = true;
+    for (const fork of this.forks) this.cancelFork(fork, { Reason: COMPLETED_ELSEWHERE });
+    try {
+      await endpoint.modify(dialog.remote.sdp);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'media server refused the operator phone\'s answer');
+    }
+    this.events.answered(dialog, endpoint);
+  }
+
+  private cancelFork(fork: Fork, headers: Record<string, string> = this.cancelHeaders): void {
+    if (fork.cancelled || !fork.request) return;
+    fork.cancelled = true;
+    try {
+      fork.request.cancel({ headers } as never);
+    } catch {
+      // Already answered or failed: nothing left to cancel.
+    }
+  }
+
+  private fail(status: number, reason: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.events.failed(status, reason);
+  }
+
+  private async destroyAndFail(status: number, reason: string): Promise<void> {
+    await this.endpoint?.destroy().catch(() => undefined);
+    this.fail(status, reason);
+  }
+
+  /** Stops ringing; `headers` go on the CANCEL (e.g. Reason: call completed elsewhere). */
+  cancel(headers: Record<string, string> = {}): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cancelHeaders = headers;
+    for (const fork of this.forks) this.cancelFork(fork, headers);
+  }
+}

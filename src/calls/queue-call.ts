@@ -1,0 +1,350 @@
+import type Mrf from 'drachtio-fsmrf';
+import type Srf from 'drachtio-srf';
+import type { WaitingCall } from '../acd/dispatcher.js';
+import type { AppliedTransition } from '../acd/operator-store.js';
+import { waitingScore } from '../acd/queue-order.js';
+import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
+import type { Logger } from '../log.js';
+import { HoldMusic } from '../media/hold.js';
+import type { Queue } from '../provisioning/types.js';
+import type { ActiveCall, CallContext } from './context.js';
+import { COMPLETED_ELSEWHERE, OperatorRing } from './operator-ring.js';
+import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
+
+// Before offering a caller again to operators who already missed them.
+const RETRY_SAME_OPERATORS_MS = 2_000;
+// Overflow from queue to queue stops after this many hops (a loop in the configuration).
+const MAX_QUEUE_HOPS = 5;
+const BUSY_PROMPT_MAX_MS = 15_000;
+
+export interface AnsweredCaller {
+  dialog: Srf.Dialog;
+  endpoint: Mrf.Endpoint;
+  number: string;
+  name: string;
+  dialled: string;
+  leg: LegRecorder;
+  arrivedAt: number;
+  priority: number;
+}
+
+interface OperatorLeg {
+  ring?: OperatorRing;
+  timer?: NodeJS.Timeout;
+  leg: LegRecorder;
+  dialog?: Srf.Dialog;
+  endpoint?: Mrf.Endpoint;
+}
+
+/**
+ * A caller waiting in a queue and then talking to an operator, with both legs anchored on the
+ * media server. The decisions are queueCallStep's; this class feeds it events and carries out
+ * its effects on SIP, the media server, Redis and the record.
+ */
+export class QueueCall implements ActiveCall {
+  private state: QueueCallState = initialQueueCallState;
+  private readonly waitingCall: WaitingCall;
+  private readonly legs = new Map<number, OperatorLeg>();
+  private hold: HoldMusic | undefined;
+  private maxWaitTimer: NodeJS.Timeout | undefined;
+  private hops = 0;
+  private finished = false;
+  private score: number;
+  private resolveDone!: () => void;
+  readonly done = new Promise<void>((resolve) => {
+    this.resolveDone = resolve;
+  });
+
+  constructor(
+    private readonly ctx: CallContext,
+    readonly callId: string,
+    private queue: Queue,
+    private readonly caller: AnsweredCaller,
+    private readonly recorder: CallRecorder,
+    private readonly log: Logger,
+  ) {
+    this.waitingCall = { callId, queueId: queue.id, tried: new Set(), retryAt: 0 };
+    this.score = waitingScore(caller.priority, caller.arrivedAt);
+    caller.dialog.on('destroy', () => this.callerGone());
+  }
+
+  /** The caller hung up. */
+  callerGone(): void {
+    this.step({ type: 'caller-hangup', at: Date.now() });
+  }
+
+  waiting(): WaitingCall | undefined {
+    return this.state.phase === 'waiting' ? this.waitingCall : undefined;
+  }
+
+  hangup(reason: string): void {
+    this.step({ type: 'hangup', at: Date.now(), reason });
+  }
+
+  /** Puts the answered caller in the queue: hold music, announcements, max wait, dispatch. */
+  async enter(join = true): Promise<void> {
+    const at = Date.now();
+    await this.ctx.queues.saveCall({
+      callId: this.callId,
+      owner: this.ctx.instanceId,
+      callerNumber: this.caller.number,
+      callerName: this.caller.name,
+      dialledNumber: this.caller.dialled,
+      arrivedAt: this.caller.arrivedAt,
+      state: 'waiting',
+      queueId: this.queue.id,
+      queuedAt: at,
+      priority: this.caller.priority,
+      score: this.score,
+      operatorId: null,
+      answeredAt: null,
+    });
+    if (join) await this.joinQueue(at);
+  }
+
+  /** The queue cannot take the caller (full, or nobody logged in): straight to its overflow. */
+  async enterOverflowing(reason: 'exit-full' | 'exit-empty'): Promise<void> {
+    await this.enter(false);
+    this.recorder.refusedByQueue({ id: this.queue.id, number: this.queue.number }, reason, Date.now());
+    this.state = { ...this.state, phase: 'ended' };
+    await this.leaveQueue(reason, false);
+  }
+
+  private async joinQueue(at: number): Promise<void> {
+    const queue = this.queue;
+    this.waitingCall.queueId = queue.id;
+    this.waitingCall.tried.clear();
+    const position = await this.ctx.queues.enqueue(queue.id, this.callId, this.score);
+    this.recorder.enterQueue({ id: queue.id, number: queue.number }, position, at);
+    this.log.info({ queue: queue.number, position }, 'caller queued');
+    this.startHoldMusic();
+    clearTimeout(this.maxWaitTimer);
+    if (queue.maxWaitS !== null) {
+      this.maxWaitTimer = setTimeout(() => this.step({ type: 'max-wait', at: Date.now() }), queue.maxWaitS * 1000);
+    }
+    this.ctx.dispatcher.kick(queue.id);
+  }
+
+  private startHoldMusic(): void {
+    this.hold?.stop();
+    const queue = this.queue;
+    this.hold = new HoldMusic(this.caller.endpoint, queue.holdMusic, this.log, {
+      intervalS: queue.announceIntervalS,
+      play: async (endpoint) => {
+        const position = await this.ctx.queues.position(queue.id, this.callId);
+        if (position !== undefined) await this.ctx.prompts.position(endpoint, position);
+      },
+    });
+    this.hold.start();
+  }
+
+  /** The dispatcher reserved these operators for this caller. */
+  offer(reserved: AppliedTransition[]): void {
+    for (const t of reserved) this.ctx.operators.record(t);
+    this.step({ type: 'offer', operatorIds: reserved.map((t) => t.operatorId), at: Date.now() });
+  }
+
+  private step(event: QueueCallEvent): void {
+    const { state, effects } = queueCallStep(this.state, event);
+    this.state = state;
+    for (const effect of effects) {
+      this.perform(effect).catch((err: Error) => this.log.error({ err: err.message, effect: effect.type }, 'call step failed'));
+    }
+  }
+
+  private async perform(e: Effect): Promise<void> {
+    const now = Date.now();
+    const operator = 'operatorId' in e ? this.ctx.settings.operator(e.operatorId) : undefined;
+    const ref = operator ? { id: operator.id, username: operator.username } : { id: 'operatorId' in e ? e.operatorId : 0, username: '?' };
+    switch (e.type) {
+      case 'ring':
+        return this.ring(e.operatorId);
+      case 'cancel-ring':
+        return this.cancelRing(e.operatorId, e.answeredElsewhere);
+      case 'drop-answered':
+        return this.dropLeg(e.operatorId, 'system', 487, 'not needed');
+      case 'release-operator':
+        await this.ctx.operators.tryApply(e.operatorId, { type: 'release', callId: this.callId, missed: e.missed, maxMisses: this.queue.maxNoAnswer });
+        return;
+      case 'operator-busy':
+        await this.ctx.operators.tryApply(e.operatorId, { type: 'answer', callId: this.callId });
+        await this.ctx.queues.updateCall(this.callId, { state: 'connected', operatorId: e.operatorId, answeredAt: now });
+        return;
+      case 'operator-done':
+        return this.operatorDone(e.operatorId);
+      case 'bridge':
+        return this.bridge(e.operatorId);
+      case 'stop-hold-music':
+        this.hold?.stop();
+        clearTimeout(this.maxWaitTimer);
+        return;
+      case 'requeue':
+        for (const id of e.tried) this.waitingCall.tried.add(id);
+        this.waitingCall.retryAt = now + RETRY_SAME_OPERATORS_MS;
+        await this.ctx.queues.enqueue(this.queue.id, this.callId, this.score);
+        this.ctx.dispatcher.kick(this.queue.id);
+        return;
+      case 'dequeue':
+        await this.ctx.queues.dequeue(this.queue.id, this.callId);
+        return;
+      case 'hangup-caller':
+        this.caller.dialog.destroy();
+        return;
+      case 'hangup-operator':
+        return this.dropLeg(e.operatorId, this.state.phase === 'ended' ? 'caller' : 'system', 200, 'call over');
+      case 'leave-queue':
+        return this.leaveQueue(e.reason);
+      case 'record-offer':
+        this.recorder.offer(ref, now);
+        return;
+      case 'record-no-answer':
+        this.recorder.ringNoAnswer(ref, e.ringMs, now, e.reason);
+        return;
+      case 'record-connect':
+        this.recorder.connect(ref, e.ringMs, now);
+        this.log.info({ operator: ref.username }, 'caller connected to operator');
+        return;
+      case 'record-abandon':
+        this.recorder.leaveQueue('abandon', now);
+        return;
+      case 'finish':
+        return this.finish(e.hangupBy, e.reason);
+    }
+  }
+
+  private async ring(operatorId: number): Promise<void> {
+    const operator = this.ctx.settings.operator(operatorId);
+    const ms = this.ctx.media.pick();
+    const startedAt = Date.now();
+    const leg = this.recorder.leg('operator', 'outbound', '', operator?.username ?? String(operatorId), startedAt, operatorId);
+    const entry: OperatorLeg = { leg };
+    this.legs.set(operatorId, entry);
+    const fail = (status: number, reason: string): void => {
+      clearTimeout(entry.timer);
+      entry.leg.end(Date.now(), null, status, reason);
+      this.step({ type: 'operator-failed', operatorId, status, at: Date.now() });
+    };
+    if (!operator || !ms) return fail(503, operator ? 'no media server' : 'operator deleted');
+    const contacts = (await this.ctx.registrar.contacts(operator.username)).map((b) => b.contact);
+    entry.timer = setTimeout(() => this.step({ type: 'ring-timeout', operatorId, at: Date.now() }), this.queue.ringTimeoutS * 1000);
+    entry.ring = new OperatorRing(
+      this.ctx.srf,
+      ms,
+      {
+        contacts,
+        username: operator.username,
+        domain: this.ctx.config.sipDomain,
+        fromNumber: this.caller.number,
+        fromName: `${this.queue.name}: ${this.caller.name || this.caller.number}`,
+        headers: { 'X-Call-ID': this.callId, 'X-Queue': this.queue.name },
+      },
+      {
+        answered: (dialog, endpoint) => {
+          clearTimeout(entry.timer);
+          entry.dialog = dialog;
+          entry.endpoint = endpoint;
+          entry.leg.answered(Date.now());
+          dialog.on('destroy', () => this.operatorGone(operatorId));
+          this.step({ type: 'operator-answered', operatorId, at: Date.now() });
+        },
+        failed: fail,
+      },
+      this.log,
+    );
+    await entry.ring.start();
+  }
+
+  private cancelRing(operatorId: number, answeredElsewhere: boolean): void {
+    const entry = this.legs.get(operatorId);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    entry.ring?.cancel(answeredElsewhere ? { Reason: COMPLETED_ELSEWHERE } : {});
+  }
+
+  /** The operator's phone hung up. */
+  private operatorGone(operatorId: number): void {
+    const entry = this.legs.get(operatorId);
+    if (entry?.dialog) {
+      entry.leg.end(Date.now(), 'operator', 200, 'BYE');
+      void entry.endpoint?.destroy().catch(() => undefined);
+      entry.dialog = undefined;
+    }
+    if (this.state.operatorId === operatorId) this.step({ type: 'operator-hangup', at: Date.now() });
+  }
+
+  private async dropLeg(operatorId: number, by: 'caller' | 'system', status: number, reason: string): Promise<void> {
+    const entry = this.legs.get(operatorId);
+    if (!entry?.dialog) return;
+    const dialog = entry.dialog;
+    entry.dialog = undefined;
+    entry.leg.end(Date.now(), by, status, reason);
+    dialog.destroy();
+    await entry.endpoint?.destroy().catch(() => undefined);
+  }
+
+  private async bridge(operatorId: number): Promise<void> {
+    const entry = this.legs.get(operatorId);
+    if (!entry?.endpoint) return;
+    await this.caller.endpoint.bridge(entry.endpoint);
+  }
+
+  private async operatorDone(operatorId: number): Promise<void> {
+    const wrapupMs = this.queue.wrapupS * 1000;
+    const done = await this.ctx.operators.tryApply(operatorId, { type: 'hangup', callId: this.callId, wrapupMs });
+    if (done?.to === 'wrap-up') {
+      this.ctx.later(wrapupMs, () => void this.ctx.operators.tryApply(operatorId, { type: 'wrapup-done', callId: this.callId }));
+    }
+  }
+
+  private async leaveQueue(reason: LeaveReason, record = true): Promise<void> {
+    const now = Date.now();
+    const q = this.queue;
+    const next = q.overflowAction === 'queue' ? this.ctx.settings.queueByNumber(q.overflowTarget ?? '') : this.overflowQueueByRoute(q);
+    if (record) this.recorder.leaveQueue(reason, now, { overflowAction: q.overflowAction, overflowTarget: q.overflowTarget });
+    if (next && next.id !== q.id && this.hops < MAX_QUEUE_HOPS) {
+      this.hops++;
+      this.log.info({ from: q.number, to: next.number, reason }, 'caller overflows to another queue');
+      this.queue = next;
+      this.state = initialQueueCallState;
+      await this.ctx.queues.updateCall(this.callId, { queueId: next.id });
+      await this.joinQueue(now);
+      return;
+    }
+    this.log.info({ queue: q.number, reason }, 'caller leaves the queue: busy announcement');
+    await this.busyAndHangUp();
+    this.state = { ...this.state, phase: 'ended' };
+    await this.finish('system', reason);
+  }
+
+  /** An overflow target that is a number routed to a queue. */
+  private overflowQueueByRoute(q: Queue): Queue | undefined {
+    if (q.overflowAction !== 'number' || !q.overflowTarget) return undefined;
+    const route = this.ctx.settings.route(q.overflowTarget);
+    return route?.targetType === 'queue' && route.queueId !== null ? this.ctx.settings.queue(route.queueId) : undefined;
+  }
+
+  private async busyAndHangUp(): Promise<void> {
+    this.hold?.stop();
+    const played = this.caller.endpoint.play(this.ctx.prompts.file('busy')).catch(() => undefined);
+    await Promise.race([played, new Promise((r) => setTimeout(r, BUSY_PROMPT_MAX_MS))]);
+    this.caller.dialog.destroy();
+  }
+
+  private async finish(hangupBy: 'caller' | 'operator' | 'system', reason: string): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    const at = Date.now();
+    this.hold?.stop();
+    clearTimeout(this.maxWaitTimer);
+    for (const [operatorId, entry] of this.legs) {
+      clearTimeout(entry.timer);
+      if (entry.dialog) await this.dropLeg(operatorId, hangupBy === 'caller' ? 'caller' : 'system', 200, reason);
+    }
+    this.caller.leg.end(at, hangupBy, 200, reason);
+    await this.caller.endpoint.destroy().catch(() => undefined);
+    this.recorder.end({ at, hangupBy });
+    await this.ctx.queues.removeCall(this.callId, this.queue.id).catch(() => undefined);
+    this.log.info({ hangupBy, reason }, 'call ended');
+    this.resolveDone();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The history the switchboard writes: one row type per table of sql/001_initial.sql. Every row
+ * carries its own id, made where the record is born, so a row delivered twice (the outbox
+ * delivers at least once) is stored once.
+ */
+
+export type Disposition = 'answered' | 'abandoned' | 'timeout' | 'overflow' | 'rejected' | 'failed';
+export type HangupBy = 'caller' | 'operator' | 'target' | 'guest' | 'system';
+export type LegRole = 'caller' | 'operator' | 'target' | 'guest';
+export type OperatorState = 'logged-out' | 'available' | 'ringing' | 'busy' | 'wrap-up' | 'on-break';
+
+export type QueueEventName =
+  | 'enter'
+  | 'offer'
+  | 'ring-no-answer'
+  | 'connect'
+  | 'abandon'
+  | 'exit-timeout'
+  | 'exit-full'
+  | 'exit-overflow'
+  | 'exit-empty'
+  | 'transfer'
+  | 'complete-caller'
+  | 'complete-operator';
+
+/** Times are ISO 8601 strings: records travel as JSON through Redis before PostgreSQL. */
+export interface CallRecord {
+  callId: string;
+  instanceId: string;
+  callerNumber: string;
+  callerName: string;
+  dialledNumber: string;
+  routeType: 'queue' | 'operator' | 'room' | 'reject' | null;
+  queueId: number | null;
+  queueNumber: string | null;
+  operatorId: number | null;
+  operatorUsername: string | null;
+  operators: string[];
+  arrivedAt: string;
+  queuedAt: string | null;
+  offeredAt: string | null;
+  answeredAt: string | null;
+  endedAt: string;
+  waitS: number;
+  talkS: number;
+  holdS: number;
+  disposition: Disposition;
+  hangupBy: Exclude<HangupBy, 'guest'> | null;
+  sipStatus: number | null;
+  sipReason: string | null;
+}
+
+export interface LegRecord {
+  legId: string;
+  callId: string;
+  role: LegRole;
+  direction: 'inbound' | 'outbound';
+  sipCallId: string;
+  party: string;
+  operatorId: number | null;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string;
+  endStatus: number | null;
+  endReason: string | null;
+  hangupBy: HangupBy | null;
+}
+
+export interface QueueEventRecord {
+  eventId: string;
+  at: string;
+  callId: string | null;
+  queueId: number | null;
+  queueNumber: string | null;
+  operatorId: number | null;
+  event: QueueEventName;
+  position: number | null;
+  waitS: number | null;
+  ringS: number | null;
+  talkS: number | null;
+  holdS: number | null;
+  data: Record<string, unknown>;
+}
+
+export interface OperatorEventRecord {
+  eventId: string;
+  at: string;
+  operatorId: number;
+  fromState: OperatorState;
+  toState: OperatorState;
+  fromStateS: number;
+  reason: string;
+  callId: string | null;
+}
+
+export type HistoryRecord =
+  | { kind: 'call'; row: CallRecord }
+  | { kind: 'leg'; row: LegRecord }
+  | { kind: 'queue-event'; row: QueueEventRecord }
+  | { kind: 'operator-event'; row: OperatorEventRecord };

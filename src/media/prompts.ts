@@ -1,0 +1,24 @@
+import type Mrf from 'drachtio-fsmrf';
+
+/**
+ * What callers hear besides hold music. Files live in PROMPTS_DIR on the media server (see the
+ * README for the list); tones need no files, so feature codes work on a bare FreeSWITCH.
+ */
+export class Prompts {
+  constructor(private readonly dir: string) {}
+
+  file(name: 'position' | 'busy' | 'closed'): string {
+    return `${this.dir}/${name}.wav`;
+  }
+
+  /** A short high beep: done. */
+  readonly confirm = 'tone_stream://%(250,50,880);loops=2';
+  /** A low double tone: refused. */
+  readonly refuse = 'tone_stream://%(400,100,330);loops=2';
+
+  /** "You are caller number" + the position spoken. */
+  async position(endpoint: Mrf.Endpoint, position: number): Promise<void> {
+    await endpoint.play(this.file('position'));
+    await endpoint.say(String(position), { sayType: 'NUMBER', sayMethod: 'pronounced' });
+  }
+}

@@ -1,0 +1,149 @@
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../log.js';
+import type { Operator, Queue, Room, Route } from './types.js';
+
+export interface Member {
+  operatorId: number;
+  queueId: number;
+  penalty: number;
+}
+
+interface Snapshot {
+  operators: Map<number, Operator>;
+  operatorsByUsername: Map<string, Operator>;
+  queues: Map<number, Queue>;
+  queuesByNumber: Map<string, Queue>;
+  rooms: Map<number, Room>;
+  routes: Map<string, Route>;
+  membersByQueue: Map<number, Member[]>;
+  queuesByOperator: Map<number, number[]>;
+}
+
+const camel = (c: string): string => c.replace(/_([a-z])/g, (_m, x: string) => x.toUpperCase());
+
+async function rows<T>(pool: Pool, sql: string): Promise<T[]> {
+  const result = await pool.query<Record<string, unknown>>(sql);
+  return result.rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), v])) as T);
+}
+
+function group<K, V>(items: V[], key: (v: V) => K): Map<K, V[]> {
+  const map = new Map<K, V[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = map.get(k);
+    if (list) list.push(item);
+    else map.set(k, [item]);
+  }
+  return map;
+}
+
+/**
+ * The whole configuration in memory, for the call path: routing an INVITE or choosing an
+ * operator must not wait for PostgreSQL, and must keep working while PostgreSQL is away.
+ * Reloaded whenever any instance changes the configuration, and every `refreshMs` as a backstop.
+ */
+export class ConfigCache {
+  private snapshot: Snapshot = {
+    operators: new Map(),
+    operatorsByUsername: new Map(),
+    queues: new Map(),
+    queuesByNumber: new Map(),
+    rooms: new Map(),
+    routes: new Map(),
+    membersByQueue: new Map(),
+    queuesByOperator: new Map(),
+  };
+  private timer: NodeJS.Timeout | undefined;
+  private loading: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly log: Logger,
+    private readonly refreshMs = 30_000,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.refreshMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Reloads; concurrent calls share one load, and a call during a load causes one more. */
+  refresh(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = this.load()
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'cannot reload configuration; keeping the last one'))
+      .finally(() => {
+        this.loading = undefined;
+        if (this.again) {
+          this.again = false;
+          void this.refresh();
+        }
+      });
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const [operators, queues, rooms, routes, members] = await Promise.all([
+      rows<Operator>(this.pool, 'SELECT id, username, display_name, work_number, grade, created_at, updated_at FROM operators'),
+      rows<Queue>(this.pool, 'SELECT * FROM queues'),
+      rows<Room>(this.pool, 'SELECT * FROM rooms'),
+      rows<Route>(this.pool, 'SELECT * FROM routes'),
+      rows<Member>(this.pool, 'SELECT queue_id, operator_id, penalty FROM queue_members'),
+    ]);
+    this.snapshot = {
+      operators: new Map(operators.map((o) => [o.id, o])),
+      operatorsByUsername: new Map(operators.map((o) => [o.username, o])),
+      queues: new Map(queues.map((q) => [q.id, q])),
+      queuesByNumber: new Map(queues.map((q) => [q.number, q])),
+      rooms: new Map(rooms.map((r) => [r.id, r])),
+      routes: new Map(routes.map((r) => [r.number, r])),
+      membersByQueue: group(members, (m) => m.queueId),
+      queuesByOperator: new Map([...group(members, (m) => m.operatorId)].map(([op, ms]) => [op, ms.map((m) => m.queueId)])),
+    };
+  }
+
+  route(number: string): Route | undefined {
+    return this.snapshot.routes.get(number);
+  }
+
+  queue(id: number): Queue | undefined {
+    return this.snapshot.queues.get(id);
+  }
+
+  queueByNumber(number: string): Queue | undefined {
+    return this.snapshot.queuesByNumber.get(number);
+  }
+
+  queues(): Queue[] {
+    return [...this.snapshot.queues.values()];
+  }
+
+  room(id: number): Room | undefined {
+    return this.snapshot.rooms.get(id);
+  }
+
+  operator(id: number): Operator | undefined {
+    return this.snapshot.operators.get(id);
+  }
+
+  operatorByUsername(username: string): Operator | undefined {
+    return this.snapshot.operatorsByUsername.get(username);
+  }
+
+  members(queueId: number): Member[] {
+    return this.snapshot.membersByQueue.get(queueId) ?? [];
+  }
+
+  queuesOf(operatorId: number): number[] {
+    return this.snapshot.queuesByOperator.get(operatorId) ?? [];
+  }
+}

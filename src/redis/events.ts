@@ -1,0 +1,69 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log.js';
+import type { Redis } from './client.js';
+import type { RedisKeys } from './keys.js';
+
+/** Something every instance should hear about. `type` says which; the rest is its payload. */
+export interface BusEvent {
+  type: string;
+  [field: string]: unknown;
+}
+
+/**
+ * Redis pub/sub between instances: live events on one channel for everyone, and a channel of
+ * its own for each instance (requests about calls it owns). A subscribed ioredis connection can
+ * do nothing else, so this uses its own.
+ */
+export class EventBus extends EventEmitter {
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly publisher: Redis,
+    private readonly keys: RedisKeys,
+    private readonly instanceId: string,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.setMaxListeners(50);
+  }
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', (channel: string, text: string) => this.receive(channel, text));
+    await this.subscriber.subscribe(this.keys.eventsChannel(), this.keys.instanceCommands(this.instanceId));
+  }
+
+  private receive(channel: string, text: string): void {
+    let event: BusEvent;
+    try {
+      event = JSON.parse(text) as BusEvent;
+    } catch {
+      this.log.warn({ channel }, 'ignoring a bus message that is not JSON');
+      return;
+    }
+    const scope = channel === this.keys.eventsChannel() ? 'event' : 'command';
+    this.emit(`${scope}:${event.type}`, event);
+  }
+
+  publish(event: BusEvent): void {
+    this.publisher.publish(this.keys.eventsChannel(), JSON.stringify(event)).catch((err: Error) => {
+      this.log.warn({ err: err.message, type: event.type }, 'cannot publish an event');
+    });
+  }
+
+  /** Sends a request to the instance that owns a call. */
+  async command(instanceId: string, event: BusEvent): Promise<boolean> {
+    const receivers = await this.publisher.publish(this.keys.instanceCommands(instanceId), JSON.stringify(event));
+    return receivers > 0;
+  }
+
+  onEvent(type: string, handler: (e: BusEvent) => void): void {
+    this.on(`event:${type}`, handler);
+  }
+
+  onCommand(type: string, handler: (e: BusEvent) => void): void {
+    this.on(`command:${type}`, handler);
+  }
+
+  async stop(): Promise<void> {
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+}

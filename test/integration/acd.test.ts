@@ -1,0 +1,196 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OperatorService } from '../../src/acd/operator-service.js';
+import { OperatorStore } from '../../src/acd/operator-store.js';
+import { waitingScore } from '../../src/acd/queue-order.js';
+import { QueueStore } from '../../src/acd/queue-store.js';
+import { StatusCache } from '../../src/acd/status-cache.js';
+import { Sweeper } from '../../src/acd/sweeper.js';
+import type { HistoryRecord } from '../../src/cdr/records.js';
+import { createLogger } from '../../src/log.js';
+import { createRedis, type Redis } from '../../src/redis/client.js';
+import { EventBus } from '../../src/redis/events.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import { testRedisPrefix, testServices } from '../support/services.js';
+
+const log = createLogger('silent', 'test');
+let keys: RedisKeys;
+const clients: Redis[] = [];
+
+async function client(): Promise<Redis> {
+  const r = createRedis(testServices().redisUrl, 'acd-test');
+  await r.connect();
+  clients.push(r);
+  return r;
+}
+
+function freshKeys(): RedisKeys {
+  const k = new RedisKeys(testRedisPrefix());
+  prefixes.push(k.prefix);
+  return k;
+}
+
+beforeAll(() => {
+  keys = freshKeys();
+});
+
+const prefixes: string[] = [];
+
+afterAll(async () => {
+  const r = clients[0];
+  for (const prefix of prefixes) {
+    const found = r ? await r.keys(`${prefix}*`) : [];
+    if (r && found.length) await r.del(...found);
+  }
+  for (const c of clients) c.disconnect();
+});
+
+async function loggedIn(store: OperatorStore, ...ids: number[]): Promise<void> {
+  for (const id of ids) await store.apply(id, { type: 'login' });
+}
+
+describe('OperatorStore', () => {
+  it('applies transitions by compare-and-set and publishes each one', async () => {
+    const redis = await client();
+    const sub = await client();
+    const store = new OperatorStore(redis, keys);
+    const seen: unknown[] = [];
+    await sub.subscribe(keys.eventsChannel());
+    sub.on('message', (_c: string, m: string) => seen.push(JSON.parse(m)));
+
+    const login = await store.apply(101, { type: 'login' });
+    expect(login).toMatchObject({ from: 'logged-out', to: 'available', operatorId: 101 });
+    expect(await store.get(101)).toMatchObject({ state: 'available', operatorId: 101 });
+    await expect(store.apply(101, { type: 'login' })).rejects.toThrow(/available cannot login/);
+
+    const stale = await store.cas(101, { from: ['on-break'], changes: { state: 'available' }, reason: 'x' });
+    expect(stale).toBeUndefined();
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen[0]).toMatchObject({ type: 'operator', status: { operatorId: '101', state: 'available' } });
+    expect((await store.all()).map((s) => s.operatorId)).toContain(101);
+  });
+
+  it('reserves only for the caller at the head of the queue, and takes them off it', async () => {
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const queues = new QueueStore(redis, keys);
+    await loggedIn(store, 201, 202);
+    await queues.enqueue(2, 'first', waitingScore(0, 1000));
+    await queues.enqueue(2, 'second', waitingScore(0, 2000));
+
+    expect(await store.reserveForHead(2, 'second', [201], 1, { instance: 'i1', leaseMs: 20_000 })).toBe('not-head');
+    const taken = await store.reserveForHead(2, 'first', [201, 202], 1, { instance: 'i1', leaseMs: 20_000 });
+    expect(taken).not.toBe('not-head');
+    expect((taken as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([201]);
+    expect(await store.get(201)).toMatchObject({ state: 'ringing', callId: 'first', instance: 'i1' });
+    expect(await queues.waiting(2)).toEqual([expect.objectContaining({ callId: 'second', position: 1 })]);
+
+    // 201 is taken: the next caller gets 202 even though 201 is listed first.
+    const next = await store.reserveForHead(2, 'second', [201, 202], 1, { instance: 'i1', leaseMs: 20_000 });
+    expect((next as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([202]);
+    expect(await queues.length(2)).toBe(0);
+  });
+
+  it('leaves the caller in the queue when nobody listed is free', async () => {
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const queues = new QueueStore(redis, keys);
+    await queues.enqueue(3, 'lonely', waitingScore(0, 1));
+    expect(await store.reserveForHead(3, 'lonely', [999], 1, { instance: 'i1', leaseMs: 1 })).toEqual([]);
+    expect(await queues.head(3)).toBe('lonely');
+  });
+
+  it('reserves several at once for ring-all', async () => {
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const queues = new QueueStore(redis, keys);
+    await loggedIn(store, 301, 302, 303);
+    await store.apply(302, { type: 'break' });
+    await queues.enqueue(4, 'c', waitingScore(0, 1));
+    const taken = await store.reserveForHead(4, 'c', [301, 302, 303], 3, { instance: 'i1', leaseMs: 1000 });
+    expect((taken as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([301, 303]);
+  });
+
+  it('never offers one operator two calls, however many instances race for them', async () => {
+    const instances = await Promise.all([client(), client(), client()]);
+    const stores = instances.map((r) => new OperatorStore(r, keys));
+    const queues = new QueueStore(instances[0] as Redis, keys);
+    const operators = [401, 402, 403];
+    await loggedIn(stores[0] as OperatorStore, ...operators);
+    const callers = Array.from({ length: 30 }, (_v, i) => `race-${i}`);
+    for (const [i, c] of callers.entries()) await queues.enqueue(5, c, waitingScore(0, 1000 + i));
+
+    // Every instance tries to match every caller at once, as dispatchers would after a burst.
+    const attempts = stores.flatMap((store, n) =>
+      callers.map((c) => store.reserveForHead(5, c, operators, 1, { instance: `i${n}`, leaseMs: 20_000 })),
+    );
+    const results = await Promise.all(attempts);
+    const grants = results.flatMap((r) => (r === 'not-head' ? [] : r));
+    expect(grants.map((g) => g.operatorId).sort()).toEqual(operators);
+    const byCall = new Set(grants.map((g) => g.status.callId));
+    expect(byCall.size).toBe(3);
+    // Callers were served strictly from the head of the queue.
+    expect([...byCall].sort()).toEqual(['race-0', 'race-1', 'race-2']);
+    expect(await queues.length(5)).toBe(27);
+  });
+});
+
+describe('QueueStore', () => {
+  it('orders by priority then arrival, and moves callers to the front or to another queue', async () => {
+    const redis = await client();
+    const queues = new QueueStore(redis, keys);
+    expect(await queues.enqueue(6, 'a', waitingScore(0, 100))).toBe(1);
+    expect(await queues.enqueue(6, 'b', waitingScore(0, 200))).toBe(2);
+    expect(await queues.enqueue(6, 'vip', waitingScore(5, 300))).toBe(1);
+    expect((await queues.waiting(6)).map((w) => w.callId)).toEqual(['vip', 'a', 'b']);
+
+    expect(await queues.moveToFront(6, 'b')).toBe(true);
+    expect((await queues.waiting(6)).map((w) => w.callId)).toEqual(['b', 'vip', 'a']);
+    expect(await queues.moveToFront(6, 'nobody')).toBe(false);
+
+    await queues.enqueue(7, 'z', waitingScore(0, 150));
+    expect(await queues.moveToQueue(6, 7, 'a')).toBe(true);
+    expect((await queues.waiting(7)).map((w) => w.callId)).toEqual(['a', 'z']);
+    expect(await queues.position(6, 'a')).toBeUndefined();
+  });
+
+  it('keeps live calls visible to every instance', async () => {
+    const redis = await client();
+    const queues = new QueueStore(redis, keys);
+    await queues.saveCall({
+      callId: 'live-1', owner: 'i1', callerNumber: '555', callerName: 'Guest', dialledNumber: '8000', arrivedAt: 1,
+      state: 'waiting', queueId: 8, queuedAt: 2, priority: 0, score: 3, operatorId: null, answeredAt: null,
+    });
+    expect(await queues.getCall('live-1')).toMatchObject({ owner: 'i1', queueId: 8, operatorId: null, state: 'waiting' });
+    await queues.updateCall('live-1', { state: 'connected', operatorId: 9 });
+    expect((await queues.liveCalls()).find((c) => c.callId === 'live-1')).toMatchObject({ state: 'connected', operatorId: 9 });
+    await queues.removeCall('live-1', 8);
+    expect(await queues.getCall('live-1')).toBeUndefined();
+  });
+});
+
+describe('Sweeper', () => {
+  it('frees operators held by a dead instance or a long-passed deadline, and records it', async () => {
+    // A keyspace of its own: the operators of the other tests are held by made-up instances.
+    keys = freshKeys();
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const records: HistoryRecord[] = [];
+    const operators = new OperatorService(store, (r) => records.push(r), log);
+    const bus = new EventBus(await client(), redis, keys, 'alive', log);
+    const statuses = new StatusCache(store, bus);
+    await loggedIn(store, 501, 502, 503);
+    await redis.set(keys.instanceLease('alive'), '1', 'EX', 30);
+    // 501 rings for a crashed instance, 502 rings for a live one, 503 rings past its deadline.
+    await store.cas(501, { from: ['available'], changes: { state: 'ringing', callId: 'x1', instance: 'crashed', deadline: Date.now() + 60_000 }, reason: 't' });
+    await store.cas(502, { from: ['available'], changes: { state: 'ringing', callId: 'x2', instance: 'alive', deadline: Date.now() + 60_000 }, reason: 't' });
+    await store.cas(503, { from: ['available'], changes: { state: 'ringing', callId: 'x3', instance: 'alive', deadline: Date.now() - 60_000 }, reason: 't' });
+    await statuses.load();
+
+    const sweeper = new Sweeper(redis, keys, 'sweeping', statuses, operators, log);
+    expect(await sweeper.sweep(Date.now())).toBe(2);
+    expect((await store.get(501)).state).toBe('available');
+    expect((await store.get(502)).state).toBe('ringing');
+    expect((await store.get(503)).state).toBe('available');
+    expect(records.filter((r) => r.kind === 'operator-event').map((r) => (r.row as { operatorId: number }).operatorId).sort()).toEqual([501, 503]);
+  });
+});
