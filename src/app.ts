@@ -9,7 +9,9 @@ import { QueueStore } from './acd/queue-store.js';
 import { StatusCache } from './acd/status-cache.js';
 import { Sweeper } from './acd/sweeper.js';
 import { buildApi } from './api/server.js';
+import type { LiveDeps } from './api/routes/live.js';
 import { CallRegistry, type CallContext } from './calls/context.js';
+import { CallControl } from './calls/control.js';
 import { attachInbound } from './calls/inbound.js';
 import { QueueCall } from './calls/queue-call.js';
 import { Outbox } from './cdr/outbox.js';
@@ -134,6 +136,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       sipDomain: config.sipDomain,
       version: packageVersion(),
       onConfigChange: () => bus.publish({ type: 'config' }),
+      live: callCore.live,
     });
     await listen(api, config);
     stops.push(() => api.close());
@@ -166,7 +169,7 @@ interface CallCoreDeps {
  * and inbound calls. Returns how to stop it: refuse new calls, then give calls in progress up to
  * SHUTDOWN_GRACE_SECONDS before hanging them up.
  */
-async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void> }> {
+async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool'> }> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
   const operators = new OperatorService(operatorStore, d.record, log);
@@ -234,8 +237,10 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void> }
   };
   let accepting = true;
   attachInbound(ctx, () => accepting);
+  const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {
+    live: { queues, operators, settings, control },
     stop: async () => {
       accepting = false;
       clearInterval(tick);

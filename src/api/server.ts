@@ -9,6 +9,7 @@ import { ProvisioningError } from '../provisioning/errors.js';
 import { ApiKeyAuth } from './auth.js';
 import { ApiError, errorSchema } from './errors.js';
 import { registerHealthRoute } from './routes/health.js';
+import { registerLiveRoutes, type LiveDeps } from './routes/live.js';
 import { registerProvisioningRoutes } from './routes/provisioning.js';
 import { compileValidator, validationError } from './validation.js';
 
@@ -21,7 +22,11 @@ export interface ApiDeps {
   version: string;
   /** Called after every change to the configuration, so every instance reloads it. */
   onConfigChange(): void;
+  live: Omit<LiveDeps, 'pool'>;
 }
+
+/** Writes under these paths change the configuration every instance caches. */
+const CONFIG_PATHS = /^\/v1\/(operators|queues|routes|rooms)(\/\d+)?(\/members\/\d+)?(\?|$)/;
 
 /** Paths anyone may read: the health probe and the API documentation. */
 const PUBLIC_PATHS = /^\/(health|docs)(\/|$|\?)/;
@@ -81,8 +86,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerHealthRoute(app, deps.health);
   app.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'GET' && reply.statusCode < 300 && request.url.startsWith('/v1/')) deps.onConfigChange();
+    if (request.method !== 'GET' && reply.statusCode < 300 && CONFIG_PATHS.test(request.url)) deps.onConfigChange();
   });
   registerProvisioningRoutes(app, { pool: deps.pool, realm: deps.sipDomain });
+  registerLiveRoutes(app, { ...deps.live, pool: deps.pool });
   return app;
 }

@@ -138,6 +138,34 @@ export class QueueCall implements ActiveCall {
     this.hold.start();
   }
 
+  /**
+   * A supervisor moves the waiting caller to another queue: same place by arrival there, that
+   * queue's music and limits from now on. Only while waiting; false otherwise.
+   */
+  async moveToQueue(target: Queue): Promise<boolean> {
+    if (this.state.phase !== 'waiting' || target.id === this.queue.id) return false;
+    if (!(await this.ctx.queues.moveToQueue(this.queue.id, target.id, this.callId))) return false;
+    this.queue = target;
+    this.waitingCall.queueId = target.id;
+    this.waitingCall.tried.clear();
+    const position = (await this.ctx.queues.position(target.id, this.callId)) ?? 0;
+    this.recorder.movedToQueue({ id: target.id, number: target.number }, position, Date.now());
+    this.log.info({ queue: target.number, position }, 'caller moved to another queue');
+    this.startHoldMusic();
+    clearTimeout(this.maxWaitTimer);
+    if (target.maxWaitS !== null) this.maxWaitTimer = setTimeout(() => this.step({ type: 'max-wait', at: Date.now() }), target.maxWaitS * 1000);
+    this.ctx.dispatcher.kick(target.id);
+    return true;
+  }
+
+  /** A supervisor puts the waiting caller at the head of their queue. */
+  async moveToFront(): Promise<boolean> {
+    if (this.state.phase !== 'waiting') return false;
+    const moved = await this.ctx.queues.moveToFront(this.queue.id, this.callId);
+    if (moved) this.ctx.dispatcher.kick(this.queue.id);
+    return moved;
+  }
+
   /** The dispatcher reserved these operators for this caller. */
   offer(reserved: AppliedTransition[]): void {
     for (const t of reserved) this.ctx.operators.record(t);

@@ -160,6 +160,13 @@ export class CallRecorder {
     this.leaveQueue(event, at, { callerNumber: this.start.callerNumber });
   }
 
+  /** Moved by a supervisor from this queue to another, keeping the place by arrival. */
+  movedToQueue(to: QueueRef, position: number, at: number): void {
+    this.queueEvent('transfer', at, { waitS: seconds(this.waitedMs(at)), data: { toQueueId: to.id, toQueueNumber: to.number } });
+    this.queue = to;
+    this.queueEvent('enter', at, { position, data: { callerNumber: this.start.callerNumber, movedFrom: true } });
+  }
+
   offer(operator: OperatorRef, at: number): void {
     this.offeredAt ??= at;
     this.queueEvent('offer', at, { operatorId: operator.id, waitS: seconds(this.waitedMs(at)) });

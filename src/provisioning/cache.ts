@@ -135,6 +135,10 @@ export class ConfigCache {
     return this.snapshot.operators.get(id);
   }
 
+  operators(): Operator[] {
+    return [...this.snapshot.operators.values()];
+  }
+
   operatorByUsername(username: string): Operator | undefined {
     return this.snapshot.operatorsByUsername.get(username);
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
 import type { Redis } from './client.js';
@@ -15,6 +16,8 @@ export interface BusEvent {
  * do nothing else, so this uses its own.
  */
 export class EventBus extends EventEmitter {
+  private readonly pending = new Map<string, (reply: BusEvent) => void>();
+
   constructor(
     private readonly subscriber: Redis,
     private readonly publisher: Redis,
@@ -28,6 +31,11 @@ export class EventBus extends EventEmitter {
 
   async start(): Promise<void> {
     this.subscriber.on('message', (channel: string, text: string) => this.receive(channel, text));
+    this.on('command:reply', (e: BusEvent) => {
+      const resolve = this.pending.get(String(e.requestId));
+      this.pending.delete(String(e.requestId));
+      resolve?.(e);
+    });
     await this.subscriber.subscribe(this.keys.eventsChannel(), this.keys.instanceCommands(this.instanceId));
   }
 
@@ -53,6 +61,39 @@ export class EventBus extends EventEmitter {
   async command(instanceId: string, event: BusEvent): Promise<boolean> {
     const receivers = await this.publisher.publish(this.keys.instanceCommands(instanceId), JSON.stringify(event));
     return receivers > 0;
+  }
+
+  /**
+   * Asks the instance that owns a call to do something and waits for its answer; undefined if
+   * that instance is not listening or does not answer in time.
+   */
+  async request(instanceId: string, event: BusEvent, timeoutMs = 3_000): Promise<BusEvent | undefined> {
+    const requestId = randomUUID();
+    const answer = new Promise<BusEvent | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        resolve(undefined);
+      }, timeoutMs);
+      this.pending.set(requestId, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+    });
+    const heard = await this.command(instanceId, { ...event, requestId, replyTo: this.instanceId });
+    if (!heard) {
+      this.pending.delete(requestId);
+      return undefined;
+    }
+    return answer;
+  }
+
+  /** Answers requests of one type sent with request(). */
+  onRequest(type: string, handler: (e: BusEvent) => Promise<Record<string, unknown>>): void {
+    this.onCommand(type, (e) => {
+      void handler(e)
+        .catch((err: Error) => ({ ok: false, error: err.message }))
+        .then((answer) => this.command(String(e.replyTo), { ...answer, type: 'reply', requestId: e.requestId }));
+    });
   }
 
   onEvent(type: string, handler: (e: BusEvent) => void): void {

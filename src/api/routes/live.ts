@@ -1,0 +1,257 @@
+import type { FastifyInstance } from 'fastify';
+import type { OperatorEvent, OperatorStatus } from '../../acd/operator-rules.js';
+import type { OperatorService } from '../../acd/operator-service.js';
+import type { LiveCall, QueueStore } from '../../acd/queue-store.js';
+import type { CallControl, ControlResult } from '../../calls/control.js';
+import type { Disposition } from '../../cdr/records.js';
+import { callStory, searchCdrs } from '../../cdr/search.js';
+import type { Pool } from '../../db/pool.js';
+import type { ConfigCache } from '../../provisioning/cache.js';
+import { requireRole } from '../auth.js';
+import { ApiError, notFound } from '../errors.js';
+import { pageQuery } from '../schemas.js';
+
+export interface LiveDeps {
+  pool: Pool;
+  queues: QueueStore;
+  operators: OperatorService;
+  settings: ConfigCache;
+  control: CallControl;
+}
+
+const err = { $ref: 'Error#' };
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const waitS = (since: number | null, now: number): number => (since === null ? 0 : Math.max(0, Math.round((now - since) / 100) / 10));
+
+const liveCallSchema = {
+  $id: 'LiveCall',
+  type: 'object',
+  properties: {
+    callId: { type: 'string' },
+    owner: { type: 'string', description: 'the switchboard instance that holds the call' },
+    state: { type: 'string', enum: ['routing', 'waiting', 'offering', 'connected', 'ending'] },
+    callerNumber: { type: 'string' },
+    callerName: { type: 'string' },
+    dialledNumber: { type: 'string' },
+    queueId: { type: ['integer', 'null'] },
+    position: { type: ['integer', 'null'], description: '1 = next to be served; null when not waiting' },
+    operatorId: { type: ['integer', 'null'] },
+    arrivedAt: { type: 'string', format: 'date-time' },
+    queuedAt: { type: ['string', 'null'], format: 'date-time' },
+    answeredAt: { type: ['string', 'null'], format: 'date-time' },
+    waitS: { type: 'number', description: 'seconds waited in the queue so far (until answer)' },
+  },
+};
+
+const operatorStateSchema = {
+  $id: 'OperatorState',
+  type: 'object',
+  properties: {
+    operatorId: { type: 'integer' },
+    username: { type: 'string' },
+    state: { type: 'string', enum: ['logged-out', 'available', 'ringing', 'busy', 'wrap-up', 'on-break'] },
+    since: { type: 'string', format: 'date-time' },
+    inStateS: { type: 'number' },
+    callId: { type: ['string', 'null'] },
+    callsTaken: { type: 'integer' },
+    missesInRow: { type: 'integer' },
+    pending: { type: ['string', 'null'], description: 'a break or logout waiting for the call to end' },
+  },
+};
+
+function present(call: LiveCall, position: number | undefined, now: number): Record<string, unknown> {
+  return {
+    ...call,
+    position: position ?? null,
+    arrivedAt: iso(call.arrivedAt),
+    queuedAt: iso(call.queuedAt),
+    answeredAt: iso(call.answeredAt),
+    waitS: waitS(call.queuedAt, call.answeredAt ?? now),
+  };
+}
+
+function presentState(s: OperatorStatus, username: string, now: number): Record<string, unknown> {
+  return {
+    operatorId: s.operatorId,
+    username,
+    state: s.state,
+    since: iso(s.since),
+    inStateS: waitS(s.since, now),
+    callId: s.callId || null,
+    callsTaken: s.calls,
+    missesInRow: s.misses,
+    pending: s.pending || null,
+  };
+}
+
+function controlReply(result: ControlResult): void {
+  if (result === 'done') return;
+  if (result === 'not-found') throw notFound('live call');
+  if (result === 'not-waiting') throw new ApiError(409, 'conflict', 'the caller is no longer waiting in a queue');
+  throw new ApiError(503, 'unavailable', 'the switchboard instance that holds the call does not answer');
+}
+
+/** What is happening now: calls, queues, operators; and what happened: call records. */
+export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
+  app.addSchema(liveCallSchema);
+  app.addSchema(operatorStateSchema);
+  const readers = requireRole('admin', 'supervisor');
+  const controllers = requireRole('admin', 'supervisor');
+  const callParams = { type: 'object', required: ['callId'], additionalProperties: false, properties: { callId: { type: 'string', format: 'uuid' } } };
+  const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'integer', minimum: 1 } } };
+
+  const positions = async (calls: LiveCall[]): Promise<Map<string, number>> => {
+    const map = new Map<string, number>();
+    const queueIds = new Set(calls.flatMap((c) => (c.state === 'waiting' && c.queueId !== null ? [c.queueId] : [])));
+    for (const q of queueIds) for (const w of await d.queues.waiting(q)) map.set(w.callId, w.position);
+    return map;
+  };
+
+  app.get('/v1/calls', {
+    preHandler: readers,
+    schema: { tags: ['calls'], summary: 'Calls in progress on every instance', response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'LiveCall#' } } } } } },
+  }, async () => {
+    const now = Date.now();
+    const calls = (await d.queues.liveCalls()).sort((a, b) => a.arrivedAt - b.arrivedAt);
+    const pos = await positions(calls);
+    return { items: calls.map((c) => present(c, pos.get(c.callId), now)) };
+  });
+
+  app.get<{ Params: { callId: string } }>('/v1/calls/:callId', {
+    preHandler: readers,
+    schema: { tags: ['calls'], summary: 'One call in progress', params: callParams, response: { 200: { $ref: 'LiveCall#' }, 404: err } },
+  }, async (req) => {
+    const call = await d.queues.getCall(req.params.callId);
+    if (!call) throw notFound('live call');
+    const position = call.queueId === null ? undefined : await d.queues.position(call.queueId, call.callId);
+    return present(call, position, Date.now());
+  });
+
+  app.post<{ Params: { callId: string } }>('/v1/calls/:callId/hangup', {
+    preHandler: controllers,
+    schema: { tags: ['calls'], summary: 'Hang up a call', params: callParams, response: { 204: { type: 'null' }, 404: err, 503: err } },
+  }, async (req, reply) => {
+    controlReply(await d.control.hangup(req.params.callId));
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { callId: string }; Body: { to?: 'front'; queueId?: number } }>('/v1/calls/:callId/move', {
+    preHandler: controllers,
+    schema: {
+      tags: ['calls'],
+      summary: 'Move a waiting caller to the front of their queue, or to another queue',
+      params: callParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { to: { type: 'string', enum: ['front'] }, queueId: { type: 'integer', minimum: 1 } },
+        oneOf: [{ required: ['to'] }, { required: ['queueId'] }],
+      },
+      response: { 204: { type: 'null' }, 400: err, 404: err, 409: err, 503: err },
+    },
+  }, async (req, reply) => {
+    const { queueId } = req.body;
+    if (queueId !== undefined && !d.settings.queue(queueId)) throw notFound('queue');
+    controlReply(queueId !== undefined ? await d.control.moveToQueue(req.params.callId, queueId) : await d.control.moveToFront(req.params.callId));
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: { id: number } }>('/v1/queues/:id/calls', {
+    preHandler: readers,
+    schema: { tags: ['queues'], summary: 'Callers waiting in a queue, in serving order', params: idParams, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'LiveCall#' } } } }, 404: err } },
+  }, async (req) => {
+    if (!d.settings.queue(req.params.id)) throw notFound('queue');
+    const now = Date.now();
+    const items = [];
+    for (const w of await d.queues.waiting(req.params.id)) {
+      const call = await d.queues.getCall(w.callId);
+      if (call) items.push(present(call, w.position, now));
+    }
+    return { items };
+  });
+
+  app.get('/v1/operator-states', {
+    preHandler: readers,
+    schema: { tags: ['operators'], summary: 'Every operator\'s state now', response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'OperatorState#' } } } } } },
+  }, async () => {
+    const now = Date.now();
+    const statuses = new Map((await d.operators.store.all()).map((s) => [s.operatorId, s]));
+    const items = [];
+    for (const op of d.settings.operators().sort((a, b) => a.username.localeCompare(b.username))) {
+      const s = statuses.get(op.id) ?? (await d.operators.store.get(op.id));
+      items.push(presentState(s, op.username, now));
+    }
+    return { items };
+  });
+
+  app.get<{ Params: { id: number } }>('/v1/operators/:id/state', {
+    preHandler: readers,
+    schema: { tags: ['operators'], summary: 'One operator\'s state now', params: idParams, response: { 200: { $ref: 'OperatorState#' }, 404: err } },
+  }, async (req) => {
+    const op = d.settings.operator(req.params.id);
+    if (!op) throw notFound('operator');
+    return presentState(await d.operators.store.get(op.id), op.username, Date.now());
+  });
+
+  app.put<{ Params: { id: number }; Body: { state: 'available' | 'on-break' | 'logged-out' } }>('/v1/operators/:id/state', {
+    preHandler: controllers,
+    schema: {
+      tags: ['operators'],
+      summary: 'Log an operator in or out, or put them on a break and back',
+      description: 'During a call a break or logout waits for the call to end (see "pending").',
+      params: idParams,
+      body: { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { type: 'string', enum: ['available', 'on-break', 'logged-out'] } } },
+      response: { 200: { $ref: 'OperatorState#' }, 400: err, 404: err, 409: err },
+    },
+  }, async (req) => {
+    const op = d.settings.operator(req.params.id);
+    if (!op) throw notFound('operator');
+    const current = await d.operators.store.get(op.id);
+    const event = stateEvent(current, req.body.state);
+    if (event) {
+      try {
+        await d.operators.apply(op.id, event);
+      } catch (e) {
+        if ((e as Error).name !== 'TransitionRefused') throw e;
+        throw new ApiError(409, 'conflict', (e as Error).message);
+      }
+    }
+    return presentState(await d.operators.store.get(op.id), op.username, Date.now());
+  });
+
+  const cdrQuery = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      ...pageQuery.properties,
+      from: { type: 'string', format: 'date-time' },
+      to: { type: 'string', format: 'date-time' },
+      number: { type: 'string', pattern: '^[0-9*#+A-Za-z._-]{1,64}$' },
+      operatorId: { type: 'integer', minimum: 1 },
+      queueId: { type: 'integer', minimum: 1 },
+      disposition: { type: 'string', enum: ['answered', 'abandoned', 'timeout', 'overflow', 'rejected', 'failed'] },
+    },
+  };
+  app.get<{ Querystring: { from?: string; to?: string; number?: string; operatorId?: number; queueId?: number; disposition?: Disposition; limit: number; offset: number } }>('/v1/cdrs', {
+    preHandler: readers,
+    schema: { tags: ['records'], summary: 'Search call records, newest first', querystring: cdrQuery },
+  }, async (req) => ({ ...(await searchCdrs(d.pool, req.query)), limit: req.query.limit, offset: req.query.offset }));
+
+  app.get<{ Params: { callId: string } }>('/v1/cdrs/:callId', {
+    preHandler: readers,
+    schema: { tags: ['records'], summary: 'One call\'s record with its legs and queue events', params: callParams, response: { 404: err } },
+  }, async (req) => {
+    const story = await callStory(d.pool, req.params.callId);
+    if (!story) throw notFound('call record');
+    return story;
+  });
+}
+
+/** The operator event that brings an operator to the wanted state; undefined if already there. */
+function stateEvent(current: OperatorStatus, wanted: 'available' | 'on-break' | 'logged-out'): OperatorEvent | undefined {
+  if (wanted === 'logged-out') return current.state === 'logged-out' ? undefined : { type: 'logout' };
+  if (wanted === 'on-break') return current.state === 'on-break' ? undefined : { type: 'break' };
+  if (current.state === 'logged-out') return { type: 'login' };
+  if (current.state === 'on-break' || current.pending !== '') return { type: 'back' };
+  return undefined;
+}
