@@ -26,7 +26,7 @@ local current = redis.call('HGET', key, 'callId') or ''
 local ok = false
 for _, s in ipairs(from) do if s == state then ok = true end end
 if not ok or (callId ~= '' and callId ~= current) then return {0, state, current} end
-local since = redis.call('HGET', key, 'since') or '0'
+local since = redis.call('HGET', key, 'since') or ''
 if redis.call('EXISTS', key) == 0 then
   local defaults = cjson.decode(ARGV[6])
   for k, v in pairs(defaults) do redis.call('HSET', key, k, tostring(v)) end
@@ -155,7 +155,8 @@ export class OperatorStore {
     if (ok !== 1 || json === undefined) return undefined;
     const status = parseStatus(operatorId, JSON.parse(json) as Record<string, string>, this.now());
     const from = fromState as OperatorState;
-    const fromMs = from === status.state ? 0 : Math.max(0, status.since - Number(sinceText));
+    // An operator never seen before has no time in their first state.
+    const fromMs = from === status.state || sinceText === '' ? 0 : Math.max(0, status.since - Number(sinceText));
     return { operatorId, from, to: status.state, fromMs, status, reason: plan.reason };
   }
 

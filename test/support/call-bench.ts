@@ -1,0 +1,148 @@
+/**
+ * A whole switchboard on real SIP: drachtio-server (the stand-in, or a real one from the
+ * environment), FreeSWITCH (likewise), real PostgreSQL and Redis, and SIPp phones for callers
+ * and operators. What end-to-end tests of calls stand on.
+ */
+import path from 'node:path';
+import pg from 'pg';
+import { ROOT_DIR } from '../../src/paths.js';
+import { useDrachtio, type DrachtioTarget } from './drachtio-env.js';
+import { useFreeswitch, type FreeswitchTarget } from './freeswitch-env.js';
+import { getFreePort } from './ports.js';
+import { describeRun, runSipp, startSipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
+import { SIP_DOMAIN, startTestSwitchboard, type TestSwitchboard } from './switchboard.js';
+
+export const SCENARIOS = path.join(ROOT_DIR, 'sipp-scenarios');
+export const scenario = (name: string): string => path.join(SCENARIOS, name);
+
+export interface CallBench {
+  drachtio: DrachtioTarget;
+  freeswitch: FreeswitchTarget;
+  sb: TestSwitchboard;
+  db: pg.Client;
+  /** Creates through the API and returns the body; throws on anything but 201. */
+  create(path: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export { until };
+
+export async function startCallBench(extraEnv: Record<string, string> = {}): Promise<CallBench> {
+  const drachtio = await useDrachtio();
+  const freeswitch = await useFreeswitch();
+  let sb: TestSwitchboard | undefined;
+  try {
+    sb = await startTestSwitchboard({
+      DRACHTIO_HOST: drachtio.host,
+      DRACHTIO_PORT: String(drachtio.port),
+      DRACHTIO_SECRET: drachtio.secret,
+      FREESWITCH_ESL: `${freeswitch.address}:${freeswitch.port}`,
+      FREESWITCH_PASSWORD: freeswitch.secret,
+      MEDIA_LISTEN_ADDRESS: freeswitch.listenAddress,
+      TRUSTED_SOURCES: '127.0.0.1',
+      ...extraEnv,
+    });
+    const started = sb;
+    await until('drachtio-server and FreeSWITCH to be connected', async () => (started.health.report().status === 'ok' ? true : undefined), 15_000);
+  } catch (err) {
+    await sb?.close();
+    await freeswitch.stop();
+    await drachtio.stop();
+    throw err;
+  }
+  const running = sb;
+  const db = new pg.Client({ connectionString: running.db.url });
+  await db.connect();
+  return {
+    drachtio,
+    freeswitch,
+    sb: running,
+    db,
+    create: async (p, body) => {
+      const res = await running.api(p, { method: 'POST', body });
+      if (res.status !== 201) throw new Error(`POST ${p} answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body as Record<string, unknown>;
+    },
+    close: async () => {
+      await db.end();
+      await running.close();
+      await freeswitch.stop();
+      await drachtio.stop();
+    },
+  };
+}
+
+export interface Phone {
+  username: string;
+  port: number;
+  run: SippRun;
+}
+
+/**
+ * An operator's phone: registers with digest authentication (sipp-scenarios/register.xml), then
+ * runs a UAS scenario on the same port for up to `calls` calls.
+ */
+export async function operatorPhone(
+  bench: CallBench,
+  username: string,
+  password: string,
+  scenarioFile: string,
+  opts: { pauseMs?: number; calls?: number; timeoutMs?: number } = {},
+): Promise<Phone> {
+  const port = await getFreePort('both');
+  const registered = await runSipp({
+    scenario: scenario('register.xml'),
+    remote: bench.drachtio.sipAddress,
+    transport: 'udp',
+    localPort: port,
+    service: username,
+    keys: { domain: SIP_DOMAIN, expires: 3600 },
+    extraArgs: ['-au', username, '-ap', password],
+    name: `register-${username}`,
+  });
+  if (!registered.passed) throw new Error(`registration of ${username} failed: ${describeRun(registered)}`);
+  const run = await startSipp({
+    scenario: scenario(scenarioFile),
+    transport: 'udp',
+    localPort: port,
+    calls: opts.calls ?? 100,
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    extraArgs: ['-d', String(opts.pauseMs ?? 0)],
+    name: `${username}-${path.basename(scenarioFile, '.xml')}`,
+  });
+  await run.ready;
+  return { username, port, run };
+}
+
+/** Callers from SIPp (sipp-scenarios/caller*.xml) dialling `number`. */
+export function callers(bench: CallBench, scenarioFile: string, number: string, opts: Partial<SippOptions> & { pauseMs?: number } = {}): Promise<SippResult> {
+  const { pauseMs, ...rest } = opts;
+  return runSipp({
+    scenario: scenario(scenarioFile),
+    remote: bench.drachtio.sipAddress,
+    transport: 'udp',
+    service: number,
+    keys: { prefix: '2000' },
+    timeoutMs: 60_000,
+    ...rest,
+    extraArgs: [...(pauseMs !== undefined ? ['-d', String(pauseMs)] : []), ...(rest.extraArgs ?? [])],
+  });
+}
+
+/** Rows of a table, once there are `count` of them (records arrive through the outbox). */
+export async function rowsWhenThere<T extends Record<string, unknown>>(bench: CallBench, sql: string, count: number, params: unknown[] = [], timeoutMs = 15_000): Promise<T[]> {
+  return until(`${count} rows of ${sql}`, async () => {
+    const { rows } = await bench.db.query<T>(sql, params);
+    return rows.length >= count ? rows : undefined;
+  }, timeoutMs);
+}
