@@ -101,6 +101,7 @@ export class Dispatcher {
         instance: this.d.instanceId,
         leaseMs: queue.ringTimeoutS * 1000 + LEASE_MARGIN_MS,
       });
+      this.d.log.debug({ queueId, callId: head, candidates: ranked.map((c) => c.operatorId), reserved: reserved === 'not-head' ? reserved : reserved.map((r) => r.operatorId) }, 'dispatch');
       if (reserved === 'not-head') continue;
       // Our view of who is free was behind; the change that freed or took them will kick us again.
       if (reserved.length === 0) return;

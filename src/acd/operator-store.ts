@@ -55,8 +55,9 @@ local from = ARGV[5]
 local head = redis.call('ZRANGE', queue, 0, 0)
 if head[1] ~= callId then return {-1} end
 local taken = {}
+local count = 0
 for i = 2, #KEYS do
-  if #taken >= width then break end
+  if count >= width then break end
   local key = KEYS[i]
   if redis.call('HGET', key, 'state') == from then
     local since = redis.call('HGET', key, 'since') or '0'
@@ -68,9 +69,10 @@ for i = 2, #KEYS do
     redis.call('PUBLISH', channel, '{"type":"operator","status":' .. json .. '}')
     table.insert(taken, json)
     table.insert(taken, since)
+    count = count + 1
   end
 end
-if #taken > 0 then redis.call('ZREM', queue, callId) end
+if count > 0 then redis.call('ZREM', queue, callId) end
 return taken
 `;
 

@@ -103,11 +103,16 @@ describe('OperatorStore', () => {
     const redis = await client();
     const store = new OperatorStore(redis, keys);
     const queues = new QueueStore(redis, keys);
-    await loggedIn(store, 301, 302, 303);
+    await loggedIn(store, 301, 302, 303, 304, 305, 306);
     await store.apply(302, { type: 'break' });
     await queues.enqueue(4, 'c', waitingScore(0, 1));
-    const taken = await store.reserveForHead(4, 'c', [301, 302, 303], 3, { instance: 'i1', leaseMs: 1000 });
-    expect((taken as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([301, 303]);
+    await queues.enqueue(4, 'd', waitingScore(0, 2));
+    const taken = await store.reserveForHead(4, 'c', [301, 302, 303, 304], 4, { instance: 'i1', leaseMs: 1000 });
+    expect((taken as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([301, 303, 304]);
+    // The width bounds how many are taken, however many are free.
+    const two = await store.reserveForHead(4, 'd', [305, 306], 1, { instance: 'i1', leaseMs: 1000 });
+    expect((two as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([305]);
+    expect((await store.get(306)).state).toBe('available');
   });
 
   it('never offers one operator two calls, however many instances race for them', async () => {

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import type Srf from 'drachtio-srf';
+import { CallRecorder, type LegRecorder } from '../cdr/call-recorder.js';
+import type { Disposition } from '../cdr/records.js';
+import { callLogger, type Logger } from '../log.js';
+import { callerOf, dialledOf, type Party } from '../sip/request-info.js';
+import type { CallContext } from './context.js';
+
+/**
+ * A new INVITE as every kind of call starts out: its call id, logger, record and caller leg, and
+ * the two ways it can end before anything is answered. Shared by the queue path, feature codes,
+ * direct calls and rooms so that each leaves its record the same way.
+ */
+export interface Arrival {
+  readonly callId: string;
+  readonly arrivedAt: number;
+  readonly log: Logger;
+  readonly req: Srf.SrfRequest;
+  readonly res: Srf.SrfResponse;
+  readonly caller: Party;
+  readonly dialled: string;
+  readonly sipCallId: string;
+  readonly recorder: CallRecorder;
+  /** The caller's leg (inbound); ended by whoever ends the call. */
+  readonly leg: LegRecorder;
+  /** Answers the INVITE with a failure status and records the call as refused. */
+  refuse(status: number, reason: string, disposition: Extract<Disposition, 'rejected' | 'failed'>): void;
+  /** Records a caller who gave up (CANCEL) before the call was answered. */
+  abandoned(): void;
+}
+
+export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfResponse): Arrival {
+  const arrivedAt = Date.now();
+  const callId = randomUUID();
+  const log = callLogger(ctx.log, callId);
+  const caller = callerOf(req);
+  const dialled = dialledOf(req);
+  const sipCallId = req.get('Call-ID');
+  const recorder = new CallRecorder(
+    { callId, instanceId: ctx.instanceId, callerNumber: caller.number, callerName: caller.name, dialledNumber: dialled, arrivedAt },
+    (r) => ctx.record(r),
+    randomUUID,
+  );
+  const leg = recorder.leg('caller', 'inbound', sipCallId, caller.number, arrivedAt);
+  return {
+    callId,
+    arrivedAt,
+    log,
+    req,
+    res,
+    caller,
+    dialled,
+    sipCallId,
+    recorder,
+    leg,
+    refuse: (status, reason, disposition) => {
+      if (!res.finalResponseSent) res.send(status);
+      const at = Date.now();
+      leg.end(at, 'system', status, reason);
+      recorder.end({ at, hangupBy: 'system', sipStatus: status, sipReason: reason, disposition });
+      log.info({ status, reason }, 'call refused');
+    },
+    abandoned: () => {
+      const at = Date.now();
+      leg.end(at, 'caller', 487, 'Request Terminated');
+      recorder.end({ at, hangupBy: 'caller', sipStatus: 487, sipReason: 'cancelled before answer', disposition: 'abandoned' });
+      log.info('caller hung up before the answer');
+    },
+  };
+}
+
+/** Shows a call that does not wait in a queue among the live calls (API, hang-up from any instance). */
+export async function publishLive(ctx: CallContext, a: Arrival, state: 'offering' | 'connected', operatorId: number | null): Promise<void> {
+  await ctx.queues.saveCall({
+    callId: a.callId,
+    owner: ctx.instanceId,
+    callerNumber: a.caller.number,
+    callerName: a.caller.name,
+    dialledNumber: a.dialled,
+    arrivedAt: a.arrivedAt,
+    state,
+    queueId: null,
+    queuedAt: null,
+    priority: 0,
+    score: null,
+    operatorId,
+    answeredAt: state === 'connected' ? Date.now() : null,
+  });
+}
+
+/** Takes a call that never queued off the live calls. */
+export async function unpublishLive(ctx: CallContext, callId: string): Promise<void> {
+  await ctx.queues.removeCall(callId, null).catch(() => undefined);
+}
+
+/** A promise with its resolver, for an ActiveCall's `done`. */
+export function settleOnce(): { done: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { done, resolve };
+}
+
+/** Waits for `work` for at most `ms`; whatever it does after that is no longer awaited. */
+export async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([work.then(() => undefined, () => undefined), timeout]);
+  clearTimeout(timer);
+}
