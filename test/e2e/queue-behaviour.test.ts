@@ -109,6 +109,26 @@ describe('order of service', () => {
   });
 });
 
+describe('waiting', () => {
+  it('plays the queue\'s hold music and, at its interval, the caller\'s position', async () => {
+    const standIn = bench.freeswitch.standIn;
+    const s = await setup({ holdMusic: 'local_stream://moh', announceIntervalS: 1 }, 1, false);
+    const caller = callers(bench, 'caller-hangup.xml', s.number, { calls: 1, pauseMs: 3500 });
+    if (standIn) {
+      const channel = await until('the caller hearing hold music', async () => standIn.model.channels().find((c) => c.playing === 'local_stream://moh'));
+      const heard = new Set<string>();
+      await until('the position announced', async () => {
+        const playing = standIn.model.channel(channel.uuid)?.playing;
+        if (playing) heard.add(playing);
+        return [...heard].some((p) => p.endsWith('/position.wav')) && [...heard].some((p) => p.startsWith('say:') && /\b1\b/.test(p)) ? true : undefined;
+      }, 5_000);
+      // After the announcement, back to the music.
+      await until('the music again', async () => (standIn.model.channel(channel.uuid)?.playing === 'local_stream://moh' ? true : undefined), 3_000);
+    }
+    passed(await caller);
+  });
+});
+
 describe('callers who give up', () => {
   it('records an abandon when the caller hangs up while waiting', async () => {
     const s = await setup({ noOperators: 'wait' }, 1, false);

@@ -61,7 +61,7 @@ export async function startCallBench(extraEnv: Record<string, string> = {}): Pro
     throw err;
   }
   const running = sb;
-  const db = new pg.Client({ connectionString: running.db.url });
+  const db = new pg.Client({ connectionString: running.config.databaseUrl });
   await db.connect();
   return {
     drachtio,
