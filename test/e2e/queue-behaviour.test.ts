@@ -101,8 +101,11 @@ describe('order of service', () => {
     expect(new Set(rows.map((r) => r.caller_number)).size).toBe(20);
     const offered = rows.map((r) => (r.offered_at as Date).getTime());
     for (let i = 1; i < offered.length; i++) expect(offered[i], `caller ${i} offered before caller ${i - 1}`).toBeGreaterThanOrEqual(offered[i - 1] as number);
-    const connects = await rowsWhenThere<{ call_id: string; at: Date }>(bench, `SELECT call_id, at FROM queue_events WHERE queue_id = $1 AND event = 'connect' ORDER BY at`, 20, [s.queueId]);
-    expect(connects.map((c) => c.call_id)).toEqual(rows.map((r) => r.call_id));
+    // Three phones answer in parallel, so two callers offered a moment apart may be connected
+    // the other way round; but no caller is connected ahead of one who arrived 3 callers earlier.
+    const connects = await rowsWhenThere<{ call_id: string }>(bench, `SELECT call_id FROM queue_events WHERE queue_id = $1 AND event = 'connect' ORDER BY at, event_id`, 20, [s.queueId]);
+    const arrival = rows.map((r) => r.call_id);
+    connects.forEach((c, rank) => expect(Math.abs(arrival.indexOf(c.call_id) - rank), `caller ${c.call_id}`).toBeLessThan(3));
     // Every operator took calls; nobody is left busy.
     expect(new Set(rows.map((r) => r.operator_username)).size).toBe(3);
     for (const op of s.operators) await until(`${op.username} free`, async () => ((await stateOf(op.id)).state === 'available' ? true : undefined));
