@@ -92,6 +92,7 @@ export class CallRecorder {
   private holdMs = 0;
   private connectedOperator: number | undefined;
   private finished = false;
+  private lastEventAt = 0;
 
   constructor(
     private readonly start: CallStart,
@@ -122,11 +123,14 @@ export class CallRecorder {
 
   private queueEvent(event: QueueEventName, at: number, fields: Partial<QueueEventRecord> = {}): void {
     if (!this.queue) return;
+    // A call's events keep their order when read back by time, even two in one millisecond.
+    const stamp = Math.max(at, this.lastEventAt + 1);
+    this.lastEventAt = stamp;
     this.emit({
       kind: 'queue-event',
       row: {
         eventId: this.newId(),
-        at: iso(at),
+        at: iso(stamp),
         callId: this.start.callId,
         queueId: this.queue.id,
         queueNumber: this.queue.number,

@@ -112,6 +112,31 @@ describe('order of service', () => {
   });
 });
 
+describe('strategies', () => {
+  it('round-robin: each call goes to the operator after the one offered last', async () => {
+    const s = await setup({ strategy: 'round-robin', ringTimeoutS: 10 }, 3);
+    for (const op of s.operators) await phone(op, 'operator-hangup.xml', 200);
+    passed(await callers(bench, 'caller.xml', s.number, { calls: 6, rate: 1, extraArgs: ['-l', '1'] }));
+    const rows = await cdrs(s.number, 6);
+    const names = s.operators.map((o) => o.username);
+    expect(rows.map((r) => r.operator_username)).toEqual([...names, ...names]);
+  });
+
+  it('fewest-calls: the operator who answered fewest calls since login goes first', async () => {
+    const s = await setup({ strategy: 'fewest-calls', ringTimeoutS: 10 }, 2);
+    const [busy, fresh] = s.operators as [Setup['operators'][number], Setup['operators'][number]];
+    await phone(busy, 'operator-hangup.xml', 200);
+    await phone(fresh, 'operator-hangup.xml', 200);
+    // The second operator logs in again, which clears their count; the first has taken calls.
+    passed(await callers(bench, 'caller.xml', s.number, { calls: 2, rate: 1, extraArgs: ['-l', '1'] }));
+    await bench.sb.api(`/v1/operators/${fresh.id}/state`, { method: 'PUT', body: { state: 'logged-out' } });
+    await bench.sb.api(`/v1/operators/${fresh.id}/state`, { method: 'PUT', body: { state: 'available' } });
+    passed(await callers(bench, 'caller.xml', s.number, { calls: 1, name: 'third' }));
+    const rows = await cdrs(s.number, 3);
+    expect(rows[2]?.operator_username).toBe(fresh.username);
+  });
+});
+
 describe('waiting', () => {
   it('plays the queue\'s hold music and, at its interval, the caller\'s position', async () => {
     const standIn = bench.freeswitch.standIn;
@@ -292,6 +317,11 @@ describe('the live API', () => {
     const last = three[2] as Item;
     expect((await bench.sb.api(`/v1/calls/${last.callId}/move`, { method: 'POST', body: { to: 'front' } })).status).toBe(204);
     expect((await list()).map((i) => i.callId)).toEqual([last.callId, three[0]?.callId, three[1]?.callId]);
+    const other = await setup({}, 0, false);
+    expect((await bench.sb.api(`/v1/calls/${three[1]?.callId}/move`, { method: 'POST', body: { queueId: other.queueId } })).status).toBe(204);
+    expect((await list()).map((i) => i.callId)).toEqual([last.callId, three[0]?.callId]);
+    const moved = ((await bench.sb.api(`/v1/queues/${other.queueId}/calls`)).body as { items: Item[] }).items;
+    expect(moved.map((i) => [i.callId, i.position])).toEqual([[three[1]?.callId, 1]]);
     for (const item of three) expect((await bench.sb.api(`/v1/calls/${item.callId}/hangup`, { method: 'POST' })).status).toBe(204);
     passed(await waiting);
     const rows = await cdrs(s.number, 3);
@@ -301,5 +331,8 @@ describe('the live API', () => {
     expect(search.body).toMatchObject({ total: 3, limit: 2 });
     const story = await bench.sb.api(`/v1/cdrs/${last.callId}`);
     expect(story.body).toMatchObject({ callId: last.callId, legs: [expect.objectContaining({ role: 'caller' })] });
+    const movedStory = (await bench.sb.api(`/v1/cdrs/${three[1]?.callId}`)).body as { queueNumber: string; queueEvents: { event: string }[] };
+    expect(movedStory.queueNumber).toBe(other.queueNumber);
+    expect(movedStory.queueEvents.map((e) => e.event)).toEqual(['enter', 'transfer', 'enter']);
   });
 });
