@@ -113,6 +113,11 @@ export class QueueStore {
     });
   }
 
+  /** True for exactly one of several instances asking about the same call (a short-lived claim). */
+  async claimOrphan(callId: string): Promise<boolean> {
+    return (await this.redis.set(this.keys.orphanClaim(callId), '1', 'EX', 60, 'NX')) === 'OK';
+  }
+
   async removeCall(callId: string, queueId: number | null): Promise<void> {
     const tx = this.redis.multi().del(this.keys.call(callId)).srem(this.keys.liveCalls(), callId);
     if (queueId !== null) tx.zrem(this.keys.queueWaiting(queueId), callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'left'));

@@ -1,31 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { CallRecorder } from '../cdr/call-recorder.js';
+import type { HistoryRecord } from '../cdr/records.js';
 import type { Logger } from '../log.js';
+import type { ConfigCache } from '../provisioning/cache.js';
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { OperatorService } from './operator-service.js';
+import type { LiveCall, QueueStore } from './queue-store.js';
 import type { StatusCache } from './status-cache.js';
 
 const LEASE_TTL_S = 10;
 // A deadline is only acted on this long after it passed, so the owner's own timer goes first.
 const GRACE_MS = 2_000;
 
+export interface SweeperDeps {
+  redis: Redis;
+  keys: RedisKeys;
+  instanceId: string;
+  statuses: StatusCache;
+  operators: OperatorService;
+  queues: QueueStore;
+  settings: ConfigCache;
+  record(r: HistoryRecord): void;
+  log: Logger;
+}
+
 /**
- * Keeps operators from getting stuck: every instance renews a lease while it lives, and frees
- * operators whose ringing or wrap-up deadline passed long ago or whose call belongs to an
- * instance whose lease is gone (crashed, killed). Every instance sweeps; the compare-and-set
- * store makes it harmless when two do the same.
+ * Keeps operators and queues from getting stuck: every instance renews a lease while it lives,
+ * and frees operators whose ringing or wrap-up deadline passed long ago or whose call belongs to
+ * an instance whose lease is gone (crashed, killed). Calls of a vanished instance leave their
+ * queues (they would block its head for good) with a record saying so. Every instance sweeps;
+ * compare-and-set makes it harmless when two do the same.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly instanceId: string;
+  private readonly log: Logger;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: RedisKeys,
-    private readonly instanceId: string,
-    private readonly statuses: StatusCache,
-    private readonly operators: OperatorService,
-    private readonly log: Logger,
+    private readonly d: SweeperDeps,
     private readonly intervalMs = 2_000,
-  ) {}
+  ) {
+    this.redis = d.redis;
+    this.keys = d.keys;
+    this.instanceId = d.instanceId;
+    this.log = d.log;
+  }
 
   async start(): Promise<void> {
     await this.renew();
@@ -41,6 +63,7 @@ export class Sweeper {
     try {
       await this.renew();
       await this.sweep(Date.now());
+      await this.sweepCalls(Date.now());
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'operator sweep failed');
     }
@@ -48,21 +71,59 @@ export class Sweeper {
 
   /** Frees every operator held by a passed deadline or a vanished instance. */
   async sweep(now: number): Promise<number> {
-    const held = this.statuses.all().filter((s) => s.state === 'ringing' || s.state === 'busy' || s.state === 'wrap-up');
+    const held = this.d.statuses.all().filter((s) => s.state === 'ringing' || s.state === 'busy' || s.state === 'wrap-up');
     const owners = [...new Set(held.map((s) => s.instance).filter((i) => i !== ''))];
-    const alive = new Set<string>();
-    for (const owner of owners) if ((await this.redis.exists(this.keys.instanceLease(owner))) === 1) alive.add(owner);
+    const alive = await this.alive(owners);
     let freed = 0;
     for (const s of held) {
       const overdue = s.deadline > 0 && s.deadline + GRACE_MS < now;
       const orphaned = s.instance !== '' && !alive.has(s.instance);
       if (!overdue && !orphaned) continue;
-      const done = await this.operators.tryApply(s.operatorId, { type: 'expire' });
+      const done = await this.d.operators.tryApply(s.operatorId, { type: 'expire' });
       if (!done) continue;
       freed++;
       this.log.warn({ operatorId: s.operatorId, was: s.state, callId: s.callId, owner: s.instance, overdue, orphaned }, 'freed a held operator');
     }
     return freed;
+  }
+
+  private async alive(instances: string[]): Promise<Set<string>> {
+    const alive = new Set<string>();
+    for (const i of instances) if ((await this.redis.exists(this.keys.instanceLease(i))) === 1) alive.add(i);
+    return alive;
+  }
+
+  /** Takes the calls of vanished instances off the live list and the queues, with a record. */
+  async sweepCalls(now: number): Promise<number> {
+    const calls = await this.d.queues.liveCalls();
+    const alive = await this.alive([...new Set(calls.map((c) => c.owner))]);
+    let swept = 0;
+    for (const call of calls) {
+      if (alive.has(call.owner)) continue;
+      // Another instance may have swept it a moment ago: only the one that removes it records it.
+      if (!(await this.d.queues.claimOrphan(call.callId))) continue;
+      await this.d.queues.removeCall(call.callId, call.queueId);
+      this.recordOrphan(call, now);
+      swept++;
+      this.log.warn({ callId: call.callId, owner: call.owner, state: call.state }, 'removed a call whose instance is gone');
+    }
+    return swept;
+  }
+
+  private recordOrphan(call: LiveCall, now: number): void {
+    const recorder = new CallRecorder(
+      { callId: call.callId, instanceId: call.owner, callerNumber: call.callerNumber, callerName: call.callerName, dialledNumber: call.dialledNumber, arrivedAt: call.arrivedAt },
+      this.d.record,
+      randomUUID,
+    );
+    const queue = call.queueId === null ? undefined : this.d.settings.queue(call.queueId);
+    if (queue) {
+      recorder.routed('queue');
+      recorder.enterQueue({ id: queue.id, number: queue.number }, 0, call.queuedAt ?? call.arrivedAt, false);
+    }
+    const operator = call.operatorId === null ? undefined : this.d.settings.operator(call.operatorId);
+    if (operator && call.answeredAt !== null) recorder.answered(call.answeredAt, { id: operator.id, username: operator.username });
+    recorder.end({ at: now, hangupBy: 'system', sipReason: 'switchboard instance lost', disposition: call.answeredAt !== null ? 'answered' : 'failed' });
   }
 
   async stop(): Promise<void> {

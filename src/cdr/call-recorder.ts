@@ -151,10 +151,11 @@ export class CallRecorder {
     return this.queuedAt === undefined ? 0 : at - this.queuedAt;
   }
 
-  enterQueue(queue: QueueRef, position: number, at: number): void {
+  /** The caller joined the queue; `event` false when only the record of it is rebuilt. */
+  enterQueue(queue: QueueRef, position: number, at: number, event = true): void {
     this.queue = queue;
     this.queuedAt = at;
-    this.queueEvent('enter', at, { position, data: { callerNumber: this.start.callerNumber } });
+    if (event) this.queueEvent('enter', at, { position, data: { callerNumber: this.start.callerNumber } });
   }
 
   /** The queue would not take the caller at all (full, or nobody logged in). */

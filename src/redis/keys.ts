@@ -52,9 +52,22 @@ export class RedisKeys {
     return this.key('q', queueId, 'cursor');
   }
 
+  /**
+   * Sorted set: the calls seated in a room (conference), scored by the lease's expiry (ms). The
+   * owning instance renews each seat while the member is in; a crashed instance's seats expire.
+   */
+  roomSeats(roomId: number | string): string {
+    return this.key('room', roomId, 'seats');
+  }
+
   /** Hash: the live state of one call (owner instance, queue, caller, times). */
   call(callId: string): string {
     return this.key('call', callId);
+  }
+
+  /** Key with a TTL: the instance that takes a vanished instance's call off the books. */
+  orphanClaim(callId: string): string {
+    return this.key('call', callId, 'swept');
   }
 
   /** Set of call ids in progress on the whole switchboard. */

@@ -5,6 +5,7 @@ import { waitingScore } from '../../src/acd/queue-order.js';
 import { QueueStore } from '../../src/acd/queue-store.js';
 import { StatusCache } from '../../src/acd/status-cache.js';
 import { Sweeper } from '../../src/acd/sweeper.js';
+import { ConfigCache } from '../../src/provisioning/cache.js';
 import type { HistoryRecord } from '../../src/cdr/records.js';
 import { createLogger } from '../../src/log.js';
 import { createRedis, type Redis } from '../../src/redis/client.js';
@@ -191,11 +192,40 @@ describe('Sweeper', () => {
     await store.cas(503, { from: ['available'], changes: { state: 'ringing', callId: 'x3', instance: 'alive', deadline: Date.now() - 60_000 }, reason: 't' });
     await statuses.load();
 
-    const sweeper = new Sweeper(redis, keys, 'sweeping', statuses, operators, log);
+    const sweeper = new Sweeper({ redis, keys, instanceId: 'sweeping', statuses, operators, queues: new QueueStore(redis, keys), settings: new ConfigCache(undefined as never, log), record: (r) => records.push(r), log });
     expect(await sweeper.sweep(Date.now())).toBe(2);
     expect((await store.get(501)).state).toBe('available');
     expect((await store.get(502)).state).toBe('ringing');
     expect((await store.get(503)).state).toBe('available');
     expect(records.filter((r) => r.kind === 'operator-event').map((r) => (r.row as { operatorId: number }).operatorId).sort()).toEqual([501, 503]);
+  });
+});
+
+describe('Sweeper and calls', () => {
+  it('takes a vanished instance\'s calls off the queues once, with a record', async () => {
+    keys = freshKeys();
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const queues = new QueueStore(redis, keys);
+    const records: HistoryRecord[] = [];
+    const operators = new OperatorService(store, (r) => records.push(r), log);
+    const bus = new EventBus(await client(), redis, keys, 'alive', log);
+    const statuses = new StatusCache(store, bus);
+    await redis.set(keys.instanceLease('alive'), '1', 'EX', 30);
+    const base = { callerNumber: '555', callerName: 'Guest', dialledNumber: '8000', arrivedAt: 1000, queueId: 9, queuedAt: 1000, priority: 0, operatorId: null, answeredAt: null } as const;
+    await queues.saveCall({ ...base, callId: 'dead-1', owner: 'crashed', state: 'waiting', score: 1 });
+    await queues.enqueue(9, 'dead-1', 1);
+    await queues.saveCall({ ...base, callId: 'live-1', owner: 'alive', state: 'waiting', score: 2 });
+    await queues.enqueue(9, 'live-1', 2);
+
+    const settings = new ConfigCache(undefined as never, log);
+    const make = (): Sweeper => new Sweeper({ redis, keys, instanceId: 'sweeping', statuses, operators, queues, settings, record: (r) => records.push(r), log });
+    // Two instances sweep at once: the call is removed and recorded once.
+    const [a, b] = await Promise.all([make().sweepCalls(5000), make().sweepCalls(5000)]);
+    expect(a + b).toBe(1);
+    expect((await queues.waiting(9)).map((w) => w.callId)).toEqual(['live-1']);
+    expect(await queues.getCall('dead-1')).toBeUndefined();
+    const calls = records.filter((r) => r.kind === 'call').map((r) => r.row as { callId: string; disposition: string; hangupBy: string });
+    expect(calls).toEqual([expect.objectContaining({ callId: 'dead-1', disposition: 'failed', hangupBy: 'system' })]);
   });
 });

@@ -9,8 +9,10 @@ describe('RedisKeys', () => {
       keys.operator(7),
       keys.operatorIndex(),
       keys.queueCursor(3),
+      keys.roomSeats(3),
       keys.instanceCommands('i1'),
       keys.recordDeadLetters(),
+      keys.orphanClaim('c1'),
       keys.digestNonceSecret(),
       keys.digestNonceCounts('n'),
       keys.authFailures('192.0.2.1'),
@@ -25,5 +27,6 @@ describe('RedisKeys', () => {
     expect(new Set(all).size).toBe(all.length);
     expect(keys.operator(7)).toBe('hotel1:op:7');
     expect(keys.queueWaiting(3)).toBe('hotel1:q:3:waiting');
+    expect(keys.roomSeats(3)).toBe('hotel1:room:3:seats');
   });
 });
