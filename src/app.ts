@@ -12,9 +12,11 @@ import { buildApi } from './api/server.js';
 import type { LiveDeps } from './api/routes/live.js';
 import { CallRegistry, type CallContext } from './calls/context.js';
 import { CallControl } from './calls/control.js';
+import { createFeatureCodeAuth } from './calls/feature-codes.js';
 import { attachInbound } from './calls/inbound.js';
 import { QueueCall } from './calls/queue-call.js';
 import { Outbox } from './cdr/outbox.js';
+import { RoomSeats } from './conference/room-seats.js';
 import { RecordWriter } from './cdr/writer.js';
 import type { Config } from './config.js';
 import { loadMigrations, migrate } from './db/migrate.js';
@@ -33,6 +35,7 @@ import { connectDrachtio } from './sip/connection.js';
 import { StartupError, waitForPostgres, waitForRedis } from './startup.js';
 
 const POSTGRES_PROBE_MS = 5_000;
+const RECORD_DRAIN_MS = 3_000;
 // Safety net for dispatch: queues with callers of ours are looked at this often even without news.
 const DISPATCH_TICK_MS = 1_000;
 
@@ -86,8 +89,12 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
   const health = new Health();
   const pool = createPool(config.databaseUrl);
   const stops: (() => Promise<void> | void)[] = [() => pool.end()];
-  const stopAll = async (): Promise<void> => {
-    for (const stop of stops.reverse()) await Promise.resolve(stop()).catch((err: Error) => log.warn({ err: err.message }, 'while stopping'));
+  let stopping: Promise<void> | undefined;
+  const stopAll = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const stop of [...stops].reverse()) await Promise.resolve(stop()).catch((err: Error) => log.warn({ err: err.message }, 'while stopping'));
+    })();
+    return stopping;
   };
 
   try {
@@ -105,10 +112,15 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
 
     const keys = new RedisKeys(config.redisPrefix);
     const outbox = new Outbox(redis, keys, log);
-    stops.push(() => outbox.close());
     const writer = new RecordWriter({ redis, keys, pool, instanceId: config.instanceId, log });
     writer.start();
-    stops.push(() => writer.stop());
+    // Stopping, the last calls' records go to Redis first, and this writer stores what it can
+    // before it stops; anything left is stored by another instance or after the next start.
+    stops.push(async () => {
+      await outbox.close();
+      await drainRecords(writer, RECORD_DRAIN_MS);
+      await writer.stop();
+    });
 
     const settings = new ConfigCache(pool, log);
     await settings.start();
@@ -214,7 +226,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   }, DISPATCH_TICK_MS);
   tick.unref();
 
-  const sweeper = new Sweeper(d.redis, d.keys, config.instanceId, statuses, operators, log);
+  const sweeper = new Sweeper({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, statuses, operators, queues, settings, record: d.record, log });
   await sweeper.start();
   const registrar = attachRegistrar(d.srf, { pool: d.pool, redis: d.redis, keys: d.keys, realm: config.sipDomain, log });
   const ctx: CallContext = {
@@ -235,8 +247,9 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     log,
     later,
   };
+  const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   let accepting = true;
-  attachInbound(ctx, () => accepting);
+  attachInbound(ctx, () => accepting, { featureAuth, seats: new RoomSeats(d.redis, d.keys) });
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {
@@ -248,6 +261,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
       for (const t of timers) clearTimeout(t);
       await sweeper.stop();
       registrar.close();
+      featureAuth.stop();
     },
   };
 }
@@ -262,6 +276,11 @@ async function drainCalls(calls: CallRegistry, graceSeconds: number, log: Logger
   log.warn({ calls: calls.size }, 'grace period over; hanging up the calls still in progress');
   for (const c of calls.all()) c.hangup('switchboard shutting down');
   await Promise.race([Promise.all(calls.all().map((c) => c.done)), new Promise((r) => setTimeout(r, 5_000).unref())]);
+}
+
+async function drainRecords(writer: RecordWriter, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && (await writer.backlog().catch(() => 0)) > 0) await new Promise((r) => setTimeout(r, 50));
 }
 
 async function listen(api: FastifyInstance, config: Config): Promise<void> {

@@ -44,6 +44,8 @@ export interface Config {
   promptsDir: string;
   startupWaitSeconds: number;
   shutdownGraceSeconds: number;
+  /** How long an operator's phones ring for a call to their own number before the caller hears 480. */
+  directRingTimeoutS: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -129,6 +131,10 @@ class Reader {
     return value;
   }
 }
+
+// About six rings: what PBXs commonly allow before giving up, long enough to reach a desk phone,
+// and well short of the 3 minutes an unanswered INVITE may live (Timer C).
+export const DEFAULT_DIRECT_RING_TIMEOUT_S = 30;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 const ROLES: readonly Role[] = ['admin', 'supervisor', 'operator'];
@@ -274,6 +280,7 @@ export function loadConfig(env: Env): Config {
     promptsDir: r.string('PROMPTS_DIR', '/usr/local/freeswitch/sounds/switchboard').replace(/\/+$/, ''),
     startupWaitSeconds: r.integer('STARTUP_WAIT_SECONDS', 30, 0, 3600),
     shutdownGraceSeconds: r.integer('SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
+    directRingTimeoutS: r.integer('DIRECT_RING_TIMEOUT_SECONDS', DEFAULT_DIRECT_RING_TIMEOUT_S, 1, 300),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -3,6 +3,7 @@ import type Srf from 'drachtio-srf';
 import { CallRecorder, type LegRecorder } from '../cdr/call-recorder.js';
 import type { Disposition } from '../cdr/records.js';
 import { callLogger, type Logger } from '../log.js';
+import { isConnected } from '../media/answer.js';
 import { callerOf, dialledOf, type Party } from '../sip/request-info.js';
 import type { CallContext } from './context.js';
 
@@ -110,4 +111,14 @@ export async function bounded(work: Promise<unknown>, ms: number): Promise<void>
   });
   await Promise.race([work.then(() => undefined, () => undefined), timeout]);
   clearTimeout(timer);
+}
+
+/**
+ * Sends BYE on a dialog that is still up. drachtio-srf's destroy() returns a promise (its typings
+ * say void) that rejects when the far end's BYE got there first; nothing is left to do then.
+ */
+export function hangUpDialog(dialog: Srf.Dialog): void {
+  if (!isConnected(dialog)) return;
+  const sent = dialog.destroy() as unknown as Promise<unknown> | undefined;
+  void sent?.catch(() => undefined);
 }

@@ -52,7 +52,7 @@ export type DirectEffect =
   /** The operator's call is over: straight back to available (no wrap-up without a queue). */
   | { type: 'operator-done' }
   /** BYE to the operator's phone (if its leg is up) and away with its endpoint. */
-  | { type: 'drop-operator' }
+  | { type: 'drop-operator'; by: 'caller' | 'system' }
   /** BYE to the caller (if their leg is up). */
   | { type: 'hangup-caller' }
   | { type: 'record-connect'; ringMs: number }
@@ -133,7 +133,7 @@ function answering(s: DirectCallState, e: DirectCallEvent): DirectTransition {
   const giveUp = (hangupBy: HangupBy, reason: string, disposition: Disposition, status?: number): DirectTransition => ({
     state: ended,
     effects: [
-      { type: 'drop-operator' },
+      { type: 'drop-operator', by: 'system' },
       { type: 'release-operator', missed: false },
       { type: 'finish', hangupBy, reason, disposition, ...(status === undefined ? {} : { status }) },
     ],
@@ -163,13 +163,13 @@ function connected(s: DirectCallState, e: DirectCallEvent): DirectTransition {
   const ended: DirectCallState = { ...s, phase: 'ended' };
   switch (e.type) {
     case 'caller-hangup':
-      return { state: ended, effects: [{ type: 'drop-operator' }, { type: 'operator-done' }, { type: 'finish', hangupBy: 'caller', reason: 'caller hung up' }] };
+      return { state: ended, effects: [{ type: 'drop-operator', by: 'caller' }, { type: 'operator-done' }, { type: 'finish', hangupBy: 'caller', reason: 'caller hung up' }] };
     case 'operator-hangup':
       return { state: ended, effects: [{ type: 'hangup-caller' }, { type: 'operator-done' }, { type: 'finish', hangupBy: 'operator', reason: 'operator hung up' }] };
     case 'hangup':
       return {
         state: ended,
-        effects: [{ type: 'drop-operator' }, { type: 'hangup-caller' }, { type: 'operator-done' }, { type: 'finish', hangupBy: 'system', reason: e.reason }],
+        effects: [{ type: 'drop-operator', by: 'system' }, { type: 'hangup-caller' }, { type: 'operator-done' }, { type: 'finish', hangupBy: 'system', reason: e.reason }],
       };
     default:
       return { state: s, effects: [] };
@@ -186,7 +186,7 @@ export function directCallStep(s: DirectCallState, e: DirectCallEvent): DirectTr
       return connected(s, e);
     case 'ended':
       // Late news about a call that is over: a leg that comes up now is not wanted.
-      if (e.type === 'operator-answered') return { state: s, effects: [{ type: 'drop-operator' }] };
+      if (e.type === 'operator-answered') return { state: s, effects: [{ type: 'drop-operator', by: 'system' }] };
       if (e.type === 'caller-answered') return { state: s, effects: [{ type: 'hangup-caller' }] };
       return { state: s, effects: [] };
   }

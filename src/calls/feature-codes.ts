@@ -14,13 +14,13 @@ import type Mrf from 'drachtio-fsmrf';
 import type { OperatorEvent } from '../acd/operator-rules.js';
 import type { AppliedTransition } from '../acd/operator-store.js';
 import type { Pool } from '../db/pool.js';
-import { answerOntoMedia, CallerGone, type AnsweredCall } from '../media/answer.js';
+import { answerOntoMedia, CallerGone, isConnected, type AnsweredCall } from '../media/answer.js';
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { CredentialsCache, type OperatorCredentials } from '../registrar/credentials.js';
 import { FailureLimiter } from '../registrar/failure-limiter.js';
 import { DigestAuth, findCredentials, RedisReplayGuard, SharedNonceSecret } from '../sip/digest-auth.js';
-import { bounded, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
+import { bounded, hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
 
 export type FeatureCode = '*21' | '*22' | '*23' | '*24';
@@ -55,6 +55,14 @@ export function featureCodeOf(dialled: string): FeatureCode | undefined {
     // Not valid percent-encoding: take it as it is.
   }
   return Object.hasOwn(FEATURE_CODES, text) ? (text as FeatureCode) : undefined;
+}
+
+/** For the record: "break: now on-break", "log out: now busy (logged-out pending)", "back from break: refused". */
+function describeChange(code: FeatureCode, change: AppliedTransition | undefined): string {
+  const what = FEATURE_CODES[code].what;
+  if (!change) return `${what}: refused`;
+  const pending = change.status.pending ? ` (${change.status.pending} pending)` : '';
+  return `${what}: now ${change.to}${pending}`;
 }
 
 /** What checks an INVITE's Proxy-Authorization: the registrar's pieces, for 407 instead of 401. */
@@ -158,7 +166,7 @@ class FeatureCodeCall implements ActiveCall {
 
   hangup(reason: string): void {
     this.hungUp = reason;
-    this.answered?.dialog.destroy();
+    if (this.answered) hangUpDialog(this.answered.dialog);
   }
 
   async run(ms: Mrf.MediaServer): Promise<void> {
@@ -172,7 +180,6 @@ class FeatureCodeCall implements ActiveCall {
 
   private async carryOut(ms: Mrf.MediaServer): Promise<void> {
     const { a, code } = this;
-    const operator = { id: this.who.operatorId, username: this.who.username };
     let change: AppliedTransition | undefined;
     try {
       change = await this.apply();
@@ -180,26 +187,36 @@ class FeatureCodeCall implements ActiveCall {
       a.log.warn({ err: (err as Error).message }, 'cannot change the operator\'s state');
       return a.refuse(503, 'Service Unavailable: operator state unavailable', 'failed');
     }
-    a.log.info({ operator: operator.username, code, done: change !== undefined, to: change?.to }, `feature code: ${FEATURE_CODES[code].what}`);
-    await publishLive(this.ctx, a, 'connected', operator.id).catch(() => undefined);
+    a.log.info({ operator: this.who.username, code, done: change !== undefined, to: change?.to }, `feature code: ${FEATURE_CODES[code].what}`);
+    await publishLive(this.ctx, a, 'connected', this.who.operatorId).catch(() => undefined);
+    const answered = await this.answer(ms);
+    if (!answered) return;
+    const tone = change ? this.ctx.prompts.confirm : this.ctx.prompts.refuse;
+    if (this.hungUp === undefined) await bounded(answered.endpoint.play(tone), PROMPT_MAX_MS);
+    // Usually the switchboard hangs up after the tone; an impatient operator may have already.
+    const by = isConnected(answered.dialog) ? 'system' : 'caller';
+    hangUpDialog(answered.dialog);
+    await answered.endpoint.destroy().catch(() => undefined);
+    const at = Date.now();
+    const reason = this.hungUp ?? describeChange(code, change);
+    a.leg.end(at, by, 200, reason);
+    a.recorder.end({ at, hangupBy: by, sipStatus: 200, sipReason: reason, disposition: change ? 'answered' : 'rejected' });
+  }
+
+  /** Answers onto the media server; undefined (and recorded) when that cannot be done. */
+  private async answer(ms: Mrf.MediaServer): Promise<AnsweredCall | undefined> {
+    const { a } = this;
     try {
       this.answered = await answerOntoMedia(this.ctx.srf, ms, a.req, a.res);
     } catch (err) {
-      if (err instanceof CallerGone) return a.abandoned();
+      if (err instanceof CallerGone) return void a.abandoned();
       a.log.warn({ err: (err as Error).message }, 'cannot answer the feature code onto the media server');
-      return a.refuse(503, 'Service Unavailable: media server failed', 'failed');
+      return void a.refuse(503, 'Service Unavailable: media server failed', 'failed');
     }
-    const answeredAt = Date.now();
-    a.leg.answered(answeredAt);
-    a.recorder.answered(answeredAt, operator);
-    const tone = change ? this.ctx.prompts.confirm : this.ctx.prompts.refuse;
-    if (this.hungUp === undefined) await bounded(this.answered.endpoint.play(tone), PROMPT_MAX_MS);
-    this.answered.dialog.destroy();
-    await this.answered.endpoint.destroy().catch(() => undefined);
     const at = Date.now();
-    const reason = this.hungUp ?? `${FEATURE_CODES[code].what}: ${change ? `now ${change.to}${change.status.pending ? ` (${change.status.pending} pending)` : ''}` : 'refused'}`;
-    a.leg.end(at, 'system', 200, reason);
-    a.recorder.end({ at, hangupBy: 'system', sipStatus: 200, sipReason: reason, disposition: change ? 'answered' : 'rejected' });
+    a.leg.answered(at);
+    a.recorder.answered(at, { id: this.who.operatorId, username: this.who.username });
+    return this.answered;
   }
 
   /** The change made, or undefined when it makes no sense in the operator's state now. */

@@ -1,34 +1,52 @@
-import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
-import { CallRecorder } from '../cdr/call-recorder.js';
-import { callLogger } from '../log.js';
+import type { RoomSeats } from '../conference/room-seats.js';
 import { answerOntoMedia, CallerGone, isConnected } from '../media/answer.js';
-import type { Queue, Route } from '../provisioning/types.js';
-import { callerOf, dialledOf } from '../sip/request-info.js';
+import type { Operator, Queue, Room, Route } from '../provisioning/types.js';
 import { isTrusted } from '../sip/trust.js';
+import { newArrival, type Arrival } from './arrival.js';
 import type { CallContext } from './context.js';
+import { startDirectCall } from './direct-call.js';
+import { featureCodeOf, handleFeatureCode, type FeatureCode, type FeatureCodeAuth } from './feature-codes.js';
 import { QueueCall } from './queue-call.js';
+import { startRoomCall } from './room-call.js';
 
 /** Where a new call goes, decided before anything is answered. */
 export type Admission =
   | { kind: 'queue'; queue: Queue; route: Route }
+  | { kind: 'operator'; operator: Operator; route: Route }
+  | { kind: 'room'; room: Room; route: Route }
+  | { kind: 'feature'; code: FeatureCode }
   | { kind: 'reject'; status: number; reason: string };
 
-/** What the switchboard does with a call to `dialled` from `source`: the routing rules. */
+const NOT_FOUND: Admission = { kind: 'reject', status: 404, reason: 'Not Found' };
+
+/**
+ * What the switchboard does with a call to `dialled` from `source`: the routing rules. Feature
+ * codes come first and need neither a route nor a trusted source: their digest challenge proves
+ * the operator (a route on *21 ... would never be reached).
+ */
 export function admit(ctx: CallContext, dialled: string, source: string): Admission {
+  const code = featureCodeOf(dialled);
+  if (code) return { kind: 'feature', code };
   const route = ctx.settings.route(dialled);
-  if (!route) return { kind: 'reject', status: 404, reason: 'Not Found' };
+  if (!route) return NOT_FOUND;
   if (!route.allowOutside && !isTrusted(source, ctx.config.trustedSources)) return { kind: 'reject', status: 403, reason: 'Forbidden' };
+  // A target deleted since the configuration was loaded is as good as no route.
   switch (route.targetType) {
     case 'reject':
       return { kind: 'reject', status: route.rejectStatus ?? 403, reason: 'Rejected by route' };
     case 'queue': {
       const queue = route.queueId === null ? undefined : ctx.settings.queue(route.queueId);
-      if (!queue) return { kind: 'reject', status: 404, reason: 'Not Found' };
-      return { kind: 'queue', queue, route };
+      return queue ? { kind: 'queue', queue, route } : NOT_FOUND;
     }
-    default:
-      return { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
+    case 'operator': {
+      const operator = route.operatorId === null ? undefined : ctx.settings.operator(route.operatorId);
+      return operator ? { kind: 'operator', operator, route } : NOT_FOUND;
+    }
+    case 'room': {
+      const room = route.roomId === null ? undefined : ctx.settings.room(route.roomId);
+      return room ? { kind: 'room', room, route } : NOT_FOUND;
+    }
   }
 }
 
@@ -40,76 +58,75 @@ function anyoneLoggedIn(ctx: CallContext, queue: Queue): boolean {
   });
 }
 
+/** What the INVITE handlers need beyond the call context. */
+export interface InboundDeps {
+  /** Digest authentication of feature codes (407). */
+  featureAuth: FeatureCodeAuth;
+  /** Who sits in which room, shared by every instance. */
+  seats: RoomSeats;
+}
+
 /**
- * Handles every new INVITE: routes it, answers it onto the media server when it goes to a
- * queue, and leaves a record of every call, refused ones included.
+ * Handles every new INVITE: routes it (feature code, queue, operator, room or refusal), answers
+ * it onto the media server when its target says so, and leaves a record of every call, refused
+ * ones included (a 407 challenge is half of a feature code's handshake, not a call: no record).
  */
-export function attachInbound(ctx: CallContext, accepting: () => boolean): void {
+export function attachInbound(ctx: CallContext, accepting: () => boolean, deps: InboundDeps): void {
   ctx.srf.invite((req, res) => {
-    void handleInvite(ctx, req, res, accepting()).catch((err: Error) => {
+    void handleInvite(ctx, deps, req, res, accepting()).catch((err: Error) => {
       ctx.log.error({ err: err.message, sipCallId: req.get('Call-ID') }, 'INVITE handling failed');
       if (!res.finalResponseSent) res.send(500);
     });
   });
 }
 
-async function handleInvite(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfResponse, accepting: boolean): Promise<void> {
-  const arrivedAt = Date.now();
-  const callId = randomUUID();
-  const log = callLogger(ctx.log, callId);
-  const caller = callerOf(req);
-  const dialled = dialledOf(req);
-  const sipCallId = req.get('Call-ID');
-  const recorder = new CallRecorder(
-    { callId, instanceId: ctx.instanceId, callerNumber: caller.number, callerName: caller.name, dialledNumber: dialled, arrivedAt },
-    (r) => ctx.record(r),
-    randomUUID,
-  );
-  const leg = recorder.leg('caller', 'inbound', sipCallId, caller.number, arrivedAt);
-  log.info({ from: caller.number, dialled, source: req.source_address, sipCallId }, 'incoming call');
+async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, accepting: boolean): Promise<void> {
+  const a = newArrival(ctx, req, res);
+  a.log.info({ from: a.caller.number, dialled: a.dialled, source: req.source_address, sipCallId: a.sipCallId }, 'incoming call');
 
-  const refuse = (status: number, reason: string, disposition: 'rejected' | 'failed'): void => {
-    if (!res.finalResponseSent) res.send(status);
-    const at = Date.now();
-    leg.end(at, 'system', status, reason);
-    recorder.end({ at, hangupBy: 'system', sipStatus: status, sipReason: reason, disposition });
-    log.info({ status, reason }, 'call refused');
-  };
-
-  if (!accepting) return refuse(503, 'Service Unavailable: shutting down', 'failed');
-  const admission = admit(ctx, dialled, req.source_address);
-  if (admission.kind === 'reject') {
-    recorder.routed('reject');
-    return refuse(admission.status, admission.reason, 'rejected');
+  if (!accepting) return a.refuse(503, 'Service Unavailable: shutting down', 'failed');
+  const admission = admit(ctx, a.dialled, req.source_address);
+  switch (admission.kind) {
+    case 'reject':
+      a.recorder.routed('reject');
+      return a.refuse(admission.status, admission.reason, 'rejected');
+    case 'feature':
+      return handleFeatureCode(ctx, deps.featureAuth, a, admission.code);
+    case 'operator':
+      a.recorder.routed('operator');
+      return startDirectCall(ctx, a, admission.operator);
+    case 'room':
+      a.recorder.routed('room');
+      return startRoomCall(ctx, deps.seats, a, admission.room);
+    case 'queue':
+      a.recorder.routed('queue');
+      return startQueueCall(ctx, a, admission.queue);
   }
-  recorder.routed('queue');
-  const queue = admission.queue;
+}
+
+async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue): Promise<void> {
+  const { log, leg } = a;
   if (queue.noOperators === 'reject' && !anyoneLoggedIn(ctx, queue)) {
-    return refuse(480, 'Temporarily Unavailable: no operator logged in', 'rejected');
+    return a.refuse(480, 'Temporarily Unavailable: no operator logged in', 'rejected');
   }
   const ms = ctx.media.pick();
-  if (!ms) return refuse(503, 'Service Unavailable: no media server', 'failed');
+  if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
 
   let answered;
   try {
-    answered = await answerOntoMedia(ctx.srf, ms, req, res);
+    answered = await answerOntoMedia(ctx.srf, ms, a.req, a.res);
   } catch (err) {
-    if (err instanceof CallerGone) {
-      const at = Date.now();
-      leg.end(at, 'caller', 487, 'Request Terminated');
-      recorder.end({ at, hangupBy: 'caller', sipStatus: 487, sipReason: 'cancelled before answer', disposition: 'abandoned' });
-      return;
-    }
+    if (err instanceof CallerGone) return a.abandoned();
     log.warn({ err: (err as Error).message }, 'cannot answer onto the media server');
-    return refuse(503, 'Service Unavailable: media server failed', 'failed');
+    return a.refuse(503, 'Service Unavailable: media server failed', 'failed');
   }
   leg.answered(Date.now());
   const call = new QueueCall(
     ctx,
-    callId,
+    a.callId,
     queue,
-    { ...answered, number: caller.number, name: caller.name, dialled, leg, arrivedAt, priority: 0 },
-    recorder,
+    { ...answered, number: a.caller.number, name: a.caller.name, dialled: a.dialled, leg, arrivedAt: a.arrivedAt, priority: 0 },
+    a.recorder,
     log,
   );
   ctx.calls.add(call);

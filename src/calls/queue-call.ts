@@ -242,7 +242,8 @@ export class QueueCall implements ActiveCall {
 
   private async ring(operatorId: number): Promise<void> {
     const operator = this.ctx.settings.operator(operatorId);
-    const ms = this.ctx.media.pick();
+    // The operator's leg must be on the caller's media server for the two to be bridged.
+    const ms = this.caller.endpoint.mediaserver;
     const startedAt = Date.now();
     const leg = this.recorder.leg('operator', 'outbound', '', operator?.username ?? String(operatorId), startedAt, operatorId);
     const entry: OperatorLeg = { leg };

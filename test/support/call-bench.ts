@@ -22,6 +22,11 @@ export interface CallBench {
   db: pg.Client;
   /** Creates through the API and returns the body; throws on anything but 201. */
   create(path: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /**
+   * Stops the switchboard and starts a new one on the same database, Redis prefix, drachtio and
+   * FreeSWITCH (what survives a restart); `sb` is the new one afterwards.
+   */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,37 +42,49 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 
 export { until };
 
+async function connected(sb: TestSwitchboard): Promise<void> {
+  await until('drachtio-server and FreeSWITCH to be connected', async () => (sb.health.report().status === 'ok' ? true : undefined), 15_000);
+}
+
 export async function startCallBench(extraEnv: Record<string, string> = {}): Promise<CallBench> {
   const drachtio = await useDrachtio();
   const freeswitch = await useFreeswitch();
+  const env = {
+    DRACHTIO_HOST: drachtio.host,
+    DRACHTIO_PORT: String(drachtio.port),
+    DRACHTIO_SECRET: drachtio.secret,
+    FREESWITCH_ESL: `${freeswitch.address}:${freeswitch.port}`,
+    FREESWITCH_PASSWORD: freeswitch.secret,
+    MEDIA_LISTEN_ADDRESS: freeswitch.listenAddress,
+    TRUSTED_SOURCES: '127.0.0.1',
+    ...extraEnv,
+  };
   let sb: TestSwitchboard | undefined;
   try {
-    sb = await startTestSwitchboard({
-      DRACHTIO_HOST: drachtio.host,
-      DRACHTIO_PORT: String(drachtio.port),
-      DRACHTIO_SECRET: drachtio.secret,
-      FREESWITCH_ESL: `${freeswitch.address}:${freeswitch.port}`,
-      FREESWITCH_PASSWORD: freeswitch.secret,
-      MEDIA_LISTEN_ADDRESS: freeswitch.listenAddress,
-      TRUSTED_SOURCES: '127.0.0.1',
-      ...extraEnv,
-    });
-    const started = sb;
-    await until('drachtio-server and FreeSWITCH to be connected', async () => (started.health.report().status === 'ok' ? true : undefined), 15_000);
+    sb = await startTestSwitchboard(env);
+    await connected(sb);
   } catch (err) {
     await sb?.close();
     await freeswitch.stop();
     await drachtio.stop();
     throw err;
   }
-  const running = sb;
+  let running = sb;
   const db = new pg.Client({ connectionString: running.config.databaseUrl });
   await db.connect();
   return {
     drachtio,
     freeswitch,
-    sb: running,
+    get sb() {
+      return running;
+    },
     db,
+    restart: async () => {
+      const previous = running;
+      await previous.stop();
+      running = await startTestSwitchboard({ ...env, REDIS_PREFIX: previous.config.redisPrefix }, { db: previous.db });
+      await connected(running);
+    },
     create: async (p, body) => {
       const res = await running.api(p, { method: 'POST', body });
       if (res.status !== 201) throw new Error(`POST ${p} answered ${res.status}: ${JSON.stringify(res.body)}`);

@@ -16,14 +16,22 @@ export interface TestSwitchboard extends Switchboard {
   close(): Promise<void>;
 }
 
+export interface TestSwitchboardOptions {
+  /**
+   * Start on this database instead of a new one (a restart: pass REDIS_PREFIX in the environment
+   * too). close() still drops it; stop() leaves it for the next switchboard.
+   */
+  db?: TestDatabase;
+}
+
 /**
  * A whole switchboard process-in-a-test: real PostgreSQL (a database of its own), real Redis
  * (a key prefix of its own), real HTTP on an ephemeral port. Extra environment overrides the
  * defaults, e.g. the addresses of a drachtio-server and FreeSWITCH (real or stand-in).
  */
-export async function startTestSwitchboard(extra: Env = {}): Promise<TestSwitchboard> {
+export async function startTestSwitchboard(extra: Env = {}, opts: TestSwitchboardOptions = {}): Promise<TestSwitchboard> {
   const services = testServices();
-  const db = await createTestDatabase();
+  const db = opts.db ?? (await createTestDatabase());
   const env: Env = {
     DATABASE_URL: db.url,
     REDIS_URL: services.redisUrl,
@@ -47,7 +55,7 @@ export async function startTestSwitchboard(extra: Env = {}): Promise<TestSwitchb
   try {
     sb = await startSwitchboard(config, log);
   } catch (err) {
-    await db.drop();
+    if (!opts.db) await db.drop();
     throw err;
   }
   return {

@@ -1,0 +1,299 @@
+/**
+ * Calls to an operator's own number (a route with target type 'operator'). The operator is
+ * reserved in Redis exactly as the dispatcher reserves for a queue (a compare-and-set from
+ * 'available' with a lease), so a direct call and a queue can never both have them. The caller
+ * is not answered until the operator answers: the caller's SDP goes to a media server endpoint,
+ * the caller hears ringing (180), and the operator's phones ring from an endpoint of their own;
+ * the two endpoints are bridged once both legs are up. Decisions are directCallStep's.
+ */
+import type Mrf from 'drachtio-fsmrf';
+import type Srf from 'drachtio-srf';
+import type { LegRecorder } from '../cdr/call-recorder.js';
+import { isConnected } from '../media/answer.js';
+import type { Operator } from '../provisioning/types.js';
+import { hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
+import type { ActiveCall, CallContext } from './context.js';
+import { directCallStep, initialDirectCallState, type DirectCallEvent, type DirectCallState, type DirectEffect } from './direct-call-machine.js';
+import { OperatorRing } from './operator-ring.js';
+
+// Misses in a row before an operator is put on a break, for rings of their own number. Queues
+// have their own setting (max_no_answer, 3 by default); a direct number has no queue, so it uses
+// the same default.
+export const DIRECT_MAX_MISSES = 3;
+// The reservation outlives the ring by this much (as the dispatcher's do), so that only a dead
+// instance's reservation ever expires through the sweeper.
+const LEASE_MARGIN_MS = 10_000;
+
+interface OperatorLegState {
+  leg: LegRecorder;
+  ring?: OperatorRing;
+  dialog?: Srf.Dialog;
+  endpoint?: Mrf.Endpoint;
+}
+
+/**
+ * Starts a direct call: reserve the operator (486 if they are not available), make the caller's
+ * endpoint, send 180 and ring. Nothing is answered here.
+ */
+export async function startDirectCall(ctx: CallContext, a: Arrival, operator: Operator): Promise<void> {
+  const ms = ctx.media.pick();
+  if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
+  const ringTimeoutMs = ctx.config.directRingTimeoutS * 1000;
+  let cancelled = false;
+  a.req.on('cancel', () => {
+    cancelled = true;
+  });
+  const reserved = await reserve(ctx, a, operator, ringTimeoutMs);
+  if (reserved === 'busy') return a.refuse(486, 'Busy Here: operator not available', 'rejected');
+  if (reserved === 'error') return a.refuse(503, 'Service Unavailable: operator state unavailable', 'failed');
+  const release = (): Promise<unknown> => ctx.operators.tryApply(operator.id, { type: 'release', callId: a.callId, missed: false, maxMisses: DIRECT_MAX_MISSES }).catch(() => undefined);
+  if (cancelled) {
+    await release();
+    return a.abandoned();
+  }
+  let endpoint: Mrf.Endpoint;
+  try {
+    endpoint = await ms.createEndpoint({ remoteSdp: a.req.body });
+  } catch (err) {
+    await release();
+    a.log.warn({ err: (err as Error).message }, 'cannot make the caller\'s endpoint on the media server');
+    return a.refuse(503, 'Service Unavailable: media server failed', 'failed');
+  }
+  if (cancelled) {
+    await endpoint.destroy().catch(() => undefined);
+    await release();
+    return a.abandoned();
+  }
+  const call = new DirectCall(ctx, a, operator, ms, endpoint, ringTimeoutMs);
+  ctx.calls.add(call);
+  await call.start();
+}
+
+async function reserve(ctx: CallContext, a: Arrival, operator: Operator, ringTimeoutMs: number): Promise<'reserved' | 'busy' | 'error'> {
+  try {
+    await ctx.operators.apply(operator.id, { type: 'reserve', callId: a.callId, instance: ctx.instanceId, leaseMs: ringTimeoutMs + LEASE_MARGIN_MS });
+    return 'reserved';
+  } catch (err) {
+    if ((err as Error).name === 'TransitionRefused') {
+      a.log.info({ operator: operator.username }, 'operator not available for a direct call');
+      return 'busy';
+    }
+    a.log.warn({ err: (err as Error).message }, 'cannot reserve the operator');
+    return 'error';
+  }
+}
+
+export class DirectCall implements ActiveCall {
+  private state: DirectCallState;
+  private readonly settled = settleOnce();
+  readonly done = this.settled.done;
+  private readonly op: OperatorLegState;
+  private callerDialog: Srf.Dialog | undefined;
+  private ringTimer: NodeJS.Timeout | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly ctx: CallContext,
+    private readonly a: Arrival,
+    private readonly operator: Operator,
+    private readonly ms: Mrf.MediaServer,
+    private readonly callerEndpoint: Mrf.Endpoint,
+    private readonly ringTimeoutMs: number,
+  ) {
+    const now = Date.now();
+    this.state = initialDirectCallState(now);
+    this.op = { leg: a.recorder.leg('operator', 'outbound', '', operator.username, now, operator.id) };
+    a.recorder.offer({ id: operator.id, username: operator.username }, now);
+    a.req.on('cancel', () => this.step({ type: 'caller-cancel', at: Date.now() }));
+    // The media server may drop the caller's channel (restart, kill): nothing left to talk on.
+    callerEndpoint.on('destroy', () => this.hangup('media server ended the caller\'s channel'));
+  }
+
+  get callId(): string {
+    return this.a.callId;
+  }
+
+  waiting(): undefined {
+    return undefined;
+  }
+
+  hangup(reason: string): void {
+    this.step({ type: 'hangup', reason, at: Date.now() });
+  }
+
+  async start(): Promise<void> {
+    const { a } = this;
+    try {
+      a.res.send(180);
+    } catch (err) {
+      // The caller's CANCEL got in first; its event ends the call.
+      a.log.debug({ err: (err as Error).message }, 'cannot send 180');
+    }
+    // Not awaited: Redis runs commands in order, so the removal at the end still comes after.
+    void publishLive(this.ctx, a, 'offering', this.operator.id).catch((err: Error) => a.log.warn({ err: err.message }, 'cannot publish the live call'));
+    this.ringTimer = setTimeout(() => this.step({ type: 'ring-timeout', at: Date.now() }), this.ringTimeoutMs);
+    let contacts: string[];
+    try {
+      contacts = (await this.ctx.registrar.contacts(this.operator.username)).map((b) => b.contact);
+    } catch (err) {
+      return this.ringFailed(503, `cannot look up the operator's phones: ${(err as Error).message}`);
+    }
+    // The caller may have cancelled (or the API hung up) while the phones were looked up.
+    if (this.state.phase !== 'ringing') return;
+    a.log.info({ operator: this.operator.username, phones: contacts.length }, 'ringing the operator for a direct call');
+    this.op.ring = new OperatorRing(
+      this.ctx.srf,
+      this.ms,
+      {
+        contacts,
+        username: this.operator.username,
+        domain: this.ctx.config.sipDomain,
+        fromNumber: a.caller.number,
+        fromName: a.caller.name || a.caller.number,
+        headers: { 'X-Call-ID': a.callId },
+      },
+      {
+        answered: (dialog, endpoint) => this.operatorAnswered(dialog, endpoint),
+        failed: (status, reason) => this.ringFailed(status, reason),
+      },
+      a.log,
+    );
+    await this.op.ring.start();
+  }
+
+  private ringFailed(status: number, reason: string): void {
+    this.op.leg.end(Date.now(), null, status, reason);
+    this.a.log.info({ status, reason }, 'operator leg failed');
+    this.step({ type: 'operator-failed', status, at: Date.now() });
+  }
+
+  private operatorAnswered(dialog: Srf.Dialog, endpoint: Mrf.Endpoint): void {
+    this.op.dialog = dialog;
+    this.op.endpoint = endpoint;
+    this.op.leg.answered(Date.now());
+    dialog.on('destroy', () => this.operatorGone());
+    this.step({ type: 'operator-answered', at: Date.now() });
+  }
+
+  /** The operator's phone hung up (BYE). */
+  private operatorGone(): void {
+    if (!this.op.dialog) return;
+    this.op.dialog = undefined;
+    this.op.leg.end(Date.now(), 'operator', 200, 'BYE');
+    void this.op.endpoint?.destroy().catch(() => undefined);
+    this.step({ type: 'operator-hangup', at: Date.now() });
+  }
+
+  private step(event: DirectCallEvent): void {
+    const { state, effects } = directCallStep(this.state, event);
+    this.state = state;
+    for (const effect of effects) {
+      this.perform(effect).catch((err: Error) => this.a.log.error({ err: err.message, effect: effect.type }, 'direct call step failed'));
+    }
+  }
+
+  private async perform(e: DirectEffect): Promise<void> {
+    const opId = this.operator.id;
+    const callId = this.a.callId;
+    switch (e.type) {
+      case 'cancel-ring':
+        clearTimeout(this.ringTimer);
+        this.op.ring?.cancel();
+        return;
+      case 'answer-caller':
+        clearTimeout(this.ringTimer);
+        return this.answerCaller();
+      case 'reject-caller':
+        return this.rejectCaller(e.status, e.reason);
+      case 'bridge':
+        if (this.op.endpoint) await this.callerEndpoint.bridge(this.op.endpoint);
+        return;
+      case 'operator-busy':
+        await this.ctx.operators.tryApply(opId, { type: 'answer', callId });
+        // A call already over must not leave a half live-call hash behind.
+        if (!this.finished) await this.ctx.queues.updateCall(callId, { state: 'connected', answeredAt: Date.now() });
+        return;
+      case 'release-operator':
+        await this.ctx.operators.tryApply(opId, { type: 'release', callId, missed: e.missed, maxMisses: DIRECT_MAX_MISSES });
+        return;
+      case 'operator-done':
+        // No queue, so no wrap-up: straight back to available (or to a break asked for meanwhile).
+        await this.ctx.operators.tryApply(opId, { type: 'hangup', callId, wrapupMs: 0 });
+        return;
+      case 'drop-operator':
+        return this.dropOperator(e.by);
+      case 'hangup-caller':
+        if (this.callerDialog) hangUpDialog(this.callerDialog);
+        return;
+      case 'record-connect':
+        this.a.recorder.answered(Date.now(), { id: opId, username: this.operator.username });
+        this.a.log.info({ operator: this.operator.username, ringMs: e.ringMs }, 'caller connected to operator');
+        return;
+      case 'finish':
+        return this.finish(e);
+    }
+  }
+
+  private rejectCaller(status: number, reason: string): void {
+    const res = this.a.res;
+    if (res.finalResponseSent) return;
+    try {
+      res.send(status, reason, {});
+    } catch {
+      // drachtio-srf knows only the registered status codes; a phone's odd one becomes a 480.
+      res.send(480);
+    }
+  }
+
+  private async answerCaller(): Promise<void> {
+    const { a } = this;
+    let dialog: Srf.Dialog;
+    try {
+      dialog = await this.ctx.srf.createUAS(a.req, a.res, { localSdp: this.callerEndpoint.local.sdp });
+    } catch (err) {
+      const cancelled = (err as { status?: number }).status === 487 || a.res.finalResponseSent;
+      a.log.info({ err: (err as Error).message }, 'could not answer the caller');
+      this.step({ type: 'answer-failed', cancelled, at: Date.now() });
+      return;
+    }
+    this.callerDialog = dialog;
+    a.leg.answered(Date.now());
+    dialog.on('destroy', () => this.step({ type: 'caller-hangup', at: Date.now() }));
+    this.step({ type: 'caller-answered', at: Date.now() });
+    // drachtio-srf makes the dialog on sending 200 OK: a BYE right behind the ACK can end it
+    // before the listener above was attached (see SIP-NOTES).
+    if (!isConnected(dialog)) this.step({ type: 'caller-hangup', at: Date.now() });
+  }
+
+  private async dropOperator(by: 'caller' | 'system'): Promise<void> {
+    const dialog = this.op.dialog;
+    this.op.dialog = undefined;
+    if (dialog) {
+      this.op.leg.end(Date.now(), by, 200, 'call over');
+      hangUpDialog(dialog);
+    }
+    await this.op.endpoint?.destroy().catch(() => undefined);
+  }
+
+  private async finish(e: Extract<DirectEffect, { type: 'finish' }>): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.ringTimer);
+    const at = Date.now();
+    this.a.leg.end(at, e.hangupBy, e.status ?? 200, e.reason);
+    // A ring still on its way out ends here; a leg that failed, was dropped or hung up is
+    // already recorded (a leg records only its first end).
+    this.op.leg.end(at, e.hangupBy === 'caller' ? 'caller' : 'system', 487, e.reason);
+    await this.callerEndpoint.destroy().catch(() => undefined);
+    this.a.recorder.end({
+      at,
+      hangupBy: e.hangupBy,
+      ...(e.status === undefined ? {} : { sipStatus: e.status }),
+      sipReason: e.reason,
+      ...(e.disposition === undefined ? {} : { disposition: e.disposition }),
+    });
+    await unpublishLive(this.ctx, this.a.callId);
+    this.a.log.info({ hangupBy: e.hangupBy, reason: e.reason, disposition: e.disposition }, 'direct call ended');
+    this.settled.resolve();
+  }
+}
