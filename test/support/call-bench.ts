@@ -27,6 +27,11 @@ export interface CallBench {
    * FreeSWITCH (what survives a restart); `sb` is the new one afterwards.
    */
   restart(): Promise<void>;
+  /**
+   * Another switchboard instance on the same database, Redis prefix, drachtio-server and
+   * FreeSWITCH, as in a deployment with several instances; closing it leaves the rest running.
+   */
+  another(instanceId: string): Promise<TestSwitchboard>;
   close(): Promise<void>;
 }
 
@@ -84,6 +89,11 @@ export async function startCallBench(extraEnv: Record<string, string> = {}): Pro
       await previous.stop();
       running = await startTestSwitchboard({ ...env, REDIS_PREFIX: previous.config.redisPrefix }, { db: previous.db });
       await connected(running);
+    },
+    another: async (instanceId) => {
+      const other = await startTestSwitchboard({ ...env, INSTANCE_ID: instanceId, REDIS_PREFIX: running.config.redisPrefix }, { db: running.db });
+      await connected(other);
+      return { ...other, close: () => other.stop() };
     },
     create: async (p, body) => {
       const res = await running.api(p, { method: 'POST', body });
