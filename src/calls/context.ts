@@ -27,9 +27,12 @@ export interface ActiveCall {
 export class CallRegistry {
   private readonly calls = new Map<string, ActiveCall>();
 
+  /** Adds a call, or replaces the one under the same id (a call handed from stage to stage). */
   add(call: ActiveCall): void {
     this.calls.set(call.callId, call);
-    void call.done.finally(() => this.calls.delete(call.callId));
+    void call.done.finally(() => {
+      if (this.calls.get(call.callId) === call) this.calls.delete(call.callId);
+    });
   }
 
   get(callId: string): ActiveCall | undefined {

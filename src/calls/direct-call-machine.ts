@@ -12,7 +12,7 @@
  */
 import type { Disposition } from '../cdr/records.js';
 
-export type DirectPhase = 'ringing' | 'answering' | 'connected' | 'ended';
+export type DirectPhase = 'ringing' | 'answering' | 'ended';
 
 export interface DirectCallState {
   phase: DirectPhase;
@@ -32,6 +32,7 @@ export type DirectCallEvent =
   /** The 200 OK could not be sent: the caller cancelled, or drachtio refused. */
   | { type: 'answer-failed'; cancelled: boolean; at: number }
   | { type: 'caller-hangup'; at: number }
+  /** The operator's phone hung up before the caller's answer went out. */
   | { type: 'operator-hangup'; at: number }
   /** The switchboard ends the call (API, shutdown). */
   | { type: 'hangup'; reason: string; at: number };
@@ -49,8 +50,8 @@ export type DirectEffect =
   | { type: 'operator-busy' }
   /** The reservation ends without a call; a missed ring counts towards a break. */
   | { type: 'release-operator'; missed: boolean }
-  /** The operator's call is over: straight back to available (no wrap-up without a queue). */
-  | { type: 'operator-done' }
+  /** Caller and operator talk: a Conversation takes the call from here. */
+  | { type: 'hand-over' }
   /** BYE to the operator's phone (if its leg is up) and away with its endpoint. */
   | { type: 'drop-operator'; by: 'caller' | 'system' }
   /** BYE to the caller (if their leg is up). */
@@ -141,8 +142,8 @@ function answering(s: DirectCallState, e: DirectCallEvent): DirectTransition {
   switch (e.type) {
     case 'caller-answered':
       return {
-        state: { ...s, phase: 'connected' },
-        effects: [{ type: 'operator-busy' }, { type: 'bridge' }, { type: 'record-connect', ringMs: e.at - s.ringStartedAt }],
+        state: ended,
+        effects: [{ type: 'operator-busy' }, { type: 'bridge' }, { type: 'record-connect', ringMs: e.at - s.ringStartedAt }, { type: 'hand-over' }],
       };
     case 'answer-failed':
       return e.cancelled
@@ -159,33 +160,14 @@ function answering(s: DirectCallState, e: DirectCallEvent): DirectTransition {
   }
 }
 
-function connected(s: DirectCallState, e: DirectCallEvent): DirectTransition {
-  const ended: DirectCallState = { ...s, phase: 'ended' };
-  switch (e.type) {
-    case 'caller-hangup':
-      return { state: ended, effects: [{ type: 'drop-operator', by: 'caller' }, { type: 'operator-done' }, { type: 'finish', hangupBy: 'caller', reason: 'caller hung up' }] };
-    case 'operator-hangup':
-      return { state: ended, effects: [{ type: 'hangup-caller' }, { type: 'operator-done' }, { type: 'finish', hangupBy: 'operator', reason: 'operator hung up' }] };
-    case 'hangup':
-      return {
-        state: ended,
-        effects: [{ type: 'drop-operator', by: 'system' }, { type: 'hangup-caller' }, { type: 'operator-done' }, { type: 'finish', hangupBy: 'system', reason: e.reason }],
-      };
-    default:
-      return { state: s, effects: [] };
-  }
-}
-
 export function directCallStep(s: DirectCallState, e: DirectCallEvent): DirectTransition {
   switch (s.phase) {
     case 'ringing':
       return ringing(s, e);
     case 'answering':
       return answering(s, e);
-    case 'connected':
-      return connected(s, e);
     case 'ended':
-      // Late news about a call that is over: a leg that comes up now is not wanted.
+      // Late news about a call that is over or handed over: a leg that comes up now is not wanted.
       if (e.type === 'operator-answered') return { state: s, effects: [{ type: 'drop-operator', by: 'system' }] };
       if (e.type === 'caller-answered') return { state: s, effects: [{ type: 'hangup-caller' }] };
       return { state: s, effects: [] };

@@ -13,6 +13,7 @@ import { isConnected } from '../media/answer.js';
 import type { Operator } from '../provisioning/types.js';
 import { hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
+import { Conversation } from './conversation.js';
 import { directCallStep, initialDirectCallState, type DirectCallEvent, type DirectCallState, type DirectEffect } from './direct-call-machine.js';
 import { OperatorRing } from './operator-ring.js';
 
@@ -216,10 +217,8 @@ export class DirectCall implements ActiveCall {
       case 'release-operator':
         await this.ctx.operators.tryApply(opId, { type: 'release', callId, missed: e.missed, maxMisses: DIRECT_MAX_MISSES });
         return;
-      case 'operator-done':
-        // No queue, so no wrap-up: straight back to available (or to a break asked for meanwhile).
-        await this.ctx.operators.tryApply(opId, { type: 'hangup', callId, wrapupMs: 0 });
-        return;
+      case 'hand-over':
+        return this.handOver();
       case 'drop-operator':
         return this.dropOperator(e.by);
       case 'hangup-caller':
@@ -232,6 +231,32 @@ export class DirectCall implements ActiveCall {
       case 'finish':
         return this.finish(e);
     }
+  }
+
+  /** Caller and operator talk: a Conversation takes the call over (no queue: no wrap-up). */
+  private handOver(): void {
+    const { dialog, endpoint } = this.op;
+    if (!this.callerDialog || !dialog || !endpoint) return;
+    clearTimeout(this.ringTimer);
+    this.finished = true;
+    this.settled.resolve();
+    Conversation.begin(this.ctx, {
+      callId: this.a.callId,
+      log: this.a.log,
+      recorder: this.a.recorder,
+      caller: {
+        dialog: this.callerDialog,
+        endpoint: this.callerEndpoint,
+        number: this.a.caller.number,
+        name: this.a.caller.name,
+        dialled: this.a.dialled,
+        leg: this.a.leg,
+        arrivedAt: this.a.arrivedAt,
+        priority: 0,
+      },
+      operator: { operator: this.operator, dialog, endpoint, leg: this.op.leg },
+      queue: undefined,
+    });
   }
 
   private rejectCaller(status: number, reason: string): void {

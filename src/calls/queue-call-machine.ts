@@ -3,9 +3,10 @@
  * The adapter (queue-call.ts) feeds it SIP, media and timer events and carries out the effects.
  * The hard cases live here where they can be tested without a network: the caller hangs up while
  * phones ring, an operator answers after the caller left, two operators answer a ring-all at once.
+ * Once an operator answers, the call is handed over to a Conversation and this machine is done.
  */
 
-export type Phase = 'waiting' | 'offering' | 'connected' | 'ended';
+export type Phase = 'waiting' | 'offering' | 'ended';
 
 export type LeaveReason = 'exit-timeout' | 'exit-full' | 'exit-empty';
 
@@ -19,7 +20,7 @@ export interface Ring {
 export interface QueueCallState {
   phase: Phase;
   rings: Ring[];
-  /** The operator the caller is talking to. */
+  /** The operator who answered, once one has. */
   operatorId: number | null;
   /** Max wait passed while phones rang: leave the queue once they stop. */
   leaveAfterRings: LeaveReason | null;
@@ -31,7 +32,6 @@ export type QueueCallEvent =
   | { type: 'operator-answered'; operatorId: number; at: number }
   | { type: 'operator-failed'; operatorId: number; status: number; at: number }
   | { type: 'caller-hangup'; at: number }
-  | { type: 'operator-hangup'; at: number }
   | { type: 'max-wait'; at: number }
   | { type: 'hangup'; at: number; reason: string };
 
@@ -46,15 +46,14 @@ export type Effect =
   | { type: 'release-operator'; operatorId: number; missed: boolean }
   /** The ringing operator took the call. */
   | { type: 'operator-busy'; operatorId: number }
-  /** The connected operator's call is over (wrap-up follows). */
-  | { type: 'operator-done'; operatorId: number }
   | { type: 'bridge'; operatorId: number }
+  /** Caller and operator are talking: a Conversation takes the call from here. */
+  | { type: 'hand-over'; operatorId: number }
   | { type: 'stop-hold-music' }
   /** Back in line at the same place, not to be offered these operators again right away. */
   | { type: 'requeue'; tried: number[] }
   | { type: 'dequeue' }
   | { type: 'hangup-caller'; reason: string }
-  | { type: 'hangup-operator'; operatorId: number }
   /** Tell the caller the queue cannot take them (busy announcement or overflow target). */
   | { type: 'leave-queue'; reason: LeaveReason }
   | { type: 'record-offer'; operatorId: number }
@@ -118,13 +117,14 @@ export function queueCallStep(s: QueueCallState, e: QueueCallEvent): Transition 
       const ring = s.rings.find((r) => r.operatorId === e.operatorId);
       if (s.phase !== 'offering' || !ring) return same([{ type: 'drop-answered', operatorId: e.operatorId }]);
       return {
-        state: { ...s, phase: 'connected', rings: [], operatorId: e.operatorId },
+        state: { ...s, phase: 'ended', rings: [], operatorId: e.operatorId },
         effects: [
           ...cancelAll(s.rings, true, e.operatorId),
           { type: 'operator-busy', operatorId: e.operatorId },
           { type: 'stop-hold-music' },
           { type: 'bridge', operatorId: e.operatorId },
           { type: 'record-connect', operatorId: e.operatorId, ringMs: e.at - ring.startedAt },
+          { type: 'hand-over', operatorId: e.operatorId },
         ],
       };
     }
@@ -146,36 +146,19 @@ export function queueCallStep(s: QueueCallState, e: QueueCallEvent): Transition 
       return { state: { ...s, phase: 'waiting', rings }, effects: [...effects, { type: 'requeue', tried }] };
     }
     case 'caller-hangup': {
-      const base: Effect[] = s.phase === 'connected' && s.operatorId !== null
-        ? [{ type: 'hangup-operator', operatorId: s.operatorId }, { type: 'operator-done', operatorId: s.operatorId }]
-        : [...(s.phase === 'waiting' ? [{ type: 'dequeue' } as Effect] : []), ...cancelAll(s.rings, false), { type: 'record-abandon' }];
-      return { state: { ...s, phase: 'ended', rings: [] }, effects: [...base, { type: 'finish', hangupBy: 'caller', reason: 'caller hung up' }] };
-    }
-    case 'operator-hangup': {
-      if (s.phase !== 'connected' || s.operatorId === null) return same();
-      return {
-        state: { ...s, phase: 'ended' },
-        effects: [
-          { type: 'operator-done', operatorId: s.operatorId },
-          { type: 'hangup-caller', reason: 'operator hung up' },
-          { type: 'finish', hangupBy: 'operator', reason: 'operator hung up' },
-        ],
-      };
+      const effects: Effect[] = [...(s.phase === 'waiting' ? [{ type: 'dequeue' } as Effect] : []), ...cancelAll(s.rings, false), { type: 'record-abandon' }];
+      return { state: { ...s, phase: 'ended', rings: [] }, effects: [...effects, { type: 'finish', hangupBy: 'caller', reason: 'caller hung up' }] };
     }
     case 'max-wait': {
       if (s.phase === 'waiting') {
         return { state: { ...s, phase: 'ended' }, effects: [{ type: 'dequeue' }, { type: 'leave-queue', reason: 'exit-timeout' }] };
       }
-      if (s.phase === 'offering') return { state: { ...s, leaveAfterRings: 'exit-timeout' }, effects: [] };
-      return same();
+      return { state: { ...s, leaveAfterRings: 'exit-timeout' }, effects: [] };
     }
     case 'hangup': {
       const effects: Effect[] = [];
       if (s.phase === 'waiting') effects.push({ type: 'dequeue' });
       effects.push(...cancelAll(s.rings, false));
-      if (s.phase === 'connected' && s.operatorId !== null) {
-        effects.push({ type: 'hangup-operator', operatorId: s.operatorId }, { type: 'operator-done', operatorId: s.operatorId });
-      }
       effects.push({ type: 'hangup-caller', reason: e.reason }, { type: 'finish', hangupBy: 'system', reason: e.reason });
       return { state: { ...s, phase: 'ended', rings: [] }, effects };
     }

@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import { HoldMusic } from '../media/hold.js';
 import type { Queue } from '../provisioning/types.js';
 import type { ActiveCall, CallContext } from './context.js';
+import { hangUpDialog } from './arrival.js';
+import { Conversation } from './conversation.js';
 import { COMPLETED_ELSEWHERE, OperatorRing } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
 
@@ -198,8 +200,8 @@ export class QueueCall implements ActiveCall {
         await this.ctx.operators.tryApply(e.operatorId, { type: 'answer', callId: this.callId });
         await this.ctx.queues.updateCall(this.callId, { state: 'connected', operatorId: e.operatorId, answeredAt: now });
         return;
-      case 'operator-done':
-        return this.operatorDone(e.operatorId);
+      case 'hand-over':
+        return this.handOver(e.operatorId);
       case 'bridge':
         return this.bridge(e.operatorId);
       case 'stop-hold-music':
@@ -218,8 +220,6 @@ export class QueueCall implements ActiveCall {
       case 'hangup-caller':
         this.caller.dialog.destroy();
         return;
-      case 'hangup-operator':
-        return this.dropLeg(e.operatorId, this.state.phase === 'ended' ? 'caller' : 'system', 200, 'call over');
       case 'leave-queue':
         return this.leaveQueue(e.reason);
       case 'record-offer':
@@ -273,7 +273,6 @@ export class QueueCall implements ActiveCall {
           entry.dialog = dialog;
           entry.endpoint = endpoint;
           entry.leg.answered(Date.now());
-          dialog.on('destroy', () => this.operatorGone(operatorId));
           this.step({ type: 'operator-answered', operatorId, at: Date.now() });
         },
         failed: fail,
@@ -288,17 +287,6 @@ export class QueueCall implements ActiveCall {
     if (!entry) return;
     clearTimeout(entry.timer);
     entry.ring?.cancel(answeredElsewhere ? { Reason: COMPLETED_ELSEWHERE } : {});
-  }
-
-  /** The operator's phone hung up. */
-  private operatorGone(operatorId: number): void {
-    const entry = this.legs.get(operatorId);
-    if (entry?.dialog) {
-      entry.leg.end(Date.now(), 'operator', 200, 'BYE');
-      void entry.endpoint?.destroy().catch(() => undefined);
-      entry.dialog = undefined;
-    }
-    if (this.state.operatorId === operatorId) this.step({ type: 'operator-hangup', at: Date.now() });
   }
 
   private async dropLeg(operatorId: number, by: 'caller' | 'system', status: number, reason: string): Promise<void> {
@@ -317,12 +305,30 @@ export class QueueCall implements ActiveCall {
     await this.caller.endpoint.bridge(entry.endpoint);
   }
 
-  private async operatorDone(operatorId: number): Promise<void> {
-    const wrapupMs = this.queue.wrapupS * 1000;
-    const done = await this.ctx.operators.tryApply(operatorId, { type: 'hangup', callId: this.callId, wrapupMs });
-    if (done?.to === 'wrap-up') {
-      this.ctx.later(wrapupMs, () => void this.ctx.operators.tryApply(operatorId, { type: 'wrapup-done', callId: this.callId }));
+  /** Caller and operator talk: a Conversation takes the call over, this object is done. */
+  private handOver(operatorId: number): void {
+    const entry = this.legs.get(operatorId);
+    const operator = this.ctx.settings.operator(operatorId);
+    clearTimeout(this.maxWaitTimer);
+    if (!entry?.dialog || !entry.endpoint || !operator) {
+      // The operator's leg or record vanished as they answered: nothing to talk on.
+      this.log.warn({ operatorId }, 'operator leg gone at the answer; ending the call');
+      if (entry?.dialog) hangUpDialog(entry.dialog);
+      hangUpDialog(this.caller.dialog);
+      void this.finish('system', 'operator leg lost at the answer');
+      return;
     }
+    this.legs.delete(operatorId);
+    this.finished = true;
+    this.resolveDone();
+    Conversation.begin(this.ctx, {
+      callId: this.callId,
+      log: this.log,
+      recorder: this.recorder,
+      caller: this.caller,
+      operator: { operator, dialog: entry.dialog, endpoint: entry.endpoint, leg: entry.leg },
+      queue: this.queue,
+    });
   }
 
   private async leaveQueue(reason: LeaveReason, record = true): Promise<void> {

@@ -203,6 +203,23 @@ export class CallRecorder {
     this.queueEvent(event, at, { waitS: seconds(this.waitedMs(at)), data });
   }
 
+  /**
+   * The caller was transferred (blind): to another operator, who now talks to them, or into a
+   * queue. The transfer shows as a queue event of the call's queue (if it has one).
+   */
+  transferred(fromOperatorId: number | null, to: { operator: OperatorRef } | { queue: QueueRef }, at: number): void {
+    const data = 'operator' in to
+      ? { kind: 'blind', toOperatorId: to.operator.id, toOperator: to.operator.username }
+      : { kind: 'blind', toQueueId: to.queue.id, toQueueNumber: to.queue.number };
+    this.queueEvent('transfer', at, { operatorId: fromOperatorId, data: { ...data, result: 'connected' } });
+    if ('operator' in to) this.answered(at, to.operator);
+  }
+
+  /** A transfer that the target did not take (busy, no answer, refused). */
+  transferFailed(fromOperatorId: number | null, status: number, at: number): void {
+    this.queueEvent('transfer', at, { operatorId: fromOperatorId, data: { kind: 'blind', result: 'failed', status } });
+  }
+
   hold(at: number): void {
     this.holdStartedAt ??= at;
   }

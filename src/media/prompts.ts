@@ -1,5 +1,16 @@
 import type Mrf from 'drachtio-fsmrf';
 
+/** The prompts of rooms (conference bridges): file name (without .wav) -> what it says. */
+export const ROOM_PROMPTS = {
+  'room-pin': 'Please enter the conference PIN, followed by the pound key.',
+  'room-pin-wrong': 'That PIN is not valid.',
+  'room-wait-moderator': 'The conference will begin when the moderator arrives. Please hold.',
+  'room-locked': 'This conference is locked.',
+  'room-full': 'This conference is full.',
+  goodbye: 'Goodbye.',
+} as const;
+export type RoomPrompt = keyof typeof ROOM_PROMPTS;
+
 /**
  * What callers hear besides hold music. Files live in PROMPTS_DIR on the media server (see the
  * README for the list); tones need no files, so feature codes work on a bare FreeSWITCH.
@@ -7,7 +18,7 @@ import type Mrf from 'drachtio-fsmrf';
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed'): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | RoomPrompt): string {
     return `${this.dir}/${name}.wav`;
   }
 

@@ -22,14 +22,14 @@ function run(events: DirectCallEvent[], from: DirectCallState = initialDirectCal
 const types = (effects: DirectEffect[] | undefined): string[] => (effects ?? []).map((e) => e.type);
 
 describe('a call to an operator\'s number', () => {
-  it('answers the caller only once the operator answered, then bridges and marks the operator busy', () => {
+  it('answers the caller only once the operator answered, then bridges, marks the operator busy and hands over', () => {
     const { state, effects } = run([
       { type: 'operator-answered', at: 4000 },
       { type: 'caller-answered', at: 4050 },
     ]);
     expect(effects[0]).toEqual([{ type: 'answer-caller' }]);
-    expect(effects[1]).toEqual([{ type: 'operator-busy' }, { type: 'bridge' }, { type: 'record-connect', ringMs: 4050 }]);
-    expect(state.phase).toBe('connected');
+    expect(effects[1]).toEqual([{ type: 'operator-busy' }, { type: 'bridge' }, { type: 'record-connect', ringMs: 4050 }, { type: 'hand-over' }]);
+    expect(state.phase).toBe('ended');
   });
 
   it('the caller cancels while it rings: the ring is cancelled at once, the operator freed without blame, an abandon recorded', () => {
@@ -84,8 +84,8 @@ describe('a call to an operator\'s number', () => {
       { type: 'caller-answered', at: 30_020 },
     ]);
     expect(types(effects[1])).toEqual(['answer-caller']);
-    expect(types(effects[2])).toEqual(['operator-busy', 'bridge', 'record-connect']);
-    expect(state.phase).toBe('connected');
+    expect(types(effects[2])).toEqual(['operator-busy', 'bridge', 'record-connect', 'hand-over']);
+    expect(state.phase).toBe('ended');
   });
 
   it('an unreachable phone (408/480) is a miss; a media server failure is not and is told as 503', () => {
@@ -114,7 +114,7 @@ describe('a call to an operator\'s number', () => {
       { type: 'caller-cancel', at: 1001 },
       { type: 'caller-answered', at: 1002 },
     ]);
-    expect(answered.state.phase).toBe('connected');
+    expect(answered.effects[2]?.at(-1)).toEqual({ type: 'hand-over' });
   });
 
   it('the operator hangs up while the caller\'s 200 OK is on its way: the caller is hung up as soon as their leg exists', () => {
@@ -128,31 +128,20 @@ describe('a call to an operator\'s number', () => {
     expect(state.phase).toBe('ended');
   });
 
-  it('either side hanging up ends both legs and frees the operator without wrap-up', () => {
-    const connected = run([
+  it('after the hand-over, hang-ups are the conversation\'s business, not this machine\'s', () => {
+    const handedOver = run([
       { type: 'operator-answered', at: 1000 },
       { type: 'caller-answered', at: 1001 },
     ]).state;
-    expect(run([{ type: 'caller-hangup', at: 5000 }], connected).effects[0]).toEqual([
-      { type: 'drop-operator', by: 'caller' },
-      { type: 'operator-done' },
-      { type: 'finish', hangupBy: 'caller', reason: 'caller hung up' },
-    ]);
-    expect(run([{ type: 'operator-hangup', at: 5000 }], connected).effects[0]).toEqual([
-      { type: 'hangup-caller' },
-      { type: 'operator-done' },
-      { type: 'finish', hangupBy: 'operator', reason: 'operator hung up' },
-    ]);
-    const late = run([{ type: 'caller-hangup', at: 5000 }, { type: 'operator-hangup', at: 5001 }], connected);
-    expect(late.effects[1]).toEqual([]);
+    expect(run([{ type: 'caller-hangup', at: 5000 }], handedOver).effects[0]).toEqual([]);
+    expect(run([{ type: 'operator-hangup', at: 5000 }], handedOver).effects[0]).toEqual([]);
+    expect(run([{ type: 'hangup', reason: 'api', at: 5000 }], handedOver).effects[0]).toEqual([]);
   });
 
-  it('a hang-up from the switchboard ends the call in every phase', () => {
+  it('a hang-up from the switchboard ends the call while it rings or is being answered', () => {
     expect(types(run([{ type: 'hangup', reason: 'shutdown', at: 1 }]).effects[0])).toEqual(['cancel-ring', 'release-operator', 'reject-caller', 'finish']);
     const answering = run([{ type: 'operator-answered', at: 1 }, { type: 'hangup', reason: 'api', at: 2 }]);
     expect(types(answering.effects[1])).toEqual(['drop-operator', 'release-operator', 'finish']);
-    const talking = run([{ type: 'operator-answered', at: 1 }, { type: 'caller-answered', at: 2 }, { type: 'hangup', reason: 'api', at: 3 }]);
-    expect(types(talking.effects[2])).toEqual(['drop-operator', 'hangup-caller', 'operator-done', 'finish']);
   });
 });
 

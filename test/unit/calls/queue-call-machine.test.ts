@@ -15,7 +15,7 @@ function run(events: QueueCallEvent[], from: QueueCallState = initialQueueCallSt
 const types = (effects: Effect[]): string[] => effects.map((e) => e.type);
 
 describe('a caller in a queue', () => {
-  it('is offered, rung, answered and bridged', () => {
+  it('is offered, rung, answered, bridged and handed over to the conversation', () => {
     const { state, effects } = run([
       { type: 'offer', operatorIds: [7], at: 0 },
       { type: 'operator-answered', operatorId: 7, at: 3000 },
@@ -26,8 +26,9 @@ describe('a caller in a queue', () => {
       { type: 'stop-hold-music' },
       { type: 'bridge', operatorId: 7 },
       { type: 'record-connect', operatorId: 7, ringMs: 3000 },
+      { type: 'hand-over', operatorId: 7 },
     ]);
-    expect(state).toMatchObject({ phase: 'connected', operatorId: 7, rings: [] });
+    expect(state).toMatchObject({ phase: 'ended', operatorId: 7, rings: [] });
   });
 
   it('hangs up while the phone rings: the ring is cancelled at once and the operator freed', () => {
@@ -106,9 +107,10 @@ describe('a caller in a queue', () => {
       { type: 'cancel-ring', operatorId: 3, answeredElsewhere: true },
       { type: 'release-operator', operatorId: 3, missed: false },
     ]);
+    expect(effects[1]?.at(-1)).toEqual({ type: 'hand-over', operatorId: 2 });
     expect(effects[2]).toEqual([{ type: 'drop-answered', operatorId: 3 }]);
     expect(effects[3]).toEqual([]);
-    expect(state).toMatchObject({ phase: 'connected', operatorId: 2 });
+    expect(state).toMatchObject({ phase: 'ended', operatorId: 2 });
   });
 
   it('ring-all: stays offering until every phone has failed', () => {
@@ -132,7 +134,7 @@ describe('a caller in a queue', () => {
       { type: 'max-wait', at: 1 },
       { type: 'operator-answered', operatorId: 7, at: 2 },
     ]);
-    expect(answered.state.phase).toBe('connected');
+    expect(answered.effects[2]?.at(-1)).toEqual({ type: 'hand-over', operatorId: 7 });
     const failed = run([
       { type: 'offer', operatorIds: [7], at: 0 },
       { type: 'max-wait', at: 1 },
@@ -142,21 +144,14 @@ describe('a caller in a queue', () => {
     expect(failed.state.phase).toBe('ended');
   });
 
-  it('either side hanging up ends the call and starts the operator\'s wrap-up', () => {
-    const connected = run([
+  it('after the hand-over, news about the call changes nothing here', () => {
+    const handedOver = run([
       { type: 'offer', operatorIds: [7], at: 0 },
       { type: 'operator-answered', operatorId: 7, at: 1 },
     ]).state;
-    expect(run([{ type: 'operator-hangup', at: 9 }], connected).effects[0]).toEqual([
-      { type: 'operator-done', operatorId: 7 },
-      { type: 'hangup-caller', reason: 'operator hung up' },
-      { type: 'finish', hangupBy: 'operator', reason: 'operator hung up' },
-    ]);
-    expect(run([{ type: 'caller-hangup', at: 9 }], connected).effects[0]).toEqual([
-      { type: 'hangup-operator', operatorId: 7 },
-      { type: 'operator-done', operatorId: 7 },
-      { type: 'finish', hangupBy: 'caller', reason: 'caller hung up' },
-    ]);
+    expect(run([{ type: 'caller-hangup', at: 9 }], handedOver).effects[0]).toEqual([]);
+    expect(run([{ type: 'max-wait', at: 9 }], handedOver).effects[0]).toEqual([]);
+    expect(run([{ type: 'hangup', at: 9, reason: 'x' }], handedOver).effects[0]).toEqual([]);
   });
 
   it('an offer that arrives after the caller left hands the operators straight back', () => {
@@ -165,11 +160,11 @@ describe('a caller in a queue', () => {
       { type: 'release-operator', operatorId: 4, missed: false },
       { type: 'release-operator', operatorId: 5, missed: false },
     ]);
-    const connected = run([
+    const handedOver = run([
       { type: 'offer', operatorIds: [7], at: 0 },
       { type: 'operator-answered', operatorId: 7, at: 1 },
     ]).state;
-    expect(run([{ type: 'offer', operatorIds: [4], at: 2 }], connected).effects[0]).toEqual([
+    expect(run([{ type: 'offer', operatorIds: [4], at: 2 }], handedOver).effects[0]).toEqual([
       { type: 'release-operator', operatorId: 4, missed: false },
     ]);
   });
