@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import { CallRecorder, type LegRecorder } from '../cdr/call-recorder.js';
 import type { Disposition } from '../cdr/records.js';
+import { publishCallEvent } from '../events/call-events.js';
 import { callLogger, type Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
 import { callerOf, dialledOf, type Party } from '../sip/request-info.js';
@@ -43,6 +44,7 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
     randomUUID,
   );
   const leg = recorder.leg('caller', 'inbound', sipCallId, caller.number, arrivedAt);
+  publishCallEvent(ctx.bus, { event: 'arrived', callId, instanceId: ctx.instanceId, callerNumber: caller.number, callerName: caller.name, dialledNumber: dialled, at: arrivedAt });
   return {
     callId,
     arrivedAt,
@@ -72,6 +74,7 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
 
 /** Shows a call that does not wait in a queue among the live calls (API, hang-up from any instance). */
 export async function publishLive(ctx: CallContext, a: Arrival, state: 'offering' | 'connected', operatorId: number | null): Promise<void> {
+  publishCallEvent(ctx.bus, { event: state === 'connected' ? 'connected' : 'offered', callId: a.callId, operatorId });
   await ctx.queues.saveCall({
     callId: a.callId,
     owner: ctx.instanceId,

@@ -2,11 +2,12 @@ import type { QueueStore } from '../acd/queue-store.js';
 import type { ConfigCache } from '../provisioning/cache.js';
 import type { EventBus } from '../redis/events.js';
 import type { CallRegistry } from './context.js';
+import { Conversation } from './conversation.js';
 import { QueueCall } from './queue-call.js';
 
-export type ControlResult = 'done' | 'not-found' | 'not-waiting' | 'unreachable';
+export type ControlResult = 'done' | 'not-found' | 'not-waiting' | 'not-talking' | 'no-route' | 'unreachable';
 
-type Action = { action: 'hangup' } | { action: 'front' } | { action: 'move'; queueId: number };
+type Action = { action: 'hangup' } | { action: 'front' } | { action: 'move'; queueId: number } | { action: 'transfer'; number: string };
 
 /**
  * Acts on live calls for the API, whichever instance owns them: a call is handled where its SIP
@@ -30,6 +31,11 @@ export class CallControl {
       call.hangup('hung up through the API');
       return 'done';
     }
+    if (request.action === 'transfer') {
+      if (!(call instanceof Conversation)) return 'not-talking';
+      const result = await call.transfer(request.number);
+      return result === 'started' ? 'done' : result;
+    }
     if (!(call instanceof QueueCall)) return 'not-waiting';
     if (request.action === 'front') return (await call.moveToFront()) ? 'done' : 'not-waiting';
     const target = this.settings.queue(request.queueId);
@@ -51,6 +57,11 @@ export class CallControl {
 
   moveToFront(callId: string): Promise<ControlResult> {
     return this.act(callId, { action: 'front' });
+  }
+
+  /** A blind transfer of a caller who talks to an operator, to a number resolved through the routes. */
+  transfer(callId: string, number: string): Promise<ControlResult> {
+    return this.act(callId, { action: 'transfer', number });
   }
 
   moveToQueue(callId: string, queueId: number): Promise<ControlResult> {

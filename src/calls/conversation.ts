@@ -10,6 +10,7 @@ import { bounded, hangUpDialog, settleOnce } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
 import { OperatorRing } from './operator-ring.js';
 import { QueueCall, type AnsweredCaller } from './queue-call.js';
+import { releaseEndpoint } from '../media/endpoint.js';
 
 /** A party on the line: their SIP dialog, their media server endpoint and their leg's record. */
 export interface Talker {
@@ -43,6 +44,15 @@ const TRANSFER_RING_TIMEOUT_MS = 30_000;
 const LEASE_MARGIN_MS = 10_000;
 const PROMPT_MAX_MS = 10_000;
 const NOTIFY_EXPIRES_S = 60;
+
+/** A blind transfer under way: the target being rung for the caller. */
+interface Transfer {
+  target: Operator;
+  ring: OperatorRing | undefined;
+  leg: LegRecorder;
+  timer: NodeJS.Timeout | undefined;
+  notify: ReferNotifier | undefined;
+}
 
 /** Reports a REFER's progress with NOTIFYs (RFC 3515 §2.4.4), unless Refer-Sub: false. */
 class ReferNotifier {
@@ -82,7 +92,7 @@ export class Conversation implements ActiveCall {
   private readonly log: Logger;
   private operator: OperatorTalker | undefined;
   private hold: HoldMusic | undefined;
-  private transferring: { target: Operator; ring: OperatorRing | undefined; leg: LegRecorder; timer: NodeJS.Timeout | undefined; notify: ReferNotifier | undefined } | undefined;
+  private transferring: Transfer | undefined;
   private ended = false;
 
   private constructor(
@@ -139,7 +149,7 @@ export class Conversation implements ActiveCall {
 
   private operatorGone(op: OperatorTalker): void {
     op.leg.end(Date.now(), 'operator', 200, 'BYE');
-    void op.endpoint.destroy().catch(() => undefined);
+    void releaseEndpoint(op.endpoint);
     void this.operatorDone(op.operator);
     if (this.ended || this.operator !== op) return;
     this.operator = undefined;
@@ -260,21 +270,28 @@ export class Conversation implements ActiveCall {
   }
 
   private async transferToOperator(target: Operator, notify: ReferNotifier | undefined): Promise<void> {
-    const now = Date.now();
-    const leg = this.s.recorder.leg('target', 'outbound', '', target.username, now, target.id);
+    const leg = this.s.recorder.leg('target', 'outbound', '', target.username, Date.now(), target.id);
+    // Marked before anything is awaited: a transferor who hangs up right after the 202 must
+    // find the transfer under way (RFC 5589 §7), not end the call.
+    const t: Transfer = { target, ring: undefined, leg, timer: undefined, notify };
+    this.transferring = t;
     try {
       await this.ctx.operators.apply(target.id, { type: 'reserve', callId: this.callId, instance: this.ctx.instanceId, leaseMs: TRANSFER_RING_TIMEOUT_MS + LEASE_MARGIN_MS });
     } catch (err) {
-      leg.end(Date.now(), null, 486, 'operator not available');
       this.log.info({ to: target.username, err: (err as Error).message }, 'transfer target not available');
+      if (this.transferring !== t) return;
+      this.transferring = undefined;
+      leg.end(Date.now(), null, 486, 'operator not available');
       await this.transferFailed(486, 'Busy Here', notify);
       return;
     }
-    this.transferring = { target, ring: undefined, leg, timer: undefined, notify };
+    if (this.transferring !== t || this.ended) {
+      await this.ctx.operators.tryApply(target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: 3 });
+      return;
+    }
     await this.holdCaller();
     const contacts = (await this.ctx.registrar.contacts(target.username).catch(() => [])).map((b) => b.contact);
-    const t = this.transferring;
-    if (!t || this.ended) return;
+    if (this.transferring !== t || this.ended) return;
     t.timer = setTimeout(() => t.ring?.cancel(), TRANSFER_RING_TIMEOUT_MS);
     t.ring = new OperatorRing(
       this.ctx.srf,
@@ -296,11 +313,11 @@ export class Conversation implements ActiveCall {
     await t.ring.start();
   }
 
-  private async targetAnswered(t: NonNullable<Conversation['transferring']>, dialog: Srf.Dialog, endpoint: Mrf.Endpoint): Promise<void> {
+  private async targetAnswered(t: Transfer, dialog: Srf.Dialog, endpoint: Mrf.Endpoint): Promise<void> {
     clearTimeout(t.timer);
     if (this.ended || this.transferring !== t) {
       hangUpDialog(dialog);
-      await endpoint.destroy().catch(() => undefined);
+      await releaseEndpoint(endpoint);
       await this.ctx.operators.tryApply(t.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: 3 });
       return;
     }
@@ -314,12 +331,13 @@ export class Conversation implements ActiveCall {
     t.notify?.send(200, 'OK', true);
     this.s.recorder.transferred(from?.operator.id ?? null, { operator: { id: t.target.id, username: t.target.username } }, at);
     this.log.info({ to: t.target.username }, 'transfer completed');
+    const next: OperatorTalker = { operator: t.target, dialog, endpoint, leg: t.leg };
+    this.adopt(next);
     if (from) await this.releaseOperator(from, 'system');
-    this.adopt({ operator: t.target, dialog, endpoint, leg: t.leg });
-    if (!isConnected(dialog)) this.operatorGone(this.operator as OperatorTalker);
+    if (!isConnected(dialog)) this.operatorGone(next);
   }
 
-  private async targetFailed(t: NonNullable<Conversation['transferring']>, status: number, reason: string): Promise<void> {
+  private async targetFailed(t: Transfer, status: number, reason: string): Promise<void> {
     clearTimeout(t.timer);
     t.leg.end(Date.now(), null, status, reason);
     const missed = status === 408 || status === 480 || status === 487;
@@ -396,7 +414,7 @@ export class Conversation implements ActiveCall {
       op.leg.end(Date.now(), by, 200, 'call over');
       hangUpDialog(op.dialog);
     }
-    await op.endpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(op.endpoint);
     await this.operatorDone(op.operator);
   }
 
@@ -413,7 +431,7 @@ export class Conversation implements ActiveCall {
     const at = Date.now();
     this.stopHold();
     this.s.caller.leg.end(at, hangupBy, 200, reason);
-    await this.s.caller.endpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(this.s.caller.endpoint);
     this.s.recorder.end({ at, hangupBy });
     await this.ctx.queues.removeCall(this.callId, null).catch(() => undefined);
     this.log.info({ hangupBy, reason }, 'call ended');

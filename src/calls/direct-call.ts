@@ -9,6 +9,7 @@
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import type { LegRecorder } from '../cdr/call-recorder.js';
+import { publishCallEvent } from '../events/call-events.js';
 import { isConnected } from '../media/answer.js';
 import type { Operator } from '../provisioning/types.js';
 import { hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
@@ -16,6 +17,7 @@ import type { ActiveCall, CallContext } from './context.js';
 import { Conversation } from './conversation.js';
 import { directCallStep, initialDirectCallState, type DirectCallEvent, type DirectCallState, type DirectEffect } from './direct-call-machine.js';
 import { OperatorRing } from './operator-ring.js';
+import { releaseEndpoint } from '../media/endpoint.js';
 
 // Misses in a row before an operator is put on a break, for rings of their own number. Queues
 // have their own setting (max_no_answer, 3 by default); a direct number has no queue, so it uses
@@ -61,7 +63,7 @@ export async function startDirectCall(ctx: CallContext, a: Arrival, operator: Op
     return a.refuse(503, 'Service Unavailable: media server failed', 'failed');
   }
   if (cancelled) {
-    await endpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(endpoint);
     await release();
     return a.abandoned();
   }
@@ -181,7 +183,7 @@ export class DirectCall implements ActiveCall {
     if (!this.op.dialog) return;
     this.op.dialog = undefined;
     this.op.leg.end(Date.now(), 'operator', 200, 'BYE');
-    void this.op.endpoint?.destroy().catch(() => undefined);
+    void releaseEndpoint(this.op.endpoint);
     this.step({ type: 'operator-hangup', at: Date.now() });
   }
 
@@ -226,6 +228,7 @@ export class DirectCall implements ActiveCall {
         return;
       case 'record-connect':
         this.a.recorder.answered(Date.now(), { id: opId, username: this.operator.username });
+        publishCallEvent(this.ctx.bus, { event: 'connected', callId: this.a.callId, operatorId: opId });
         this.a.log.info({ operator: this.operator.username, ringMs: e.ringMs }, 'caller connected to operator');
         return;
       case 'finish':
@@ -297,7 +300,7 @@ export class DirectCall implements ActiveCall {
       this.op.leg.end(Date.now(), by, 200, 'call over');
       hangUpDialog(dialog);
     }
-    await this.op.endpoint?.destroy().catch(() => undefined);
+    await releaseEndpoint(this.op.endpoint);
   }
 
   private async finish(e: Extract<DirectEffect, { type: 'finish' }>): Promise<void> {
@@ -309,7 +312,7 @@ export class DirectCall implements ActiveCall {
     // A ring still on its way out ends here; a leg that failed, was dropped or hung up is
     // already recorded (a leg records only its first end).
     this.op.leg.end(at, e.hangupBy === 'caller' ? 'caller' : 'system', 487, e.reason);
-    await this.callerEndpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(this.callerEndpoint);
     this.a.recorder.end({
       at,
       hangupBy: e.hangupBy,

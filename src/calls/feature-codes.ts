@@ -22,6 +22,7 @@ import { FailureLimiter } from '../registrar/failure-limiter.js';
 import { DigestAuth, findCredentials, RedisReplayGuard, SharedNonceSecret } from '../sip/digest-auth.js';
 import { bounded, hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
+import { releaseEndpoint } from '../media/endpoint.js';
 
 export type FeatureCode = '*21' | '*22' | '*23' | '*24';
 
@@ -196,7 +197,7 @@ class FeatureCodeCall implements ActiveCall {
     // Usually the switchboard hangs up after the tone; an impatient operator may have already.
     const by = isConnected(answered.dialog) ? 'system' : 'caller';
     hangUpDialog(answered.dialog);
-    await answered.endpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(answered.endpoint);
     const at = Date.now();
     const reason = this.hungUp ?? describeChange(code, change);
     a.leg.end(at, by, 200, reason);

@@ -1,5 +1,5 @@
 import type Srf from 'drachtio-srf';
-import type { RoomSeats } from '../conference/room-seats.js';
+import type { Rooms } from '../conference/rooms.js';
 import { answerOntoMedia, CallerGone, isConnected } from '../media/answer.js';
 import type { Operator, Queue, Room, Route } from '../provisioning/types.js';
 import { isTrusted } from '../sip/trust.js';
@@ -62,8 +62,8 @@ function anyoneLoggedIn(ctx: CallContext, queue: Queue): boolean {
 export interface InboundDeps {
   /** Digest authentication of feature codes (407). */
   featureAuth: FeatureCodeAuth;
-  /** Who sits in which room, shared by every instance. */
-  seats: RoomSeats;
+  /** Rooms: who sits in which, shared by every instance, and this instance's members. */
+  rooms: Rooms;
 }
 
 /**
@@ -97,7 +97,7 @@ async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfReq
       return startDirectCall(ctx, a, admission.operator);
     case 'room':
       a.recorder.routed('room');
-      return startRoomCall(ctx, deps.seats, a, admission.room);
+      return startRoomCall(ctx, deps.rooms, a, admission.room);
     case 'queue':
       a.recorder.routed('queue');
       return startQueueCall(ctx, a, admission.queue);

@@ -1,6 +1,7 @@
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../log.js';
+import { releaseEndpoint } from '../media/endpoint.js';
 
 export const COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
 
@@ -137,7 +138,7 @@ export class OperatorRing {
   }
 
   private async destroyAndFail(status: number, reason: string): Promise<void> {
-    await this.endpoint?.destroy().catch(() => undefined);
+    await releaseEndpoint(this.endpoint);
     this.fail(status, reason);
   }
 

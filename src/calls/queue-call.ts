@@ -12,6 +12,7 @@ import { hangUpDialog } from './arrival.js';
 import { Conversation } from './conversation.js';
 import { COMPLETED_ELSEWHERE, OperatorRing } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
+import { releaseEndpoint } from '../media/endpoint.js';
 
 // Before offering a caller again to operators who already missed them.
 const RETRY_SAME_OPERATORS_MS = 2_000;
@@ -296,7 +297,7 @@ export class QueueCall implements ActiveCall {
     entry.dialog = undefined;
     entry.leg.end(Date.now(), by, status, reason);
     dialog.destroy();
-    await entry.endpoint?.destroy().catch(() => undefined);
+    await releaseEndpoint(entry.endpoint);
   }
 
   private async bridge(operatorId: number): Promise<void> {
@@ -376,7 +377,7 @@ export class QueueCall implements ActiveCall {
       if (entry.dialog) await this.dropLeg(operatorId, hangupBy === 'caller' ? 'caller' : 'system', 200, reason);
     }
     this.caller.leg.end(at, hangupBy, 200, reason);
-    await this.caller.endpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(this.caller.endpoint);
     this.recorder.end({ at, hangupBy });
     await this.ctx.queues.removeCall(this.callId, this.queue.id).catch(() => undefined);
     this.log.info({ hangupBy, reason }, 'call ended');

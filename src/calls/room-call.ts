@@ -1,77 +1,76 @@
 /**
- * Calls to a room (a route with target type 'room'): the caller takes a seat (486 Busy Here when
- * the room is full, before anything is answered), is answered onto the media server and joins
- * the conference named after the room, muted if the room says so; hanging up leaves it. PINs,
- * moderators and dial-out come later; until then a room with a PIN refuses callers (403).
+ * Calls to a room (a route with target type 'room'). A room that is full already answers 486
+ * before anything is answered (a busy signal costs no media). Otherwise the caller is answered
+ * onto the media server, told if the room is locked, asked for the PIN when the room has one
+ * (the moderator PIN makes a moderator), admitted (the lock and the limit are checked again,
+ * atomically, in Redis) and handed to a RoomMember, which waits for a moderator or joins the
+ * conference. A caller refused after the answer hears why (locked, full, goodbye after wrong
+ * PINs) and is hung up; the call's record says 'rejected' with the reason.
  */
+import { randomUUID } from 'node:crypto';
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
-import type { RoomSeats } from '../conference/room-seats.js';
-import { SEAT_RENEW_MS } from '../conference/room-seats.js';
+import type { Disposition } from '../cdr/records.js';
+import type { LeftHow } from '../conference/membership.js';
+import type { MemberRole } from '../conference/pin-entry.js';
+import { askForPin } from '../conference/pin-prompt.js';
+import { RoomMember } from '../conference/room-member.js';
+import type { MemberEntry } from '../conference/room-store.js';
+import type { Rooms } from '../conference/rooms.js';
 import { answerOntoMedia, CallerGone, isConnected } from '../media/answer.js';
+import type { RoomPrompt } from '../media/prompts.js';
 import type { Room } from '../provisioning/types.js';
-import { bounded, hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
+import { hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
 
-// drachtio-fsmrf's join() waits for mod_conference's add-member event and never gives up by
-// itself: a conference that refuses the member (locked, full on the media server) sends none.
-const JOIN_TIMEOUT_MS = 5_000;
-
-/** The FreeSWITCH conference of a room: made on the first join, gone with the last member. */
-export function conferenceName(room: Pick<Room, 'number'>): string {
-  return `room-${room.number}`;
-}
-
-export async function startRoomCall(ctx: CallContext, seats: RoomSeats, a: Arrival, room: Room): Promise<void> {
-  if (room.pin !== null || room.moderatorPin !== null) {
-    // PIN entry is not there yet: letting everyone in would quietly open a private room.
-    a.log.warn({ room: room.number }, 'room has a PIN, which is not supported yet: caller refused');
-    return a.refuse(403, 'Forbidden: room PINs not supported yet', 'rejected');
-  }
+export async function startRoomCall(ctx: CallContext, rooms: Rooms, a: Arrival, room: Room): Promise<void> {
   const ms = ctx.media.pick();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
-  let seated: boolean;
+  let members: number;
   try {
-    seated = await seats.take(room.id, a.callId, room.maxMembers);
+    members = await rooms.store.count(room.id);
   } catch (err) {
-    a.log.warn({ err: (err as Error).message }, 'cannot take a seat in the room');
+    a.log.warn({ err: (err as Error).message }, 'cannot count the room\'s members');
     return a.refuse(503, 'Service Unavailable: room state unavailable', 'failed');
   }
-  if (!seated) return a.refuse(486, `Busy Here: room full (${room.maxMembers ?? 0} members)`, 'rejected');
-  const leave = (): Promise<void> => seats.leave(room.id, a.callId).catch(() => undefined);
+  if (room.maxMembers !== null && members >= room.maxMembers) return a.refuse(486, `Busy Here: room full (${room.maxMembers} members)`, 'rejected');
   let answered;
   try {
     answered = await answerOntoMedia(ctx.srf, ms, a.req, a.res);
   } catch (err) {
-    await leave();
     if (err instanceof CallerGone) return a.abandoned();
     a.log.warn({ err: (err as Error).message }, 'cannot answer onto the media server');
     return a.refuse(503, 'Service Unavailable: media server failed', 'failed');
   }
-  const call = new RoomCall(ctx, seats, a, room, answered.dialog, answered.endpoint);
+  const call = new RoomCall(ctx, rooms, a, room, answered.dialog, answered.endpoint);
   ctx.calls.add(call);
   await call.enter();
+}
+
+interface Ending {
+  how: LeftHow;
+  hangupBy: 'caller' | 'system';
+  reason: string;
+  disposition?: Extract<Disposition, 'rejected' | 'failed'>;
 }
 
 export class RoomCall implements ActiveCall {
   private readonly settled = settleOnce();
   readonly done = this.settled.done;
-  private renewTimer: NodeJS.Timeout | undefined;
+  private member: RoomMember | undefined;
   private finished = false;
 
   constructor(
     private readonly ctx: CallContext,
-    private readonly seats: RoomSeats,
+    private readonly rooms: Rooms,
     private readonly a: Arrival,
     private readonly room: Room,
     private readonly dialog: Srf.Dialog,
     private readonly endpoint: Mrf.Endpoint,
   ) {
-    const at = Date.now();
-    a.recorder.answered(at);
-    a.leg.answered(at);
-    dialog.on('destroy', () => void this.finish('caller', 'caller hung up'));
-    // Kicked, or the media server went away: the caller has nothing left to hear.
+    a.leg.answered(Date.now());
+    dialog.on('destroy', () => void this.finish({ how: 'hangup', hangupBy: 'caller', reason: 'caller hung up' }));
+    // The media server went away (or hung the channel up): the caller has nothing left to hear.
     endpoint.on('destroy', () => this.hangup('media server ended the caller\'s channel'));
   }
 
@@ -86,52 +85,90 @@ export class RoomCall implements ActiveCall {
   hangup(reason: string): void {
     if (this.finished) return;
     hangUpDialog(this.dialog);
-    void this.finish('system', reason);
+    void this.finish({ how: 'system', hangupBy: 'system', reason });
   }
 
-  /** Joins the room's conference; a caller who cannot join is hung up. */
+  /** From the answer to a seat in the room: lock, PIN, admission. */
   async enter(): Promise<void> {
     const { a, room } = this;
     // A BYE right behind the ACK can end the dialog before its listener was attached (SIP-NOTES).
-    if (!isConnected(this.dialog)) return this.finish('caller', 'caller hung up');
-    this.renewTimer = setInterval(() => void this.renew(), SEAT_RENEW_MS);
+    if (!isConnected(this.dialog)) return this.finish({ how: 'hangup', hangupBy: 'caller', reason: 'caller hung up' });
     void publishLive(this.ctx, a, 'connected', null).catch((err: Error) => a.log.warn({ err: err.message }, 'cannot publish the live call'));
-    const name = conferenceName(room);
-    let joined = false;
-    const join = this.endpoint.join(name, { flags: { mute: room.muteOnJoin } }).then((r) => {
-      joined = true;
-      a.log.info({ room: room.number, conference: name, memberId: r.memberId, muted: room.muteOnJoin }, 'caller joined the room');
-    });
-    await bounded(join, JOIN_TIMEOUT_MS);
-    if (joined || this.finished) return;
-    a.log.warn({ room: room.number, conference: name }, 'the media server did not seat the caller in the conference');
-    this.hangup('could not join the conference');
+    // Told at once rather than after the PIN; admission checks the lock again anyway.
+    if ((await this.rooms.store.state(room.id).catch(() => undefined))?.locked) return this.refuseInside('room-locked', 'room locked');
+    const pin = await askForPin(this.endpoint, room, this.ctx.prompts, a.log);
+    if (this.finished || pin.kind === 'gone') return;
+    if (pin.kind === 'refuse') return this.refuseInside('goodbye', pin.reason);
+    await this.admit(pin.role);
   }
 
-  private async renew(): Promise<void> {
+  private async admit(role: MemberRole): Promise<void> {
+    const { a, room } = this;
+    const at = Date.now();
+    const entry: MemberEntry = {
+      callId: a.callId,
+      owner: this.ctx.instanceId,
+      number: a.caller.number,
+      name: a.caller.name,
+      role,
+      direction: 'inbound',
+      state: 'waiting',
+      memberId: null,
+      muted: false,
+      joinedAt: at,
+      operatorId: null,
+    };
+    let admission;
     try {
-      if (!(await this.seats.renew(this.room.id, this.a.callId))) {
-        // Lapsed (Redis lost it, or this instance stalled): take it again, over the limit if
-        // need be; the caller is in the conference already.
-        await this.seats.take(this.room.id, this.a.callId, null);
-      }
+      admission = await this.rooms.store.admit(room.id, entry, room.maxMembers, randomUUID());
     } catch (err) {
-      this.a.log.warn({ err: (err as Error).message }, 'cannot renew the room seat');
+      a.log.warn({ err: (err as Error).message }, 'cannot take a seat in the room');
+      return this.refuseInside('goodbye', 'room state unavailable', 'failed');
     }
+    if (this.finished) {
+      await this.rooms.store.leave(room.id, a.callId).catch(() => undefined);
+      return;
+    }
+    if (!admission.admitted) return this.refuseInside(admission.why === 'locked' ? 'room-locked' : 'room-full', `room ${admission.why}`);
+    // The call counts as answered once the caller is in the room (a caller who hangs up during
+    // the PIN is an abandoned call, like one who hangs up in a queue).
+    a.recorder.answered(at);
+    this.member = new RoomMember(
+      this.rooms,
+      room,
+      { callId: a.callId, log: a.log, number: a.caller.number, name: a.caller.name, role, direction: 'inbound', operatorId: null, endpoint: this.endpoint, sessionId: admission.sessionId, joinedAt: at },
+      (how, reason) => this.putOut(how, reason),
+    );
+    await this.member.start();
   }
 
-  private async finish(hangupBy: 'caller' | 'system', reason: string): Promise<void> {
+  /** The room put the caller out (kicked, ended, could not join): hang up. */
+  private putOut(how: LeftHow, reason: string): void {
+    if (this.finished) return;
+    hangUpDialog(this.dialog);
+    void this.finish({ how, hangupBy: 'system', reason });
+  }
+
+  /** Tells an answered caller why they cannot come in, then hangs up. */
+  private async refuseInside(prompt: RoomPrompt, reason: string, disposition: Ending['disposition'] = 'rejected'): Promise<void> {
+    this.a.log.info({ room: this.room.number, reason }, 'caller refused entry to the room');
+    await this.endpoint.play(this.ctx.prompts.file(prompt)).catch(() => undefined);
+    if (this.finished) return;
+    hangUpDialog(this.dialog);
+    await this.finish({ how: 'system', hangupBy: 'system', reason, disposition });
+  }
+
+  private async finish(e: Ending): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    clearInterval(this.renewTimer);
     const at = Date.now();
+    await this.member?.leave(e.how, at);
     // Hanging the media server's channel up takes the member out of the conference.
     await this.endpoint.destroy().catch(() => undefined);
-    await this.seats.leave(this.room.id, this.a.callId).catch(() => undefined);
-    this.a.leg.end(at, hangupBy, 200, reason);
-    this.a.recorder.end({ at, hangupBy, sipStatus: 200, sipReason: reason });
+    this.a.leg.end(at, e.hangupBy, 200, e.reason);
+    this.a.recorder.end({ at, hangupBy: e.hangupBy, sipStatus: 200, sipReason: e.reason, ...(e.disposition ? { disposition: e.disposition } : {}) });
     await unpublishLive(this.ctx, this.a.callId);
-    this.a.log.info({ room: this.room.number, hangupBy, reason }, 'caller left the room');
+    this.a.log.info({ room: this.room.number, hangupBy: e.hangupBy, how: e.how, reason: e.reason }, 'room call ended');
     this.settled.resolve();
   }
 }

@@ -212,7 +212,10 @@ export class CallRecorder {
       ? { kind: 'blind', toOperatorId: to.operator.id, toOperator: to.operator.username }
       : { kind: 'blind', toQueueId: to.queue.id, toQueueNumber: to.queue.number };
     this.queueEvent('transfer', at, { operatorId: fromOperatorId, data: { ...data, result: 'connected' } });
-    if ('operator' in to) this.answered(at, to.operator);
+    if (!('operator' in to)) return;
+    this.answered(at, to.operator);
+    // The call's completion is the new operator's.
+    this.connectedOperator = to.operator.id;
   }
 
   /** A transfer that the target did not take (busy, no answer, refused). */

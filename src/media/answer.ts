@@ -1,5 +1,6 @@
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
+import { releaseEndpoint } from './endpoint.js';
 
 export class CallerGone extends Error {
   constructor() {
@@ -25,14 +26,14 @@ export async function answerOntoMedia(srf: Srf, ms: Mrf.MediaServer, req: Srf.Sr
   });
   const endpoint = await ms.createEndpoint({ remoteSdp: req.body });
   if (cancelled) {
-    await endpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(endpoint);
     throw new CallerGone();
   }
   let dialog: Srf.Dialog;
   try {
     dialog = await srf.createUAS(req, res, { localSdp: endpoint.local.sdp });
   } catch (err) {
-    await endpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(endpoint);
     throw cancelled ? new CallerGone() : err;
   }
   return { endpoint, dialog };

@@ -156,7 +156,11 @@ describe('a call to an operator\'s number', () => {
     expect(responsesOf(caller, 'received', 480)).toHaveLength(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     expect((await op.run.done).passed).toBe(true);
-    expect(await operatorState(t.operatorId)).toMatchObject({ state: 'available', missesInRow: 1 });
+    // The caller hears 480 as the operator is released: wait for the release to land.
+    await until('the operator released with the miss counted', async () => {
+      const s = await operatorState(t.operatorId);
+      return s.state === 'available' && s.missesInRow === 1 ? true : undefined;
+    });
     expect(await cdrOf(t.number)).toMatchObject({ disposition: 'timeout', hangup_by: 'system', sip_status: 480 });
     if (bench.freeswitch.standIn) expect(bench.freeswitch.standIn.model.channels()).toEqual([]);
   });

@@ -13,7 +13,7 @@ import { describeRun, runSipp, startSipp, type SippOptions, type SippResult, typ
 import { SIP_DOMAIN, startTestSwitchboard, type TestSwitchboard } from './switchboard.js';
 
 export const SCENARIOS = path.join(ROOT_DIR, 'sipp-scenarios');
-export const scenario = (name: string): string => path.join(SCENARIOS, name);
+export const scenario = (name: string): string => (path.isAbsolute(name) ? name : path.join(SCENARIOS, name));
 
 export interface CallBench {
   drachtio: DrachtioTarget;
@@ -124,7 +124,7 @@ export async function operatorPhone(
   username: string,
   password: string,
   scenarioFile: string,
-  opts: { pauseMs?: number; calls?: number; timeoutMs?: number } = {},
+  opts: { pauseMs?: number; calls?: number; timeoutMs?: number; keys?: Record<string, string> } = {},
 ): Promise<Phone> {
   const port = await getFreePort('both');
   const registered = await runSipp({
@@ -145,6 +145,7 @@ export async function operatorPhone(
     calls: opts.calls ?? 100,
     timeoutMs: opts.timeoutMs ?? 60_000,
     extraArgs: ['-d', String(opts.pauseMs ?? 0)],
+    ...(opts.keys ? { keys: opts.keys } : {}),
     name: `${username}-${path.basename(scenarioFile, '.xml')}`,
   });
   await run.ready;

@@ -5,9 +5,10 @@ import type { LiveCall, QueueStore } from '../../acd/queue-store.js';
 import type { CallControl, ControlResult } from '../../calls/control.js';
 import type { Disposition } from '../../cdr/records.js';
 import { callStory, searchCdrs } from '../../cdr/search.js';
+import { maskCaller, maskNumber } from '../../events/mask.js';
 import type { Pool } from '../../db/pool.js';
 import type { ConfigCache } from '../../provisioning/cache.js';
-import { requireRole } from '../auth.js';
+import { requireRole, type Access, type Principal } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { pageQuery } from '../schemas.js';
 
@@ -17,6 +18,8 @@ export interface LiveDeps {
   operators: OperatorService;
   settings: ConfigCache;
   control: CallControl;
+  /** Who may see whose calls, and whose callers' numbers are masked. */
+  access: Access;
 }
 
 const err = { $ref: 'Error#' };
@@ -88,15 +91,42 @@ function controlReply(result: ControlResult): void {
   if (result === 'done') return;
   if (result === 'not-found') throw notFound('live call');
   if (result === 'not-waiting') throw new ApiError(409, 'conflict', 'the caller is no longer waiting in a queue');
+  if (result === 'not-talking') throw new ApiError(409, 'conflict', 'the caller is not talking to an operator (or a transfer is under way)');
+  if (result === 'no-route') throw new ApiError(400, 'invalid', 'target names no operator or queue', 'target');
   throw new ApiError(503, 'unavailable', 'the switchboard instance that holds the call does not answer');
 }
 
-/** What is happening now: calls, queues, operators; and what happened: call records. */
+/** A call record's story with the caller's number masked wherever it appears. */
+function maskStory(story: Record<string, unknown>): Record<string, unknown> {
+  const legs = (story.legs as Record<string, unknown>[]).map((l) => (l.role === 'caller' && typeof l.party === 'string' ? { ...l, party: maskNumber(l.party) } : l));
+  const queueEvents = (story.queueEvents as { data: Record<string, unknown> }[]).map((e) => ({ ...e, data: maskCaller(e.data) }));
+  return { ...maskCaller(story), legs, queueEvents };
+}
+
+/**
+ * What is happening now: calls, queues, operators; and what happened: call records. Operator
+ * keys see their own state and calls only; callers' numbers are masked for the roles that must
+ * not see them.
+ */
 export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
   app.addSchema(liveCallSchema);
   app.addSchema(operatorStateSchema);
   const readers = requireRole('admin', 'supervisor');
+  const anyone = requireRole('admin', 'supervisor', 'operator');
   const controllers = requireRole('admin', 'supervisor');
+  const shown = <T extends { callerNumber?: unknown; callerName?: unknown }>(p: Principal | undefined, item: T): T => d.access.present(p, item);
+  /** Operator keys may act on their own operator only. */
+  const ownOnly = (p: Principal | undefined, operatorId: number): void => {
+    const own = d.access.ownOperator(p);
+    if (own !== undefined && own !== operatorId) throw new ApiError(403, 'forbidden', 'an operator key may see and change only its own operator');
+  };
+  /** For operator keys: is this call theirs (ringing them, or talking or talked to them)? */
+  const ownsCall = async (p: Principal | undefined): Promise<((c: LiveCall) => boolean) | undefined> => {
+    const own = d.access.ownOperator(p);
+    if (own === undefined) return undefined;
+    const status = await d.operators.store.get(own);
+    return (c) => c.operatorId === own || (status.callId !== '' && status.callId === c.callId);
+  };
   const callParams = { type: 'object', required: ['callId'], additionalProperties: false, properties: { callId: { type: 'string', format: 'uuid' } } };
   const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'integer', minimum: 1 } } };
 
@@ -108,23 +138,26 @@ export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
   };
 
   app.get('/v1/calls', {
-    preHandler: readers,
+    preHandler: anyone,
     schema: { tags: ['calls'], summary: 'Calls in progress on every instance', response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'LiveCall#' } } } } } },
-  }, async () => {
+  }, async (req) => {
     const now = Date.now();
-    const calls = (await d.queues.liveCalls()).sort((a, b) => a.arrivedAt - b.arrivedAt);
+    const mine = await ownsCall(req.principal);
+    const calls = (await d.queues.liveCalls()).filter((c) => mine?.(c) ?? true).sort((a, b) => a.arrivedAt - b.arrivedAt);
     const pos = await positions(calls);
-    return { items: calls.map((c) => present(c, pos.get(c.callId), now)) };
+    return { items: calls.map((c) => shown(req.principal, present(c, pos.get(c.callId), now))) };
   });
 
   app.get<{ Params: { callId: string } }>('/v1/calls/:callId', {
-    preHandler: readers,
+    preHandler: anyone,
     schema: { tags: ['calls'], summary: 'One call in progress', params: callParams, response: { 200: { $ref: 'LiveCall#' }, 404: err } },
   }, async (req) => {
     const call = await d.queues.getCall(req.params.callId);
-    if (!call) throw notFound('live call');
+    const mine = await ownsCall(req.principal);
+    // Another operator's call is as unknown to an operator key as a call that does not exist.
+    if (!call || (mine && !mine(call))) throw notFound('live call');
     const position = call.queueId === null ? undefined : await d.queues.position(call.queueId, call.callId);
-    return present(call, position, Date.now());
+    return shown(req.principal, present(call, position, Date.now()));
   });
 
   app.post<{ Params: { callId: string } }>('/v1/calls/:callId/hangup', {
@@ -156,6 +189,21 @@ export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
     return reply.code(204).send();
   });
 
+  app.post<{ Params: { callId: string }; Body: { target: string } }>('/v1/calls/:callId/transfer', {
+    preHandler: controllers,
+    schema: {
+      tags: ['calls'],
+      summary: 'Transfer a caller who talks to an operator (blind): to an operator or a queue',
+      description: 'target: a dialled number (resolved through the routes) or an operator\'s user name. 202: the target is being rung; the outcome shows in the live call and the record.',
+      params: callParams,
+      body: { type: 'object', required: ['target'], additionalProperties: false, properties: { target: { type: 'string', pattern: '^[0-9A-Za-z*#+._-]{1,64}$' } } },
+      response: { 202: { type: 'null' }, 400: err, 404: err, 409: err, 503: err },
+    },
+  }, async (req, reply) => {
+    controlReply(await d.control.transfer(req.params.callId, req.body.target));
+    return reply.code(202).send();
+  });
+
   app.get<{ Params: { id: number } }>('/v1/queues/:id/calls', {
     preHandler: readers,
     schema: { tags: ['queues'], summary: 'Callers waiting in a queue, in serving order', params: idParams, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'LiveCall#' } } } }, 404: err } },
@@ -165,19 +213,21 @@ export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
     const items = [];
     for (const w of await d.queues.waiting(req.params.id)) {
       const call = await d.queues.getCall(w.callId);
-      if (call) items.push(present(call, w.position, now));
+      if (call) items.push(shown(req.principal, present(call, w.position, now)));
     }
     return { items };
   });
 
   app.get('/v1/operator-states', {
-    preHandler: readers,
-    schema: { tags: ['operators'], summary: 'Every operator\'s state now', response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'OperatorState#' } } } } } },
-  }, async () => {
+    preHandler: anyone,
+    schema: { tags: ['operators'], summary: 'Every operator\'s state now (an operator key: its own)', response: { 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'OperatorState#' } } } } } },
+  }, async (req) => {
     const now = Date.now();
+    const own = d.access.ownOperator(req.principal);
     const statuses = new Map((await d.operators.store.all()).map((s) => [s.operatorId, s]));
     const items = [];
-    for (const op of d.settings.operators().sort((a, b) => a.username.localeCompare(b.username))) {
+    const operators = d.settings.operators().filter((op) => own === undefined || op.id === own);
+    for (const op of operators.sort((a, b) => a.username.localeCompare(b.username))) {
       const s = statuses.get(op.id) ?? (await d.operators.store.get(op.id));
       items.push(presentState(s, op.username, now));
     }
@@ -185,16 +235,17 @@ export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
   });
 
   app.get<{ Params: { id: number } }>('/v1/operators/:id/state', {
-    preHandler: readers,
+    preHandler: anyone,
     schema: { tags: ['operators'], summary: 'One operator\'s state now', params: idParams, response: { 200: { $ref: 'OperatorState#' }, 404: err } },
   }, async (req) => {
-    const op = d.settings.operator(req.params.id);
+    ownOnly(req.principal, req.params.id);
+    const op = await findOperator(d, req.params.id);
     if (!op) throw notFound('operator');
     return presentState(await d.operators.store.get(op.id), op.username, Date.now());
   });
 
   app.put<{ Params: { id: number }; Body: { state: 'available' | 'on-break' | 'logged-out' } }>('/v1/operators/:id/state', {
-    preHandler: controllers,
+    preHandler: anyone,
     schema: {
       tags: ['operators'],
       summary: 'Log an operator in or out, or put them on a break and back',
@@ -204,7 +255,8 @@ export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
       response: { 200: { $ref: 'OperatorState#' }, 400: err, 404: err, 409: err },
     },
   }, async (req) => {
-    const op = d.settings.operator(req.params.id);
+    ownOnly(req.principal, req.params.id);
+    const op = await findOperator(d, req.params.id);
     if (!op) throw notFound('operator');
     const current = await d.operators.store.get(op.id);
     const event = stateEvent(current, req.body.state);
@@ -233,18 +285,46 @@ export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
     },
   };
   app.get<{ Querystring: { from?: string; to?: string; number?: string; operatorId?: number; queueId?: number; disposition?: Disposition; limit: number; offset: number } }>('/v1/cdrs', {
-    preHandler: readers,
-    schema: { tags: ['records'], summary: 'Search call records, newest first', querystring: cdrQuery },
-  }, async (req) => ({ ...(await searchCdrs(d.pool, req.query)), limit: req.query.limit, offset: req.query.offset }));
+    preHandler: anyone,
+    schema: {
+      tags: ['records'],
+      summary: 'Search call records, newest first',
+      description: 'An operator key finds the calls its operator answered first. Roles that see numbers masked cannot search by number.',
+      querystring: cdrQuery,
+    },
+  }, async (req) => {
+    const own = d.access.ownOperator(req.principal);
+    if (own !== undefined && req.query.operatorId !== undefined && req.query.operatorId !== own) {
+      throw new ApiError(403, 'forbidden', 'an operator key may search only its own operator\'s calls');
+    }
+    // Searching by a number would tell whether that number called, which masking is meant to hide.
+    if (req.query.number !== undefined && d.access.masks(req.principal)) throw new ApiError(403, 'forbidden', 'this role sees callers\' numbers masked and cannot search by number');
+    const found = await searchCdrs(d.pool, own === undefined ? req.query : { ...req.query, operatorId: own });
+    return { ...found, items: found.items.map((c) => shown(req.principal, c)), limit: req.query.limit, offset: req.query.offset };
+  });
 
   app.get<{ Params: { callId: string } }>('/v1/cdrs/:callId', {
-    preHandler: readers,
+    preHandler: anyone,
     schema: { tags: ['records'], summary: 'One call\'s record with its legs and queue events', params: callParams, response: { 404: err } },
   }, async (req) => {
     const story = await callStory(d.pool, req.params.callId);
-    if (!story) throw notFound('call record');
-    return story;
+    const own = d.access.ownOperator(req.principal);
+    const username = req.principal?.operator;
+    const theirs = own === undefined || story?.operatorId === own || (story?.operators as string[] | undefined)?.includes(username ?? '');
+    if (!story || !theirs) throw notFound('call record');
+    return d.access.masks(req.principal) ? maskStory(story) : story;
   });
+}
+
+/**
+ * An operator by id: from the cached configuration, or from PostgreSQL when the cache has not
+ * caught up yet (an operator created a moment ago is logged in at once).
+ */
+async function findOperator(d: LiveDeps, id: number): Promise<{ id: number; username: string } | undefined> {
+  const cached = d.settings.operator(id);
+  if (cached) return cached;
+  const { rows } = await d.pool.query<{ id: number; username: string }>('SELECT id, username FROM operators WHERE id = $1', [id]);
+  return rows[0];
 }
 
 /** The operator event that brings an operator to the wanted state; undefined if already there. */
