@@ -14,6 +14,8 @@ SUDO=""
 need_packages=()
 command -v redis-server >/dev/null || need_packages+=(redis-server)
 command -v sipp >/dev/null || need_packages+=(sip-tester)
+# Headless Chromium for the wallboard's browser test (driven by playwright-core, which downloads nothing).
+command -v chromium >/dev/null || need_packages+=(chromium)
 command -v pg_ctl >/dev/null || [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need_packages+=(postgresql-15)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo >&2 "test-services: installing ${need_packages[*]}"

@@ -16,11 +16,13 @@ import { createFeatureCodeAuth } from './calls/feature-codes.js';
 import { attachInbound } from './calls/inbound.js';
 import { QueueCall } from './calls/queue-call.js';
 import { Outbox } from './cdr/outbox.js';
-import { RoomSeats } from './conference/room-seats.js';
+import { RoomStore } from './conference/room-store.js';
+import { Rooms } from './conference/rooms.js';
 import { RecordWriter } from './cdr/writer.js';
 import type { Config } from './config.js';
 import { loadMigrations, migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
+import { publishRecordEvent } from './events/call-events.js';
 import { Health } from './health.js';
 import type { Logger } from './log.js';
 import { MediaPool } from './media/pool.js';
@@ -137,7 +139,12 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
     stops.push(() => media.close());
 
     const calls = new CallRegistry();
-    const callCore = await startCallCore({ config, log, redis, keys, srf, media, settings, bus, calls, record: (r) => outbox.push(r), pool });
+    // Every record also becomes a live event (GET /v1/events) where it stands for a step of a call.
+    const record: CallContext['record'] = (r) => {
+      outbox.push(r);
+      publishRecordEvent(bus, r);
+    };
+    const callCore = await startCallCore({ config, log, redis, keys, srf, media, settings, bus, calls, record, pool });
     stops.push(() => callCore.stop());
 
     const api = await buildApi({
@@ -149,6 +156,10 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       version: packageVersion(),
       onConfigChange: () => bus.publish({ type: 'config' }),
       live: callCore.live,
+      rooms: { rooms: callCore.rooms },
+      maskCallerNumbers: config.maskCallerNumbers,
+      events: { feed: bus, instanceId: config.instanceId },
+      metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending() },
     });
     await listen(api, config);
     stops.push(() => api.close());
@@ -181,7 +192,7 @@ interface CallCoreDeps {
  * and inbound calls. Returns how to stop it: refuse new calls, then give calls in progress up to
  * SHUTDOWN_GRACE_SECONDS before hanging them up.
  */
-async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool'> }> {
+async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms }> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
   const operators = new OperatorService(operatorStore, d.record, log);
@@ -249,11 +260,13 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   };
   const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   let accepting = true;
-  attachInbound(ctx, () => accepting, { featureAuth, seats: new RoomSeats(d.redis, d.keys) });
+  const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
+  attachInbound(ctx, () => accepting, { featureAuth, rooms });
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {
     live: { queues, operators, settings, control },
+    rooms,
     stop: async () => {
       accepting = false;
       clearInterval(tick);

@@ -7,6 +7,8 @@ export type Role = 'admin' | 'supervisor' | 'operator';
 export interface ApiKey {
   key: string;
   role: Role;
+  /** Operator keys only: the username of the operator the key belongs to. */
+  operator?: string;
 }
 
 export interface HostPort {
@@ -26,6 +28,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   http: HostPort;
   apiKeys: ApiKey[];
+  /** Roles that see callers' numbers masked in every API response and event. */
+  maskCallerNumbers: Role[];
   databaseUrl: string;
   redisUrl: string;
   redisPrefix: string;
@@ -168,6 +172,29 @@ function parseFreeswitchServers(r: Reader): HostPort[] {
   return servers;
 }
 
+const USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * One API_KEYS entry: `key` (admin), `role:key`, or `operator/<username>:key` (an operator key
+ * must say whose it is). Returns the key or the problem with the entry.
+ */
+function parseApiKey(item: string): ApiKey | string {
+  const colon = item.indexOf(':');
+  const who = colon === -1 ? 'admin' : item.slice(0, colon);
+  const key = colon === -1 ? item : item.slice(colon + 1);
+  const [role, operator, extra] = who.split('/');
+  if (role === undefined || !(ROLES as readonly string[]).includes(role) || extra !== undefined) {
+    return `has an entry with unknown role "${who}" (roles: ${ROLES.join(', ')})`;
+  }
+  if (role === 'operator' && operator === undefined) {
+    return 'has an operator key without its operator: write operator/<username>:<key>';
+  }
+  if (operator !== undefined && role !== 'operator') return `has a ${role} key naming an operator ("${who}"); only operator keys do`;
+  if (operator !== undefined && !USERNAME.test(operator)) return `has an operator key for "${operator}", which is not a valid username`;
+  if (key.length < MIN_KEY_LENGTH) return `has a ${role} key shorter than ${MIN_KEY_LENGTH} characters`;
+  return operator === undefined ? { key, role: role as Role } : { key, role: 'operator', operator };
+}
+
 function parseApiKeys(r: Reader): ApiKey[] {
   const name = 'API_KEYS';
   const value = r.string(name);
@@ -175,20 +202,29 @@ function parseApiKeys(r: Reader): ApiKey[] {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (items.length === 0 && value !== '') r.fail(name, 'lists no key');
   for (const item of items) {
-    const colon = item.indexOf(':');
-    const role = colon === -1 ? 'admin' : item.slice(0, colon);
-    const key = colon === -1 ? item : item.slice(colon + 1);
-    if (!(ROLES as readonly string[]).includes(role)) {
-      r.fail(name, `has an entry with unknown role "${role}" (roles: ${ROLES.join(', ')})`);
-      continue;
-    }
-    if (key.length < MIN_KEY_LENGTH) {
-      r.fail(name, `has a ${role} key shorter than ${MIN_KEY_LENGTH} characters`);
-      continue;
-    }
-    keys.push({ key, role: role as Role });
+    const parsed = parseApiKey(item);
+    if (typeof parsed === 'string') r.fail(name, parsed);
+    else keys.push(parsed);
+  }
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (seen.has(k.key)) r.fail(name, `has the same key twice (a ${k.role} key); every key must be different`);
+    seen.add(k.key);
   }
   return keys;
+}
+
+/** MASK_CALLER_NUMBERS: the roles that must not see callers' numbers, e.g. "operator,supervisor". */
+function parseMaskRoles(r: Reader): Role[] {
+  const name = 'MASK_CALLER_NUMBERS';
+  const value = r.optional(name) ?? '';
+  const roles: Role[] = [];
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (item === 'none') continue;
+    if ((ROLES as readonly string[]).includes(item)) roles.push(item as Role);
+    else r.fail(name, `has unknown role "${item}" (roles: ${ROLES.join(', ')}, or none)`);
+  }
+  return roles;
 }
 
 export function parseCidr(text: string): Cidr | undefined {
@@ -257,6 +293,7 @@ export function loadConfig(env: Env): Config {
       port: r.port('HTTP_PORT', 8080),
     },
     apiKeys: parseApiKeys(r),
+    maskCallerNumbers: parseMaskRoles(r),
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
     redisPrefix: r.string('REDIS_PREFIX', 'sb:'),

@@ -1,16 +1,22 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import type { ApiKey } from '../config.js';
+import type { ApiKey, Role } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { Health } from '../health.js';
 import type { Logger } from '../log.js';
+import { EventStream, type EventFeed } from '../events/stream.js';
 import { ProvisioningError } from '../provisioning/errors.js';
-import { ApiKeyAuth } from './auth.js';
+import { registerWallboard } from '../wallboard/serve.js';
+import { Access, ApiKeyAuth } from './auth.js';
 import { ApiError, errorSchema } from './errors.js';
 import { registerHealthRoute } from './routes/health.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerLiveRoutes, type LiveDeps } from './routes/live.js';
+import { registerMetricsRoute, type MetricsDeps } from './routes/metrics.js';
 import { registerProvisioningRoutes } from './routes/provisioning.js';
+import { registerRoomLiveRoutes, type RoomsLiveDeps } from './routes/rooms-live.js';
+import { registerStatsRoutes } from './routes/stats.js';
 import { compileValidator, validationError } from './validation.js';
 
 export interface ApiDeps {
@@ -22,14 +28,21 @@ export interface ApiDeps {
   version: string;
   /** Called after every change to the configuration, so every instance reloads it. */
   onConfigChange(): void;
-  live: Omit<LiveDeps, 'pool'>;
+  live: Omit<LiveDeps, 'pool' | 'access'>;
+  /** Rooms in use: members, control, dial-out, history. */
+  rooms: Omit<RoomsLiveDeps, 'pool' | 'mask'>;
+  /** The roles that see callers' numbers masked (MASK_CALLER_NUMBERS). */
+  maskCallerNumbers: Role[];
+  /** Live events of every instance, for GET /v1/events. */
+  events: { feed: EventFeed; instanceId: string; heartbeatMs?: number };
+  metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered'>;
 }
 
 /** Writes under these paths change the configuration every instance caches. */
 const CONFIG_PATHS = /^\/v1\/(operators|queues|routes|rooms)(\/\d+)?(\/members\/\d+)?(\?|$)/;
 
-/** Paths anyone may read: the health probe and the API documentation. */
-const PUBLIC_PATHS = /^\/(health|docs)(\/|$|\?)/;
+/** Paths anyone may read: the health probe, the API documentation and the wallboard's page. */
+const PUBLIC_PATHS = /^\/(health|docs|wallboard)(\/|$|\?)/;
 const BODY_LIMIT = 64 * 1024;
 
 function toApiError(err: FastifyError | ProvisioningError | ApiError | Error): ApiError {
@@ -72,7 +85,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const auth = new ApiKeyAuth(deps.apiKeys);
   app.addHook('onRequest', async (request) => {
     if (PUBLIC_PATHS.test(request.url)) return;
-    request.role = auth.authenticate(request);
+    request.principal = auth.authenticate(request);
+    request.role = request.principal.role;
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -89,6 +103,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (request.method !== 'GET' && reply.statusCode < 300 && CONFIG_PATHS.test(request.url)) deps.onConfigChange();
   });
   registerProvisioningRoutes(app, { pool: deps.pool, realm: deps.sipDomain });
-  registerLiveRoutes(app, { ...deps.live, pool: deps.pool });
+  const access = new Access(deps.maskCallerNumbers, deps.live.settings);
+  registerLiveRoutes(app, { ...deps.live, pool: deps.pool, access });
+  registerRoomLiveRoutes(app, { ...deps.rooms, pool: deps.pool, mask: (req, item) => access.present(req.principal, item) });
+  registerStatsRoutes(app, { pool: deps.pool });
+  registerMetricsRoute(app, { ...deps.metrics, health: deps.health, queues: deps.live.queues, operators: deps.live.operators, settings: deps.live.settings });
+
+  const stream = new EventStream(deps.events.feed, {
+    instanceId: deps.events.instanceId,
+    log: deps.log,
+    username: (id) => deps.live.settings.operator(id)?.username,
+    ...(deps.events.heartbeatMs === undefined ? {} : { heartbeatMs: deps.events.heartbeatMs }),
+  });
+  // Open streams would keep close() waiting for ever: end them first (SIGTERM, tests).
+  app.addHook('preClose', async () => stream.close());
+  registerEventRoutes(app, { stream, auth, access });
+  registerWallboard(app);
   return app;
 }

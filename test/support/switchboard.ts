@@ -36,7 +36,7 @@ export async function startTestSwitchboard(extra: Env = {}, opts: TestSwitchboar
     DATABASE_URL: db.url,
     REDIS_URL: services.redisUrl,
     REDIS_PREFIX: testRedisPrefix(),
-    API_KEYS: `admin:${ADMIN_KEY},supervisor:${SUPERVISOR_KEY},operator:${OPERATOR_KEY}`,
+    API_KEYS: `admin:${ADMIN_KEY},supervisor:${SUPERVISOR_KEY},operator/alice:${OPERATOR_KEY}`,
     DRACHTIO_HOST: '127.0.0.1',
     DRACHTIO_PORT: '1',
     DRACHTIO_SECRET: 'cymru',

@@ -101,9 +101,22 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('gives operator keys their role', () => {
-    const c = loadConfig({ ...valid, API_KEYS: 'operator:abcdefghijklmnopqrstu' });
-    expect(c.apiKeys).toEqual([{ key: 'abcdefghijklmnopqrstu', role: 'operator' }]);
+  it('gives operator keys their role and their operator', () => {
+    const c = loadConfig({ ...valid, API_KEYS: 'operator/alice:abcdefghijklmnopqrstu' });
+    expect(c.apiKeys).toEqual([{ key: 'abcdefghijklmnopqrstu', role: 'operator', operator: 'alice' }]);
+  });
+
+  it('refuses operator keys that do not name their operator, and names on other roles', () => {
+    expect(() => loadConfig({ ...valid, API_KEYS: 'operator:abcdefghijklmnopqrstu' })).toThrow(/API_KEYS has an operator key without its operator: write operator\/<username>:<key>/);
+    expect(() => loadConfig({ ...valid, API_KEYS: 'supervisor/alice:abcdefghijklmnopqrstu' })).toThrow(/only operator keys do/);
+    expect(() => loadConfig({ ...valid, API_KEYS: 'operator/al ice:abcdefghijklmnopqrstu' })).toThrow(/not a valid username/);
+    expect(() => loadConfig({ ...valid, API_KEYS: 'abcdefghijklmnopqrstu,supervisor:abcdefghijklmnopqrstu' })).toThrow(/same key twice/);
+  });
+
+  it('reads the roles that see callers\' numbers masked', () => {
+    expect(loadConfig(valid).maskCallerNumbers).toEqual([]);
+    expect(loadConfig({ ...valid, MASK_CALLER_NUMBERS: 'operator, supervisor' }).maskCallerNumbers).toEqual(['operator', 'supervisor']);
+    expect(() => loadConfig({ ...valid, MASK_CALLER_NUMBERS: 'guest' })).toThrow(/MASK_CALLER_NUMBERS has unknown role "guest"/);
   });
 });
 

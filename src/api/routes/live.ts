@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OperatorEvent, OperatorStatus } from '../../acd/operator-rules.js';
 import type { OperatorService } from '../../acd/operator-service.js';
 import type { LiveCall, QueueStore } from '../../acd/queue-store.js';
-import type { CallControl, ControlResult } from '../../calls/control.js';
+import type { CallControl, ControlResult, ConversationAction } from '../../calls/control.js';
 import type { Disposition } from '../../cdr/records.js';
 import { callStory, searchCdrs } from '../../cdr/search.js';
 import { maskCaller, maskNumber } from '../../events/mask.js';
@@ -91,7 +91,8 @@ function controlReply(result: ControlResult): void {
   if (result === 'done') return;
   if (result === 'not-found') throw notFound('live call');
   if (result === 'not-waiting') throw new ApiError(409, 'conflict', 'the caller is no longer waiting in a queue');
-  if (result === 'not-talking') throw new ApiError(409, 'conflict', 'the caller is not talking to an operator (or a transfer is under way)');
+  if (result === 'not-talking') throw new ApiError(409, 'conflict', 'the caller is not talking to an operator, or a transfer is under way');
+  if (result === 'not-consulting') throw new ApiError(409, 'conflict', 'no consultation is under way on this call');
   if (result === 'no-route') throw new ApiError(400, 'invalid', 'target names no operator or queue', 'target');
   throw new ApiError(503, 'unavailable', 'the switchboard instance that holds the call does not answer');
 }
@@ -189,20 +190,41 @@ export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
     return reply.code(204).send();
   });
 
-  app.post<{ Params: { callId: string }; Body: { target: string } }>('/v1/calls/:callId/transfer', {
-    preHandler: controllers,
-    schema: {
-      tags: ['calls'],
-      summary: 'Transfer a caller who talks to an operator (blind): to an operator or a queue',
-      description: 'target: a dialled number (resolved through the routes) or an operator\'s user name. 202: the target is being rung; the outcome shows in the live call and the record.',
-      params: callParams,
-      body: { type: 'object', required: ['target'], additionalProperties: false, properties: { target: { type: 'string', pattern: '^[0-9A-Za-z*#+._-]{1,64}$' } } },
-      response: { 202: { type: 'null' }, 400: err, 404: err, 409: err, 503: err },
-    },
-  }, async (req, reply) => {
-    controlReply(await d.control.transfer(req.params.callId, req.body.target));
-    return reply.code(202).send();
-  });
+  const targetBody = {
+    type: 'object',
+    required: ['target'],
+    additionalProperties: false,
+    properties: { target: { type: 'string', pattern: '^[0-9A-Za-z*#+._-]{1,64}$', description: 'a dialled number (resolved through the routes) or an operator\'s user name' } },
+  };
+  const conversationRoute = (path: string, summary: string, description: string, action: (body: { target?: string }) => ConversationAction, body?: object): void => {
+    app.post<{ Params: { callId: string }; Body: { target?: string } }>(path, {
+      preHandler: controllers,
+      schema: {
+        tags: ['calls'],
+        summary,
+        description,
+        params: callParams,
+        ...(body ? { body } : {}),
+        response: { 202: { type: 'null' }, 400: err, 404: err, 409: err, 503: err },
+      },
+    }, async (req, reply) => {
+      controlReply(await d.control.conversation(req.params.callId, action(req.body ?? {})));
+      return reply.code(202).send();
+    });
+  };
+  conversationRoute('/v1/calls/:callId/transfer', 'Transfer a caller who talks to an operator (blind)',
+    'To an operator (rung now; if they do not answer, the caller goes back to the operator) or into a queue. 202: under way; the outcome shows in the live call and the record.',
+    (b) => ({ action: 'transfer', number: b.target ?? '' }), targetBody);
+  conversationRoute('/v1/calls/:callId/consult', 'Consult another operator before transferring (attended)',
+    'The caller holds with music while the operator\'s phone is connected to the target once they answer. Then complete or cancel.',
+    (b) => ({ action: 'consult', number: b.target ?? '' }), targetBody);
+  conversationRoute('/v1/calls/:callId/consult/complete', 'Complete a consultation: the caller goes to the consulted operator',
+    'Also before the target has answered: the caller then hears music until they do. The first operator is free.',
+    () => ({ action: 'complete' }));
+  conversationRoute('/v1/calls/:callId/consult/cancel', 'Cancel a consultation: the operator is back with the caller', '', () => ({ action: 'cancel' }));
+  conversationRoute('/v1/calls/:callId/three-way', 'Bring a third party in: caller, operator and target talk together',
+    'When the operator leaves, the other two stay connected; when one of them leaves, the call goes on with two.',
+    (b) => ({ action: 'three-way', number: b.target ?? '' }), targetBody);
 
   app.get<{ Params: { id: number } }>('/v1/queues/:id/calls', {
     preHandler: readers,
