@@ -37,7 +37,9 @@ export type OperatorEvent =
   | { type: 'hangup'; callId: string; wrapupMs: number }
   | { type: 'wrapup-done'; callId: string }
   /** The owning instance is gone or the deadline passed: free the operator without blame. */
-  | { type: 'expire' };
+  | { type: 'expire' }
+  /** An attended transfer joins the operator's conversation to another call (a new call id). */
+  | { type: 'move-call'; from: string; to: string };
 
 /**
  * A compare-and-set plan: apply `changes` only if the operator is still in one of `from` (and,
@@ -129,6 +131,9 @@ export function planTransition(op: OperatorStatus, event: OperatorEvent, now: nu
     case 'wrapup-done':
       if (op.state !== 'wrap-up' || op.callId !== event.callId) refuse();
       return { from: ['wrap-up'], callId: event.callId, changes: freed(op, now), reason: 'wrap-up over' };
+    case 'move-call':
+      if (op.state !== 'busy' || op.callId !== event.from) refuse();
+      return { from: ['busy'], callId: event.from, changes: { callId: event.to }, reason: 'attended transfer' };
     case 'expire': {
       if (!ON_CALL.includes(op.state)) refuse();
       // A reservation that never became a call leaves the operator as idle as before.

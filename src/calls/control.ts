@@ -2,12 +2,35 @@ import type { QueueStore } from '../acd/queue-store.js';
 import type { ConfigCache } from '../provisioning/cache.js';
 import type { EventBus } from '../redis/events.js';
 import type { CallRegistry } from './context.js';
-import { Conversation } from './conversation.js';
+import { Conversation, type ConversationResult } from './conversation.js';
 import { QueueCall } from './queue-call.js';
 
-export type ControlResult = 'done' | 'not-found' | 'not-waiting' | 'not-talking' | 'no-route' | 'unreachable';
+export type ControlResult = 'done' | 'not-found' | 'not-waiting' | 'not-talking' | 'not-consulting' | 'no-route' | 'unreachable';
 
-type Action = { action: 'hangup' } | { action: 'front' } | { action: 'move'; queueId: number } | { action: 'transfer'; number: string };
+/** What can be done to a caller who talks to an operator. */
+export type ConversationAction =
+  | { action: 'transfer'; number: string }
+  | { action: 'consult'; number: string }
+  | { action: 'complete' }
+  | { action: 'cancel' }
+  | { action: 'three-way'; number: string };
+
+type Action = { action: 'hangup' } | { action: 'front' } | { action: 'move'; queueId: number } | ConversationAction;
+
+function onConversation(call: Conversation, a: ConversationAction): Promise<ConversationResult> {
+  switch (a.action) {
+    case 'transfer':
+      return call.transfer(a.number);
+    case 'consult':
+      return call.consult(a.number);
+    case 'complete':
+      return call.complete();
+    case 'cancel':
+      return call.cancel();
+    case 'three-way':
+      return call.threeWay(a.number);
+  }
+}
 
 /**
  * Acts on live calls for the API, whichever instance owns them: a call is handled where its SIP
@@ -31,10 +54,8 @@ export class CallControl {
       call.hangup('hung up through the API');
       return 'done';
     }
-    if (request.action === 'transfer') {
-      if (!(call instanceof Conversation)) return 'not-talking';
-      const result = await call.transfer(request.number);
-      return result === 'started' ? 'done' : result;
+    if (request.action !== 'front' && request.action !== 'move') {
+      return call instanceof Conversation ? onConversation(call, request) : 'not-talking';
     }
     if (!(call instanceof QueueCall)) return 'not-waiting';
     if (request.action === 'front') return (await call.moveToFront()) ? 'done' : 'not-waiting';
@@ -59,9 +80,9 @@ export class CallControl {
     return this.act(callId, { action: 'front' });
   }
 
-  /** A blind transfer of a caller who talks to an operator, to a number resolved through the routes. */
-  transfer(callId: string, number: string): Promise<ControlResult> {
-    return this.act(callId, { action: 'transfer', number });
+  /** Transfers, consultations and three-way calls of a caller who talks to an operator. */
+  conversation(callId: string, action: ConversationAction): Promise<ControlResult> {
+    return this.act(callId, action);
   }
 
   moveToQueue(callId: string, queueId: number): Promise<ControlResult> {

@@ -3,14 +3,14 @@ import type Srf from 'drachtio-srf';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
+import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
 import { HoldMusic } from '../media/hold.js';
 import type { Operator, Queue } from '../provisioning/types.js';
-import { isHoldSdp, parseReferTo, sipfrag } from '../sip/refer.js';
+import { isHoldSdp, parseReferTo, sipfrag, type Replaces } from '../sip/refer.js';
 import { bounded, hangUpDialog, settleOnce } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
-import { OperatorRing } from './operator-ring.js';
+import { holdRequests, OperatorRing } from './operator-ring.js';
 import { QueueCall, type AnsweredCaller } from './queue-call.js';
-import { releaseEndpoint } from '../media/endpoint.js';
 
 /** A party on the line: their SIP dialog, their media server endpoint and their leg's record. */
 export interface Talker {
@@ -36,23 +36,35 @@ export interface ConversationStart {
 /** Where a transfer can go, resolved from a dialled number through the routes. */
 export type TransferTarget = { kind: 'operator'; operator: Operator } | { kind: 'queue'; queue: Queue };
 
-export type TransferResult = 'started' | 'no-route' | 'not-talking';
+export type ConversationResult = 'done' | 'no-route' | 'not-talking' | 'not-consulting';
+
+/**
+ * What a third party is rung for. blind: the caller goes to them, the operator leaves.
+ * consult: the operator talks to them while the caller holds, then completes (the caller goes to
+ * them) or cancels. three-way: all three talk together.
+ */
+type ThirdMode = 'blind' | 'consult' | 'three-way';
+
+interface Third {
+  mode: ThirdMode;
+  target: Operator;
+  leg: LegRecorder;
+  ring: OperatorRing | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** The REFER's progress reports, for a transfer asked for by the operator's phone. */
+  notify: ReferNotifier | undefined;
+  talker: OperatorTalker | undefined;
+  /** A consultation completed before the target answered: connect the caller on the answer. */
+  completeOnAnswer: boolean;
+}
 
 const DEFAULT_HOLD_MUSIC = 'local_stream://moh';
 // A transfer target's phones ring this long before the transfer counts as failed.
-const TRANSFER_RING_TIMEOUT_MS = 30_000;
+const THIRD_RING_TIMEOUT_MS = 30_000;
 const LEASE_MARGIN_MS = 10_000;
 const PROMPT_MAX_MS = 10_000;
 const NOTIFY_EXPIRES_S = 60;
-
-/** A blind transfer under way: the target being rung for the caller. */
-interface Transfer {
-  target: Operator;
-  ring: OperatorRing | undefined;
-  leg: LegRecorder;
-  timer: NodeJS.Timeout | undefined;
-  notify: ReferNotifier | undefined;
-}
+const DIRECT_MAX_MISSES = 3;
 
 /** Reports a REFER's progress with NOTIFYs (RFC 3515 §2.4.4), unless Refer-Sub: false. */
 class ReferNotifier {
@@ -80,10 +92,12 @@ class ReferNotifier {
 }
 
 /**
- * A caller talking to an operator, from the moment they are connected until the call ends: the
- * operator's phone can put the caller on hold (re-INVITE) and transfer them (REFER), and the
- * API can transfer them too. Both legs stay anchored on the media server, so moving the caller
- * is a matter of bridging their endpoint to another one; phones are never re-INVITEd.
+ * A caller talking to an operator, from the moment they are connected until the call ends. The
+ * operator's phone can put the caller on hold (re-INVITE) and transfer them, blind (REFER) or
+ * attended (REFER with Replaces naming a consultation call); the API can transfer them, consult
+ * another operator first, or bring a third party in. Every leg stays anchored on the media
+ * server, so moving people is bridging, unbridging or conferencing their endpoints; phones are
+ * never re-INVITEd.
  */
 export class Conversation implements ActiveCall {
   readonly callId: string;
@@ -92,7 +106,11 @@ export class Conversation implements ActiveCall {
   private readonly log: Logger;
   private operator: OperatorTalker | undefined;
   private hold: HoldMusic | undefined;
-  private transferring: Transfer | undefined;
+  private third: Third | undefined;
+  /** The media server conference of a three-way call, while there is one. */
+  private conference: string | undefined;
+  /** Listeners on the operator's dialog, to hand the operator to another call intact. */
+  private readonly detach = new Map<OperatorTalker, () => void>();
   private ended = false;
 
   private constructor(
@@ -130,10 +148,26 @@ export class Conversation implements ActiveCall {
   /** Makes `op` the caller's operator and listens to their phone. */
   private adopt(op: OperatorTalker): void {
     this.operator = op;
-    op.dialog.on('destroy', () => this.operatorGone(op));
-    op.dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => void this.reinvite(op, req, res));
-    op.dialog.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => void this.refer(op, req, res));
+    const gone = (): void => this.operatorGone(op);
+    const modify = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.reinvite(op, req, res);
+    const refer = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.refer(op, req, res);
+    op.dialog.on('destroy', gone);
+    op.dialog.on('modify', modify);
+    op.dialog.on('refer', refer);
+    this.detach.set(op, () => {
+      op.dialog.off('destroy', gone);
+      op.dialog.off('modify', modify);
+      op.dialog.off('refer', refer);
+    });
+    holdRequests(op.dialog, false);
     void this.ctx.queues.updateCall(this.callId, { state: 'connected', operatorId: op.operator.id }).catch(() => undefined);
+  }
+
+  /** Stops listening to an operator's phone (they leave, or go to another call). */
+  private forget(op: OperatorTalker): void {
+    this.detach.get(op)?.();
+    this.detach.delete(op);
+    if (this.operator === op) this.operator = undefined;
   }
 
   // ---- the phones --------------------------------------------------------------------------
@@ -141,7 +175,9 @@ export class Conversation implements ActiveCall {
   private callerGone(): void {
     if (this.ended) return;
     this.log.info('caller hung up');
-    this.cancelTransfer('caller hung up');
+    this.s.caller.leg.end(Date.now(), 'caller', 200, 'BYE');
+    if (this.conference) return this.partyLeft();
+    this.dropThird('caller hung up', 'caller');
     const op = this.operator;
     if (op) void this.releaseOperator(op, 'caller');
     void this.finish('caller', 'caller hung up');
@@ -152,10 +188,18 @@ export class Conversation implements ActiveCall {
     void releaseEndpoint(op.endpoint);
     void this.operatorDone(op.operator);
     if (this.ended || this.operator !== op) return;
-    this.operator = undefined;
-    // An operator who hangs up after handing the caller over does not end the call (RFC 5589 §7).
-    if (this.transferring) return;
+    this.forget(op);
+    const third = this.third;
+    if (third?.mode === 'blind') return; // RFC 5589 §7: the transfer goes on without them.
+    if (third?.mode === 'consult') {
+      // Leaving a consultation hands the caller to the target (an attended transfer on hang-up).
+      this.log.info({ operator: op.operator.username }, 'operator left the consultation: the caller goes to the target');
+      void this.completeConsultation();
+      return;
+    }
+    if (this.conference) return this.partyLeft();
     this.log.info({ operator: op.operator.username }, 'operator hung up');
+    this.dropThird('operator hung up', 'operator');
     this.stopHold();
     hangUpDialog(this.s.caller.dialog);
     void this.finish('operator', 'operator hung up');
@@ -165,14 +209,14 @@ export class Conversation implements ActiveCall {
   private async reinvite(op: OperatorTalker, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
     let answer: string;
     try {
-      answer = await op.endpoint.modify(req.body);
+      answer = await modifyEndpoint(op.endpoint, req.body);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'media server refused the phone\'s new SDP');
       res.send(488);
       return;
     }
     res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp' } } as never);
-    if (this.operator !== op || this.transferring) return;
+    if (this.operator !== op || this.third || this.conference) return;
     if (isHoldSdp(req.body)) await this.holdCaller();
     else await this.unholdCaller(op);
   }
@@ -200,7 +244,7 @@ export class Conversation implements ActiveCall {
     await this.s.caller.endpoint.bridge(op.endpoint);
   }
 
-  /** REFER from the operator's phone: a blind transfer (RFC 3515). */
+  /** REFER from the operator's phone: blind, or attended with Replaces (RFC 3515, RFC 3891). */
   private async refer(op: OperatorTalker, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
     const target = parseReferTo(req.get('Refer-To'));
     if (!target) {
@@ -211,9 +255,12 @@ export class Conversation implements ActiveCall {
     res.send(202, subscribed ? {} : ({ headers: { 'Refer-Sub': 'false' } } as never));
     const notify = new ReferNotifier(op.dialog, subscribed, this.log);
     notify.send(100, 'Trying', false);
+    if (this.third || this.conference) {
+      notify.send(491, 'Request Pending', true);
+      return;
+    }
     if (target.replaces) {
-      // Attended transfer needs the consultation call's legs; it is not implemented yet.
-      notify.send(501, 'Not Implemented', true);
+      await this.attendedByReplaces(target.replaces, notify);
       return;
     }
     const resolved = this.resolve(target.number);
@@ -223,10 +270,11 @@ export class Conversation implements ActiveCall {
       notify.send(404, 'Not Found', true);
       return;
     }
-    await this.transferTo(resolved, notify);
+    if (resolved.kind === 'queue') return this.transferToQueue(resolved.queue, notify);
+    await this.ringThird('blind', resolved.operator, notify);
   }
 
-  // ---- transfers ---------------------------------------------------------------------------
+  // ---- what the API asks for ---------------------------------------------------------------
 
   /** A number (or an operator's user name) as a transfer target, through the routes. */
   resolve(number: string): TransferTarget | undefined {
@@ -245,20 +293,60 @@ export class Conversation implements ActiveCall {
     return undefined;
   }
 
-  /** A blind transfer asked for through the API. */
-  async transfer(number: string): Promise<TransferResult> {
-    if (this.ended || this.transferring || !this.operator) return 'not-talking';
+  private get talking(): boolean {
+    return !this.ended && !this.third && !this.conference && this.operator !== undefined;
+  }
+
+  /** A blind transfer: to an operator (rung now) or into a queue. */
+  async transfer(number: string): Promise<ConversationResult> {
+    if (!this.talking) return 'not-talking';
     const target = this.resolve(number);
     if (!target) return 'no-route';
     this.log.info({ to: number, kind: target.kind }, 'caller transferred through the API');
-    await this.transferTo(target, undefined);
-    return 'started';
+    if (target.kind === 'queue') await this.transferToQueue(target.queue, undefined);
+    else await this.ringThird('blind', target.operator, undefined);
+    return 'done';
   }
 
-  private async transferTo(target: TransferTarget, notify: ReferNotifier | undefined): Promise<void> {
-    if (target.kind === 'queue') return this.transferToQueue(target.queue, notify);
-    return this.transferToOperator(target.operator, notify);
+  /** Consultation: the caller holds while the operator talks to another operator. */
+  async consult(number: string): Promise<ConversationResult> {
+    if (!this.talking) return 'not-talking';
+    const target = this.resolve(number);
+    if (target?.kind !== 'operator') return 'no-route';
+    this.log.info({ to: target.operator.username }, 'operator consults');
+    await this.ringThird('consult', target.operator, undefined);
+    return 'done';
   }
+
+  /** Ends a consultation by giving the caller to the target (now, or when they answer). */
+  async complete(): Promise<ConversationResult> {
+    if (this.ended || this.third?.mode !== 'consult') return 'not-consulting';
+    await this.completeConsultation();
+    return 'done';
+  }
+
+  /** Ends a consultation without a transfer: the operator is back with the caller. */
+  async cancel(): Promise<ConversationResult> {
+    const third = this.third;
+    if (this.ended || third?.mode !== 'consult') return 'not-consulting';
+    this.log.info('consultation cancelled');
+    this.dropThird('consultation cancelled', 'system');
+    this.s.recorder.transferFailed(this.operator?.operator.id ?? null, 487, Date.now(), 'attended');
+    await this.backToOperator();
+    return 'done';
+  }
+
+  /** Brings another operator in: caller, operator and they talk together. */
+  async threeWay(number: string): Promise<ConversationResult> {
+    if (!this.talking) return 'not-talking';
+    const target = this.resolve(number);
+    if (target?.kind !== 'operator') return 'no-route';
+    this.log.info({ to: target.operator.username }, 'a third party is brought in');
+    await this.ringThird('three-way', target.operator, undefined);
+    return 'done';
+  }
+
+  // ---- third parties -----------------------------------------------------------------------
 
   /** Into a queue: the caller waits there (by their first arrival) and the operator is free. */
   private async transferToQueue(queue: Queue, notify: ReferNotifier | undefined): Promise<void> {
@@ -269,31 +357,32 @@ export class Conversation implements ActiveCall {
     await this.handOverToQueue(queue, false);
   }
 
-  private async transferToOperator(target: Operator, notify: ReferNotifier | undefined): Promise<void> {
-    const leg = this.s.recorder.leg('target', 'outbound', '', target.username, Date.now(), target.id);
+  private async ringThird(mode: ThirdMode, target: Operator, notify: ReferNotifier | undefined): Promise<void> {
+    const role = mode === 'three-way' ? 'guest' : 'target';
+    const leg = this.s.recorder.leg(role, 'outbound', '', target.username, Date.now(), target.id);
     // Marked before anything is awaited: a transferor who hangs up right after the 202 must
     // find the transfer under way (RFC 5589 §7), not end the call.
-    const t: Transfer = { target, ring: undefined, leg, timer: undefined, notify };
-    this.transferring = t;
+    const third: Third = { mode, target, leg, ring: undefined, timer: undefined, notify, talker: undefined, completeOnAnswer: false };
+    this.third = third;
     try {
-      await this.ctx.operators.apply(target.id, { type: 'reserve', callId: this.callId, instance: this.ctx.instanceId, leaseMs: TRANSFER_RING_TIMEOUT_MS + LEASE_MARGIN_MS });
+      await this.ctx.operators.apply(target.id, { type: 'reserve', callId: this.callId, instance: this.ctx.instanceId, leaseMs: THIRD_RING_TIMEOUT_MS + LEASE_MARGIN_MS });
     } catch (err) {
-      this.log.info({ to: target.username, err: (err as Error).message }, 'transfer target not available');
-      if (this.transferring !== t) return;
-      this.transferring = undefined;
+      this.log.info({ to: target.username, err: (err as Error).message }, 'the operator asked for is not available');
+      if (this.third !== third) return;
+      this.third = undefined;
       leg.end(Date.now(), null, 486, 'operator not available');
-      await this.transferFailed(486, 'Busy Here', notify);
+      await this.thirdFailed(third, 486, 'Busy Here');
       return;
     }
-    if (this.transferring !== t || this.ended) {
-      await this.ctx.operators.tryApply(target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: 3 });
+    if (this.third !== third || this.ended) {
+      await this.ctx.operators.tryApply(target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: DIRECT_MAX_MISSES });
       return;
     }
-    await this.holdCaller();
+    if (mode !== 'three-way') await this.holdCaller();
     const contacts = (await this.ctx.registrar.contacts(target.username).catch(() => [])).map((b) => b.contact);
-    if (this.transferring !== t || this.ended) return;
-    t.timer = setTimeout(() => t.ring?.cancel(), TRANSFER_RING_TIMEOUT_MS);
-    t.ring = new OperatorRing(
+    if (this.third !== third || this.ended) return;
+    third.timer = setTimeout(() => third.ring?.cancel(), THIRD_RING_TIMEOUT_MS);
+    third.ring = new OperatorRing(
       this.ctx.srf,
       this.s.caller.endpoint.mediaserver,
       {
@@ -301,64 +390,72 @@ export class Conversation implements ActiveCall {
         username: target.username,
         domain: this.ctx.config.sipDomain,
         fromNumber: this.s.caller.number,
-        fromName: `Transfer: ${this.s.caller.name || this.s.caller.number}`,
+        fromName: `${mode === 'consult' ? 'Consult' : mode === 'three-way' ? 'Conference' : 'Transfer'}: ${this.s.caller.name || this.s.caller.number}`,
         headers: { 'X-Call-ID': this.callId, ...(this.operator ? { 'X-Transferred-By': this.operator.operator.username } : {}) },
       },
       {
-        answered: (dialog, endpoint) => void this.targetAnswered(t, dialog, endpoint),
-        failed: (status, reason) => void this.targetFailed(t, status, reason),
+        answered: (dialog, endpoint) => void this.thirdAnswered(third, dialog, endpoint),
+        failed: (status, reason) => void this.thirdRingFailed(third, status, reason),
       },
       this.log,
     );
-    await t.ring.start();
+    // Not awaited: the ring settles through its answered/failed callbacks, and whoever asked for
+    // it (a REFER, the API) is answered as soon as the phones ring.
+    void third.ring.start().catch((err: Error) => this.log.warn({ err: err.message }, 'ringing the third party failed'));
   }
 
-  private async targetAnswered(t: Transfer, dialog: Srf.Dialog, endpoint: Mrf.Endpoint): Promise<void> {
-    clearTimeout(t.timer);
-    if (this.ended || this.transferring !== t) {
+  private async thirdAnswered(third: Third, dialog: Srf.Dialog, endpoint: Mrf.Endpoint): Promise<void> {
+    clearTimeout(third.timer);
+    if (this.ended || this.third !== third) {
       hangUpDialog(dialog);
       await releaseEndpoint(endpoint);
-      await this.ctx.operators.tryApply(t.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: 3 });
+      await this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: DIRECT_MAX_MISSES });
       return;
     }
-    this.transferring = undefined;
-    const at = Date.now();
-    t.leg.answered(at);
-    const from = this.operator;
-    await this.ctx.operators.tryApply(t.target.id, { type: 'answer', callId: this.callId });
-    this.stopHold();
-    await this.s.caller.endpoint.bridge(endpoint);
-    t.notify?.send(200, 'OK', true);
-    this.s.recorder.transferred(from?.operator.id ?? null, { operator: { id: t.target.id, username: t.target.username } }, at);
-    this.log.info({ to: t.target.username }, 'transfer completed');
-    const next: OperatorTalker = { operator: t.target, dialog, endpoint, leg: t.leg };
-    this.adopt(next);
-    if (from) await this.releaseOperator(from, 'system');
-    if (!isConnected(dialog)) this.operatorGone(next);
+    third.leg.answered(Date.now());
+    await this.ctx.operators.tryApply(third.target.id, { type: 'answer', callId: this.callId });
+    const talker: OperatorTalker = { operator: third.target, dialog, endpoint, leg: third.leg };
+    third.talker = talker;
+    dialog.on('destroy', () => this.thirdGone(third));
+    holdRequests(dialog, false);
+    this.log.info({ to: third.target.username, mode: third.mode }, 'third party answered');
+    if (third.mode === 'blind' || third.completeOnAnswer) return this.handCallerTo(third, talker);
+    if (third.mode === 'consult') {
+      if (this.operator) await this.operator.endpoint.bridge(endpoint);
+      return;
+    }
+    await this.startThreeWay(talker);
   }
 
-  private async targetFailed(t: Transfer, status: number, reason: string): Promise<void> {
-    clearTimeout(t.timer);
-    t.leg.end(Date.now(), null, status, reason);
+  private async thirdRingFailed(third: Third, status: number, reason: string): Promise<void> {
+    clearTimeout(third.timer);
+    third.leg.end(Date.now(), null, status, reason);
     const missed = status === 408 || status === 480 || status === 487;
-    await this.ctx.operators.tryApply(t.target.id, { type: 'release', callId: this.callId, missed, maxMisses: 3 });
-    if (this.transferring !== t) return;
-    this.transferring = undefined;
-    this.log.info({ to: t.target.username, status, reason }, 'transfer failed');
-    await this.transferFailed(status === 487 ? 480 : status, reason, t.notify);
+    await this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed, maxMisses: DIRECT_MAX_MISSES });
+    if (this.third !== third) return;
+    this.third = undefined;
+    this.log.info({ to: third.target.username, status, reason, mode: third.mode }, 'third party did not answer');
+    await this.thirdFailed(third, status === 487 ? 480 : status, reason);
   }
 
   /**
-   * The target did not take the call: the caller hears so, then goes back to the operator who
-   * transferred them, or, if that operator is gone, to the front of the queue.
+   * The third party did not take the call. A three-way call simply goes on as it was; otherwise
+   * the caller hears so, then goes back to the operator, or, if that operator is gone, to the
+   * front of the queue.
    */
-  private async transferFailed(status: number, reason: string, notify: ReferNotifier | undefined): Promise<void> {
-    notify?.send(status, reason || 'Failed', true);
-    if (this.ended) return;
-    this.s.recorder.transferFailed(this.operator?.operator.id ?? null, status, Date.now());
+  private async thirdFailed(third: Third, status: number, reason: string): Promise<void> {
+    third.notify?.send(status, reason || 'Failed', true);
+    if (this.ended || third.mode === 'three-way') return;
+    this.s.recorder.transferFailed(this.operator?.operator.id ?? null, status, Date.now(), third.mode === 'blind' ? 'blind' : 'attended');
     this.stopHold();
     await bounded(this.s.caller.endpoint.play(this.ctx.prompts.file('transfer-failed')), PROMPT_MAX_MS);
     if (this.ended) return;
+    await this.backToOperator();
+  }
+
+  /** After a failed or cancelled transfer: the caller with their operator, or the queue's front. */
+  private async backToOperator(): Promise<void> {
+    this.stopHold();
     const op = this.operator;
     if (op && isConnected(op.dialog)) {
       await this.s.caller.endpoint.bridge(op.endpoint);
@@ -372,15 +469,184 @@ export class Conversation implements ActiveCall {
     await this.finish('system', 'transfer failed and nobody to go back to');
   }
 
-  private cancelTransfer(reason: string): void {
-    const t = this.transferring;
-    if (!t) return;
-    this.transferring = undefined;
-    clearTimeout(t.timer);
-    t.ring?.cancel();
-    t.notify?.send(487, 'Request Terminated', true);
-    t.leg.end(Date.now(), 'system', 487, reason);
-    void this.ctx.operators.tryApply(t.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: 3 });
+  /** The third party hung up. */
+  private thirdGone(third: Third): void {
+    const talker = third.talker;
+    if (!talker || this.ended) return;
+    talker.leg.end(Date.now(), 'target', 200, 'BYE');
+    void releaseEndpoint(talker.endpoint);
+    void this.operatorDone(third.target, 0);
+    if (this.third === third) this.third = undefined;
+    if (third.mode === 'consult') {
+      this.log.info('the consulted operator hung up: back with the caller');
+      void this.backToOperator();
+      return;
+    }
+    if (third.mode === 'three-way') this.partyLeft();
+  }
+
+  /** Completes a consultation: the caller to the target, the operator free. */
+  private async completeConsultation(): Promise<void> {
+    const third = this.third;
+    if (!third) return;
+    if (third.talker) return this.handCallerTo(third, third.talker);
+    // Completed before the target answered: the caller hears music until they do.
+    third.completeOnAnswer = true;
+    const op = this.operator;
+    if (op) await this.releaseOperator(op, 'system');
+  }
+
+  /** The caller now talks to `talker`, who becomes their operator; the old operator leaves. */
+  private async handCallerTo(third: Third, talker: OperatorTalker): Promise<void> {
+    this.third = undefined;
+    const at = Date.now();
+    const from = this.operator;
+    this.stopHold();
+    if (from) await from.endpoint.unbridge().catch(() => undefined);
+    await this.s.caller.endpoint.bridge(talker.endpoint);
+    third.notify?.send(200, 'OK', true);
+    this.s.recorder.transferred(from?.operator.id ?? null, { operator: { id: talker.operator.id, username: talker.operator.username } }, at, third.mode === 'blind' ? 'blind' : 'attended');
+    this.log.info({ to: talker.operator.username, mode: third.mode }, 'transfer completed');
+    this.adopt(talker);
+    if (from) await this.releaseOperator(from, 'system');
+    if (!isConnected(talker.dialog)) this.operatorGone(talker);
+  }
+
+  // ---- attended transfer from the phone ----------------------------------------------------
+
+  /**
+   * REFER with Replaces: the operator's phone consulted another operator in a call of its own
+   * (through the switchboard) and now joins the caller to them. Replaces names that call's
+   * dialog as the phone sees it; the switchboard finds the call and takes its other party.
+   */
+  private async attendedByReplaces(replaces: Replaces, notify: ReferNotifier): Promise<void> {
+    const other = this.ctx.calls.all().find((c): c is Conversation => c instanceof Conversation && c !== this && c.holdsPhoneDialog(replaces));
+    if (!other) {
+      this.log.info({ replaces: replaces.callId }, 'Replaces names no call of ours; nothing changes');
+      notify.send(481, 'Call/Transaction Does Not Exist', true);
+      return;
+    }
+    if (other.s.caller.endpoint.mediaserver !== this.s.caller.endpoint.mediaserver) {
+      notify.send(503, 'Service Unavailable', true);
+      return;
+    }
+    const talker = other.surrender(this.callId);
+    if (!talker) {
+      notify.send(481, 'Call/Transaction Does Not Exist', true);
+      return;
+    }
+    await this.ctx.operators.tryApply(talker.operator.id, { type: 'move-call', from: other.callId, to: this.callId });
+    this.log.info({ consultation: other.callId, to: talker.operator.username }, 'attended transfer by the phone');
+    const leg = this.s.recorder.leg('target', 'outbound', talker.dialog.sip.callId, talker.operator.username, Date.now(), talker.operator.id);
+    leg.answered(Date.now());
+    const joined: OperatorTalker = { ...talker, leg };
+    const third: Third = { mode: 'consult', target: talker.operator, leg, ring: undefined, timer: undefined, notify, talker: joined, completeOnAnswer: false };
+    joined.dialog.on('destroy', () => this.thirdGone(third));
+    await this.handCallerTo(third, joined);
+  }
+
+  /** Is this call's inbound leg the dialog a Replaces names (from the phone's side)? */
+  holdsPhoneDialog(replaces: Replaces): boolean {
+    const sip = this.s.caller.dialog.sip;
+    return sip.callId === replaces.callId && sip.localTag === replaces.toTag && sip.remoteTag === replaces.fromTag;
+  }
+
+  /**
+   * Gives this call's operator away to another call (an attended transfer made by the phone that
+   * called in here): this call ends, the operator's leg goes on there.
+   */
+  surrender(toCallId: string): OperatorTalker | undefined {
+    const op = this.operator;
+    if (this.ended || !op || this.third || this.conference) return undefined;
+    this.forget(op);
+    // The other call listens from now on; until then the phone's requests wait.
+    holdRequests(op.dialog, true);
+    op.leg.end(Date.now(), 'system', 200, `joined call ${toCallId}`);
+    void op.endpoint.unbridge().catch(() => undefined);
+    hangUpDialog(this.s.caller.dialog);
+    void this.finish('system', `attended transfer into call ${toCallId}`);
+    return op;
+  }
+
+  // ---- three-way ---------------------------------------------------------------------------
+
+  private async startThreeWay(third: OperatorTalker): Promise<void> {
+    const name = `3way-${this.callId}`;
+    this.conference = name;
+    const op = this.operator;
+    await this.s.caller.endpoint.unbridge().catch(() => undefined);
+    const joins = [this.s.caller.endpoint, third.endpoint, ...(op ? [op.endpoint] : [])].map((ep) => ep.join(name));
+    const results = await Promise.allSettled(joins);
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    if (failed > 0) this.log.warn({ failed }, 'some parties could not join the three-way call');
+    this.s.recorder.answered(Date.now(), { id: third.operator.id, username: third.operator.username });
+    this.log.info({ conference: name }, 'three-way call');
+  }
+
+  /** Someone left a three-way call: two carry on; one alone is hung up. */
+  private partyLeft(): void {
+    const callerIn = isConnected(this.s.caller.dialog);
+    const present = [callerIn, this.operator !== undefined, this.third?.talker !== undefined].filter(Boolean).length;
+    if (present >= 2) {
+      this.log.info({ present }, 'a party left the three-way call; the others stay together');
+      return;
+    }
+    this.log.info('the three-way call is down to one party; ending it');
+    this.dropThird('three-way call ended', 'system');
+    const op = this.operator;
+    if (op) void this.releaseOperator(op, 'system');
+    hangUpDialog(this.s.caller.dialog);
+    void this.finish(callerIn ? 'system' : 'caller', 'three-way call ended');
+  }
+
+  // ---- ending ------------------------------------------------------------------------------
+
+  hangup(reason: string): void {
+    if (this.ended) return;
+    this.dropThird(reason, 'system');
+    const op = this.operator;
+    if (op) void this.releaseOperator(op, 'system');
+    this.stopHold();
+    hangUpDialog(this.s.caller.dialog);
+    void this.finish('system', reason);
+  }
+
+  /** Stops ringing or hangs up the third party, and frees them. */
+  private dropThird(reason: string, by: 'caller' | 'operator' | 'system'): void {
+    const third = this.third;
+    if (!third) return;
+    this.third = undefined;
+    clearTimeout(third.timer);
+    third.notify?.send(487, 'Request Terminated', true);
+    const talker = third.talker;
+    if (!talker) {
+      third.ring?.cancel();
+      third.leg.end(Date.now(), 'system', 487, reason);
+      void this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: DIRECT_MAX_MISSES });
+      return;
+    }
+    third.leg.end(Date.now(), by === 'operator' ? 'operator' : by, 200, reason);
+    hangUpDialog(talker.dialog);
+    void releaseEndpoint(talker.endpoint);
+    void this.operatorDone(third.target, 0);
+  }
+
+  /** Ends the operator's part: BYE to their phone if still up, then wrap-up. */
+  private async releaseOperator(op: OperatorTalker, by: 'caller' | 'system'): Promise<void> {
+    this.forget(op);
+    if (isConnected(op.dialog)) {
+      op.leg.end(Date.now(), by, 200, 'call over');
+      hangUpDialog(op.dialog);
+    }
+    await releaseEndpoint(op.endpoint);
+    await this.operatorDone(op.operator);
+  }
+
+  private async operatorDone(operator: Operator, wrapupMs = this.wrapupMs): Promise<void> {
+    const done = await this.ctx.operators.tryApply(operator.id, { type: 'hangup', callId: this.callId, wrapupMs });
+    if (done?.to === 'wrap-up') {
+      this.ctx.later(wrapupMs, () => void this.ctx.operators.tryApply(operator.id, { type: 'wrapup-done', callId: this.callId }));
+    }
   }
 
   /** The caller goes (back) into a queue; the call goes on there under the same call id. */
@@ -393,36 +659,6 @@ export class Conversation implements ActiveCall {
     this.settled.resolve();
     await next.enter();
     if (front) await next.moveToFront();
-  }
-
-  // ---- ending ------------------------------------------------------------------------------
-
-  hangup(reason: string): void {
-    if (this.ended) return;
-    this.cancelTransfer(reason);
-    const op = this.operator;
-    if (op) void this.releaseOperator(op, 'system');
-    this.stopHold();
-    hangUpDialog(this.s.caller.dialog);
-    void this.finish('system', reason);
-  }
-
-  /** Ends the operator's part: BYE to their phone if still up, then wrap-up. */
-  private async releaseOperator(op: OperatorTalker, by: 'caller' | 'system'): Promise<void> {
-    if (this.operator === op) this.operator = undefined;
-    if (isConnected(op.dialog)) {
-      op.leg.end(Date.now(), by, 200, 'call over');
-      hangUpDialog(op.dialog);
-    }
-    await releaseEndpoint(op.endpoint);
-    await this.operatorDone(op.operator);
-  }
-
-  private async operatorDone(operator: Operator): Promise<void> {
-    const done = await this.ctx.operators.tryApply(operator.id, { type: 'hangup', callId: this.callId, wrapupMs: this.wrapupMs });
-    if (done?.to === 'wrap-up') {
-      this.ctx.later(this.wrapupMs, () => void this.ctx.operators.tryApply(operator.id, { type: 'wrapup-done', callId: this.callId }));
-    }
   }
 
   private async finish(hangupBy: 'caller' | 'operator' | 'system', reason: string): Promise<void> {

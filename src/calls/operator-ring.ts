@@ -1,7 +1,12 @@
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../log.js';
-import { releaseEndpoint } from '../media/endpoint.js';
+import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
+
+/** drachtio-srf queues a dialog's incoming requests while this is set (its typings lack it). */
+export function holdRequests(dialog: Srf.Dialog, hold: boolean): void {
+  (dialog as unknown as { queueRequests: boolean }).queueRequests = hold;
+}
 
 export const COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
 
@@ -106,6 +111,9 @@ export class OperatorRing {
 
   private async won(winner: Fork, dialog: Srf.Dialog, endpoint: Mrf.Endpoint): Promise<void> {
     winner.cancelled = true;
+    // Hold the phone's requests (a re-INVITE, a REFER, a BYE) until whoever takes the call over
+    // listens; drachtio-srf would otherwise answer them itself and they would be lost.
+    holdRequests(dialog, true);
     if (this.settled) {
       // A second phone of the same operator answered too: it is not needed.
       dialog.destroy();
@@ -114,7 +122,7 @@ export class OperatorRing {
     this.settled = true;
     for (const fork of this.forks) this.cancelFork(fork, { Reason: COMPLETED_ELSEWHERE });
     try {
-      await endpoint.modify(dialog.remote.sdp);
+      await modifyEndpoint(endpoint, dialog.remote.sdp);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'media server refused the operator phone\'s answer');
     }

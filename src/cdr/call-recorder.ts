@@ -204,13 +204,13 @@ export class CallRecorder {
   }
 
   /**
-   * The caller was transferred (blind): to another operator, who now talks to them, or into a
-   * queue. The transfer shows as a queue event of the call's queue (if it has one).
+   * The caller was transferred, blind or attended: to another operator, who now talks to them,
+   * or into a queue. The transfer shows as a queue event of the call's queue (if it has one).
    */
-  transferred(fromOperatorId: number | null, to: { operator: OperatorRef } | { queue: QueueRef }, at: number): void {
+  transferred(fromOperatorId: number | null, to: { operator: OperatorRef } | { queue: QueueRef }, at: number, kind: 'blind' | 'attended' = 'blind'): void {
     const data = 'operator' in to
-      ? { kind: 'blind', toOperatorId: to.operator.id, toOperator: to.operator.username }
-      : { kind: 'blind', toQueueId: to.queue.id, toQueueNumber: to.queue.number };
+      ? { kind, toOperatorId: to.operator.id, toOperator: to.operator.username }
+      : { kind, toQueueId: to.queue.id, toQueueNumber: to.queue.number };
     this.queueEvent('transfer', at, { operatorId: fromOperatorId, data: { ...data, result: 'connected' } });
     if (!('operator' in to)) return;
     this.answered(at, to.operator);
@@ -218,9 +218,9 @@ export class CallRecorder {
     this.connectedOperator = to.operator.id;
   }
 
-  /** A transfer that the target did not take (busy, no answer, refused). */
-  transferFailed(fromOperatorId: number | null, status: number, at: number): void {
-    this.queueEvent('transfer', at, { operatorId: fromOperatorId, data: { kind: 'blind', result: 'failed', status } });
+  /** A transfer that the target did not take (busy, no answer, refused) or that was called off. */
+  transferFailed(fromOperatorId: number | null, status: number, at: number, kind: 'blind' | 'attended' = 'blind'): void {
+    this.queueEvent('transfer', at, { operatorId: fromOperatorId, data: { kind, result: status === 487 ? 'cancelled' : 'failed', status } });
   }
 
   hold(at: number): void {

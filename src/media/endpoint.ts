@@ -22,3 +22,39 @@ export async function releaseEndpoint(endpoint: Mrf.Endpoint | undefined): Promi
   if (done) return;
   await endpoint.mediaserver.api(`uuid_kill ${endpoint.uuid}`).catch(() => undefined);
 }
+
+const GLARE_ATTEMPTS = 3;
+
+/** RFC 3261 §14.1: after a 491, the side that owns the Call-ID waits 2.1–4 s before trying again. */
+export function glareDelayMs(ownsCallId: boolean, random: () => number = Math.random): number {
+  return ownsCallId ? 2_100 + Math.floor(random() * 1_900) : Math.floor(random() * 2_000);
+}
+
+/**
+ * drachtio-srf 5.0.29 lets one re-INVITE per dialog run at a time and forgets to free that slot
+ * when the answer is not a 200: every later modify() would wait for ever. Free it by hand.
+ */
+function freeReinviteSlot(dialog: unknown): void {
+  const slot = (dialog as { _reinvitesInProgress?: { count: number; admitOne: (() => void)[] } })._reinvitesInProgress;
+  if (!slot || slot.count <= 0) return;
+  slot.count--;
+  const next = slot.admitOne.shift();
+  if (next) setImmediate(next);
+}
+
+/**
+ * Gives the media server new SDP for an endpoint (a phone's re-INVITE, hold or back) and returns
+ * its answer. FreeSWITCH answers 491 while a re-INVITE of its own is pending: the switchboard made
+ * that dialog, so it retries after 2.1–4 s, a few times.
+ */
+export async function modifyEndpoint(endpoint: Mrf.Endpoint, sdp: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await endpoint.modify(sdp);
+    } catch (err) {
+      freeReinviteSlot(endpoint.dialog);
+      if ((err as { status?: number }).status !== 491 || attempt >= GLARE_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, glareDelayMs(true)));
+    }
+  }
+}

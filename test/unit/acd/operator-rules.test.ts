@@ -84,6 +84,12 @@ describe('operator state rules', () => {
     expect(apply(busy, planTransition(busy, { type: 'expire' }, T))).toMatchObject({ state: 'available', idleSince: T });
   });
 
+  it('moves a busy operator onto another call, for an attended transfer', () => {
+    const o = op({ state: 'busy', callId: 'c2' });
+    expect(apply(o, planTransition(o, { type: 'move-call', from: 'c2', to: 'c1' }, T))).toMatchObject({ state: 'busy', callId: 'c1' });
+    expect(() => planTransition(o, { type: 'move-call', from: 'c9', to: 'c1' }, T)).toThrow(TransitionRefused);
+  });
+
   it.each([
     [{ state: 'available' as const }, { type: 'login' as const }],
     [{ state: 'logged-out' as const }, { type: 'break' as const }],

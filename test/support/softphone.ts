@@ -1,0 +1,198 @@
+/**
+ * A scripted operator phone on the bench SIP stack, for flows SIPp cannot script because they
+ * span two calls: an attended transfer holds the caller in one dialog, calls the target in a
+ * second and joins them with REFER + Replaces (RFC 3891) naming the second. Real SIP on the wire:
+ * digest REGISTER, INVITE/200/ACK, re-INVITE, REFER, NOTIFY and BYE, over UDP on 127.0.0.1.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { digestResponse } from '../../src/sip/digest-auth.js';
+import { SipStack, type Dialog, type InviteServerTransaction, type SipRequest, type SipResponse } from '../benches/sip/index.js';
+
+const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
+
+function sdp(host: string, port: number, direction: 'sendrecv' | 'sendonly', version: number): string {
+  return [
+    'v=0',
+    `o=softphone 4000 ${version} IN IP4 ${host}`,
+    's=-',
+    `c=IN IP4 ${host}`,
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    `a=${direction}`,
+    '',
+  ].join('\r\n');
+}
+
+function param(header: string, name: string): string | undefined {
+  return new RegExp(`${name}="?([^",]+)"?`, 'i').exec(header)?.[1];
+}
+
+export interface Call {
+  dialog: Dialog;
+  /** Call-ID, our tag and the far end's tag, as Replaces names them from this phone's side. */
+  replaces: string;
+}
+
+async function within<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_r, reject) => {
+    timer = setTimeout(() => reject(new Error(`softphone: timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class Softphone {
+  readonly received: SipRequest[] = [];
+  private readonly invites: { req: SipRequest; txn: InviteServerTransaction }[] = [];
+  private readonly waiters: (() => void)[] = [];
+  private readonly host = '127.0.0.1';
+  private sdpVersion = 1;
+  private readonly mediaPort = 40_000 + Math.floor(Math.random() * 10_000);
+
+  private constructor(
+    private readonly stack: SipStack,
+    readonly username: string,
+    private readonly password: string,
+    private readonly domain: string,
+    private readonly server: { host: string; port: number },
+  ) {
+    stack.onRequest((req, txn) => this.onRequest(req, txn));
+  }
+
+  static async start(username: string, password: string, domain: string, serverAddress: string): Promise<Softphone> {
+    const [host = '127.0.0.1', port = '5060'] = serverAddress.split(':');
+    const stack = new SipStack({ transports: { udp: 0 }, timers: { T1: 100, T2: 800, T4: 1000 } });
+    await stack.listen();
+    return new Softphone(stack, username, password, domain, { host, port: Number(port) });
+  }
+
+  private get destination(): { protocol: 'udp'; address: string; port: number } {
+    return { protocol: 'udp', address: this.server.host, port: this.server.port };
+  }
+
+  /** Our Contact URI (the stack adds the angle brackets where it builds the header). */
+  private get contact(): string {
+    return this.stack.contactUri('udp', this.username);
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private onRequest(req: SipRequest, txn: { respond(res: SipResponse): boolean }): void {
+    this.received.push(req);
+    if (req.method === 'INVITE' && !req.toTag) {
+      txn.respond(this.stack.createResponse(req, 180, undefined, { contact: this.contact }));
+      this.invites.push({ req, txn: txn as InviteServerTransaction });
+    } else {
+      const dialog = this.stack.findDialog(req);
+      dialog?.receiveRequest(req);
+      txn.respond(this.stack.createResponse(req, dialog || req.method === 'OPTIONS' ? 200 : 481));
+      if (req.method === 'BYE' && dialog) this.stack.removeDialog(dialog);
+    }
+    this.notify();
+  }
+
+  /** Waits until `check` finds what it looks for among what arrived. */
+  async until<T>(what: string, check: () => T | undefined, ms = 10_000): Promise<T> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = check();
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`softphone ${this.username}: timed out waiting for ${what}`);
+      await within(what, new Promise<void>((resolve) => this.waiters.push(resolve)), left).catch(() => undefined);
+    }
+  }
+
+  /** REGISTER with digest authentication (the digest uri is the Request-URI, as the registrar wants). */
+  async register(): Promise<void> {
+    const uri = `sip:${this.server.host}:${this.server.port}`;
+    const build = (auth?: string): SipRequest =>
+      this.stack.createRequest('REGISTER', uri, {
+        from: `<sip:${this.username}@${this.domain}>`,
+        to: `<sip:${this.username}@${this.domain}>`,
+        contact: this.contact,
+        headers: { Expires: '3600', ...(auth ? { Authorization: auth } : {}) },
+      });
+    const first = await this.stack.sendRequest(build(), { destination: this.destination }).final;
+    if (first.status !== 401) throw new Error(`REGISTER: expected 401, got ${first.status}`);
+    const challenge = first.get('WWW-Authenticate') ?? '';
+    const realm = param(challenge, 'realm') ?? this.domain;
+    const nonce = param(challenge, 'nonce') ?? '';
+    const cnonce = randomBytes(8).toString('hex');
+    const response = digestResponse({ ha1: md5(`${this.username}:${realm}:${this.password}`), nonce, method: 'REGISTER', uri, qop: 'auth', nc: '00000001', cnonce });
+    const auth = `Digest username="${this.username}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
+    const second = await this.stack.sendRequest(build(auth), { destination: this.destination }).final;
+    if (second.status !== 200) throw new Error(`REGISTER: expected 200, got ${second.status} ${second.reason}`);
+  }
+
+  /** Answers the next incoming call (it must arrive within `ms`). */
+  async answer(ms = 10_000): Promise<Call> {
+    const { req, txn } = await this.until('an incoming call', () => this.invites.shift(), ms);
+    const ok = this.stack.createResponse(req, 200, undefined, { contact: this.contact, body: sdp(this.host, this.mediaPort, 'sendrecv', this.sdpVersion++) });
+    const dialog = this.stack.createUasDialog(req, ok, `<${this.contact}>`);
+    await this.stack.sendInvite2xx(txn, ok);
+    return { dialog, replaces: `${dialog.callId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}` };
+  }
+
+  /** Calls a number through the switchboard and waits for the answer. */
+  async call(number: string): Promise<Call> {
+    const invite = this.stack.createRequest('INVITE', `sip:${number}@${this.server.host}:${this.server.port}`, {
+      from: `<sip:${this.username}@${this.domain}>`,
+      contact: this.contact,
+      body: sdp(this.host, this.mediaPort + 2, 'sendrecv', this.sdpVersion++),
+    });
+    const res = await within(`an answer from ${number}`, this.stack.sendRequest(invite, { destination: this.destination }).final, 15_000);
+    if (res.status !== 200) throw new Error(`INVITE ${number}: ${res.status}`);
+    const dialog = this.stack.createUacDialog(invite, res);
+    await this.stack.sendAck(dialog, res);
+    return { dialog, replaces: `${dialog.callId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}` };
+  }
+
+  /** Puts a call on hold (a=sendonly) or takes it back (a=sendrecv). */
+  async hold(call: Call, on: boolean): Promise<number> {
+    const reinvite = call.dialog.createRequest('INVITE', { body: sdp(this.host, this.mediaPort, on ? 'sendonly' : 'sendrecv', this.sdpVersion++) });
+    const res = await this.stack.sendRequest(reinvite, { dialog: call.dialog }).final;
+    if (res.status === 200) await this.stack.sendAck(call.dialog, res);
+    return res.status;
+  }
+
+  /** REFER in a call; returns the final status and the NOTIFYs that arrived for it (up to the final one). */
+  async refer(call: Call, referTo: string, waitForFinalNotify = true): Promise<{ status: number; notifies: SipRequest[] }> {
+    const before = this.received.length;
+    const refer = call.dialog.createRequest('REFER', { headers: { 'Refer-To': referTo, 'Referred-By': `<sip:${this.username}@${this.domain}>` } });
+    const res = await this.stack.sendRequest(refer, { dialog: call.dialog }).final;
+    const notifies = (): SipRequest[] => this.received.slice(before).filter((r) => r.method === 'NOTIFY' && r.callId === call.dialog.callId);
+    if (res.status === 202 && waitForFinalNotify) {
+      await this.until('the final NOTIFY', () => (notifies().some((n) => /terminated/.test(n.get('Subscription-State') ?? '')) ? true : undefined));
+    }
+    return { status: res.status, notifies: notifies() };
+  }
+
+  /** A Refer-To naming `target` and, for an attended transfer, the call it replaces. */
+  referTo(target: string, replaces?: Call): string {
+    const uri = `sip:${target}@${this.server.host}:${this.server.port}`;
+    return replaces ? `<${uri}?Replaces=${encodeURIComponent(replaces.replaces)}>` : `<${uri}>`;
+  }
+
+  async bye(call: Call): Promise<number> {
+    const res = await this.stack.sendRequest(call.dialog.createRequest('BYE'), { dialog: call.dialog }).final;
+    this.stack.removeDialog(call.dialog);
+    return res.status;
+  }
+
+  /** Has the far end hung this call up (BYE received)? */
+  hungUp(call: Call): boolean {
+    return this.received.some((r) => r.method === 'BYE' && r.callId === call.dialog.callId);
+  }
+
+  async close(): Promise<void> {
+    await this.stack.close();
+  }
+}
