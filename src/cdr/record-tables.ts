@@ -1,6 +1,6 @@
 /**
  * Where each kind of history record is stored: the one place that maps the camelCase fields of
- * src/cdr/records.ts to the snake_case columns of sql/001_initial.sql, and the pure functions
+ * src/cdr/records.ts to the snake_case columns of the migrations in sql/, and the pure functions
  * that turn outbox entries into parameterised INSERT statements. No I/O here.
  */
 import type { HistoryRecord } from './records.js';
@@ -105,6 +105,27 @@ export const RECORD_TABLES: RecordTables = {
       fromStateS: 'from_state_s',
       reason: 'reason',
       callId: 'call_id',
+    },
+  },
+  'room-member': {
+    table: 'room_members',
+    key: 'entryId',
+    columns: {
+      entryId: 'entry_id',
+      roomId: 'room_id',
+      roomNumber: 'room_number',
+      sessionId: 'session_id',
+      callId: 'call_id',
+      instanceId: 'instance_id',
+      memberNumber: 'member_number',
+      memberName: 'member_name',
+      role: 'role',
+      direction: 'direction',
+      operatorId: 'operator_id',
+      joinedAt: 'joined_at',
+      enteredAt: 'entered_at',
+      leftAt: 'left_at',
+      leftHow: 'left_how',
     },
   },
 };

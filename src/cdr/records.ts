@@ -1,5 +1,5 @@
 /**
- * The history the switchboard writes: one row type per table of sql/001_initial.sql. Every row
+ * The history the switchboard writes: one row type per history table of sql/. Every row
  * carries its own id, made where the record is born, so a row delivered twice (the outbox
  * delivers at least once) is stored once.
  */
@@ -93,8 +93,30 @@ export interface OperatorEventRecord {
   callId: string | null;
 }
 
+/** One member's stay in a room (sql/003_rooms.sql), written when the member leaves. */
+export interface RoomMemberRecord {
+  entryId: string;
+  roomId: number;
+  roomNumber: string;
+  /** The conference's run: from its first member in to its last one out. */
+  sessionId: string;
+  callId: string;
+  instanceId: string;
+  memberNumber: string;
+  memberName: string;
+  role: 'moderator' | 'member';
+  direction: 'inbound' | 'outbound';
+  operatorId: number | null;
+  /** Admitted (after the PIN); enteredAt: into the conference's audio (after any wait for a moderator). */
+  joinedAt: string;
+  enteredAt: string | null;
+  leftAt: string;
+  leftHow: 'hangup' | 'kicked' | 'ended' | 'moderator-left' | 'system';
+}
+
 export type HistoryRecord =
   | { kind: 'call'; row: CallRecord }
   | { kind: 'leg'; row: LegRecord }
   | { kind: 'queue-event'; row: QueueEventRecord }
-  | { kind: 'operator-event'; row: OperatorEventRecord };
+  | { kind: 'operator-event'; row: OperatorEventRecord }
+  | { kind: 'room-member'; row: RoomMemberRecord };

@@ -60,6 +60,19 @@ export class RedisKeys {
     return this.key('room', roomId, 'seats');
   }
 
+  /**
+   * Hash: one field per call seated in a room, value = JSON of the member (owner instance, number,
+   * role, conference member id, muted...). Expires with the room's seats.
+   */
+  roomMembers(roomId: number | string): string {
+    return this.key('room', roomId, 'members');
+  }
+
+  /** Hash: the running conference of a room (session id, locked); gone with its last member. */
+  roomState(roomId: number | string): string {
+    return this.key('room', roomId, 'state');
+  }
+
   /** Hash: the live state of one call (owner instance, queue, caller, times). */
   call(callId: string): string {
     return this.key('call', callId);

@@ -68,6 +68,9 @@ declare module 'drachtio-fsmrf' {
       modify(sdp: string): Promise<string>;
       destroy(): Promise<void>;
       set(name: string | Record<string, string>, value?: string): Promise<void>;
+      /** Subscribes to `CUSTOM <event>` and emits `event` with (body, event) for this channel. */
+      addCustomEventListener(event: string, handler: (body: unknown, event: EslEvent) => void): void;
+      removeCustomEventListener(event: string, handler?: (body: unknown, event: EslEvent) => void): void;
     }
 
     class Conference extends EventEmitter {

@@ -99,13 +99,4 @@ describe('a call to a room', () => {
     expect(cdrs.map((c) => c.disposition).sort()).toEqual(['answered', 'answered', 'answered', 'rejected']);
     expect(cdrs.find((c) => c.disposition === 'rejected')?.sip_status).toBe(486);
   });
-
-  it('keeps a room with a PIN closed until PIN entry exists (403, nothing answered)', async () => {
-    await room('3003', { pin: '4321' });
-    const caller = await callers(bench, 'caller-refused.xml', '3003', { calls: 1, timeoutMs: 10_000 });
-    expect(caller.passed, describeRun(caller)).toBe(true);
-    expect(flow(caller).filter((l) => !l.includes(' 100 '))).toEqual(['> INVITE', '< 403 INVITE', '> ACK']);
-    const [cdr] = await rowsWhenThere(bench, 'SELECT route_type, disposition, sip_status FROM calls WHERE dialled_number = $1', 1, ['3003']);
-    expect(cdr).toEqual({ route_type: 'room', disposition: 'rejected', sip_status: 403 });
-  });
 });

@@ -1,13 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildInserts, parseRecord, RECORD_KINDS, RECORD_TABLES, recordId, rowValues } from '../../../src/cdr/record-tables.js';
 import type { HistoryRecord, QueueEventRecord } from '../../../src/cdr/records.js';
 import { SQL_DIR } from '../../../src/paths.js';
 
-/** Column names of each CREATE TABLE in the initial migration, read from the SQL itself. */
+/** Column names of each CREATE TABLE in the migrations, read from the SQL itself. */
 function columnsBySqlTable(): Map<string, string[]> {
-  const sql = readFileSync(join(SQL_DIR, '001_initial.sql'), 'utf8');
+  const files = readdirSync(SQL_DIR).filter((f) => f.endsWith('.sql')).sort();
+  const sql = files.map((f) => readFileSync(join(SQL_DIR, f), 'utf8')).join('\n');
   const tables = new Map<string, string[]>();
   for (const match of sql.matchAll(/CREATE TABLE (\w+) \(\n([\s\S]*?)\n\);/g)) {
     const body = (match[2] ?? '').split('\n').map((l) => l.trim());
