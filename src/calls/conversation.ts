@@ -65,6 +65,8 @@ const LEASE_MARGIN_MS = 10_000;
 const PROMPT_MAX_MS = 10_000;
 const NOTIFY_EXPIRES_S = 60;
 const DIRECT_MAX_MISSES = 3;
+/** A REFER to "*3" + a number starts a three-way call with that number. */
+const THREE_WAY_PREFIX = /^\*3(.+)$/;
 
 /** Reports a REFER's progress with NOTIFYs (RFC 3515 §2.4.4), unless Refer-Sub: false. */
 class ReferNotifier {
@@ -263,6 +265,19 @@ export class Conversation implements ActiveCall {
       await this.attendedByReplaces(target.replaces, notify);
       return;
     }
+    // "*3" before the number: bring them in as a third party instead (any phone that can
+    // transfer can start a three-way call this way).
+    const threeWay = THREE_WAY_PREFIX.exec(target.number);
+    if (threeWay) {
+      const guest = this.resolve(threeWay[1] as string);
+      if (guest?.kind !== 'operator') {
+        notify.send(404, 'Not Found', true);
+        return;
+      }
+      this.log.info({ to: guest.operator.username }, 'operator brings a third party in');
+      await this.ringThird('three-way', guest.operator, notify);
+      return;
+    }
     const resolved = this.resolve(target.number);
     this.log.info({ referTo: target.uri, to: target.number, kind: resolved?.kind ?? 'none' }, 'operator transfers the caller');
     if (!resolved) {
@@ -425,6 +440,7 @@ export class Conversation implements ActiveCall {
       return;
     }
     await this.startThreeWay(talker);
+    third.notify?.send(200, 'OK', true);
   }
 
   private async thirdRingFailed(third: Third, status: number, reason: string): Promise<void> {

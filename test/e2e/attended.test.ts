@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
-import { describeRun, requestsOf, type SippResult } from '../support/sipp.js';
+import { describeRun, requestsOf, SCENARIO_DIR, type SippResult } from '../support/sipp.js';
 import { Softphone } from '../support/softphone.js';
 import { SIP_DOMAIN } from '../support/switchboard.js';
 
@@ -225,5 +225,18 @@ describe('three-way calls', () => {
     const legs = await rowsWhenThere<{ role: string }>(bench, 'SELECT role FROM call_legs WHERE call_id = $1 ORDER BY started_at', 3, [row.call_id]);
     expect(legs.map((l) => l.role)).toEqual(['caller', 'operator', 'guest']);
     await until('both operators free', async () => ((await stateOf(s.a)) === 'available' && (await stateOf(s.b)) === 'available' ? true : undefined));
+  });
+
+  it('starts from the phone with a REFER to *3 and the number; the operator stays until they leave', async () => {
+    const s = await setup();
+    const a = await operatorPhone(bench, s.a.username, s.a.password, `${SCENARIO_DIR}/operator-refer-back.xml`, { pauseMs: 300, calls: 1, keys: { refer_to: `*3${s.bNumber}` } });
+    phones.push(a);
+    const b = await phone(s.b, 'operator-answer.xml');
+    const caller = callers(bench, 'caller-hangup.xml', s.number, { calls: 1, pauseMs: 4000 });
+    const ra = await passed(a);
+    expect(requestsOf(ra, 'received', 'NOTIFY').map((n) => n.body)).toEqual(['SIP/2.0 100 Trying\r\n', 'SIP/2.0 200 OK\r\n']);
+    await passed(caller);
+    await passed(b);
+    expect(await cdr(s.number)).toMatchObject({ operators: [s.a.username, s.b.username] });
   });
 });
