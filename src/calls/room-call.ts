@@ -22,6 +22,7 @@ import type { RoomPrompt } from '../media/prompts.js';
 import type { Room } from '../provisioning/types.js';
 import { hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
+import { releaseEndpoint } from '../media/endpoint.js';
 
 export async function startRoomCall(ctx: CallContext, rooms: Rooms, a: Arrival, room: Room): Promise<void> {
   const ms = ctx.media.pick();
@@ -164,7 +165,7 @@ export class RoomCall implements ActiveCall {
     const at = Date.now();
     await this.member?.leave(e.how, at);
     // Hanging the media server's channel up takes the member out of the conference.
-    await this.endpoint.destroy().catch(() => undefined);
+    await releaseEndpoint(this.endpoint);
     this.a.leg.end(at, e.hangupBy, 200, e.reason);
     this.a.recorder.end({ at, hangupBy: e.hangupBy, sipStatus: 200, sipReason: e.reason, ...(e.disposition ? { disposition: e.disposition } : {}) });
     await unpublishLive(this.ctx, this.a.callId);

@@ -47,7 +47,7 @@ export async function searchCdrs(pool: Pool, f: CdrFilter): Promise<{ items: Rec
   return { items: rows.map(({ __total: _t, ...row }) => row), total };
 }
 
-/** One call's whole story: its row, every leg, every queue event. */
+/** One call's whole story: its row, every leg, every queue event, every stay in a room. */
 export async function callStory(pool: Pool, callId: string): Promise<Record<string, unknown> | undefined> {
   const { rows } = await pool.query(`SELECT ${CALL_COLUMNS} FROM calls WHERE call_id = $1`, [callId]);
   const call = rows[0] as Record<string, unknown> | undefined;
@@ -65,5 +65,11 @@ export async function callStory(pool: Pool, callId: string): Promise<Record<stri
      FROM queue_events WHERE call_id = $1 ORDER BY at, event_id`,
     [callId],
   );
-  return { ...call, legs: legs.rows, queueEvents: events.rows };
+  const rooms = await pool.query(
+    `SELECT room_id AS "roomId", room_number AS "roomNumber", role, direction, joined_at AS "joinedAt",
+       entered_at AS "enteredAt", left_at AS "leftAt", left_how AS "leftHow"
+     FROM room_members WHERE call_id = $1 ORDER BY joined_at`,
+    [callId],
+  );
+  return { ...call, legs: legs.rows, queueEvents: events.rows, roomStays: rooms.rows };
 }

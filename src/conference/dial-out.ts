@@ -27,6 +27,7 @@ import type { LeftHow } from './membership.js';
 import { RoomMember } from './room-member.js';
 import type { MemberEntry } from './room-store.js';
 import type { Rooms } from './rooms.js';
+import { releaseEndpoint } from '../media/endpoint.js';
 
 export interface DialOutRequest {
   number?: string;
@@ -157,7 +158,7 @@ export class DialOutCall implements ActiveCall {
     if (this.cancelled || this.finished) {
       // The phone answered just as the ring was given up: it is not wanted any more.
       hangUpDialog(dialog);
-      await endpoint.destroy().catch(() => undefined);
+      await releaseEndpoint(endpoint);
       return this.failed(487, 'answered after the ring was cancelled');
     }
     this.dialog = dialog;
@@ -243,7 +244,7 @@ export class DialOutCall implements ActiveCall {
     this.finished = true;
     const at = Date.now();
     await this.member?.leave(e.how, at);
-    await this.endpoint?.destroy().catch(() => undefined);
+    await releaseEndpoint(this.endpoint);
     await this.ctx.operators.tryApply(this.operator.id, { type: 'hangup', callId: this.callId, wrapupMs: 0 }).catch(() => undefined);
     this.leg.end(at, e.hangupBy === 'operator' ? 'guest' : 'system', 200, e.reason);
     this.recorder.end({ at, hangupBy: e.hangupBy, sipStatus: 200, sipReason: e.reason });

@@ -56,6 +56,10 @@ describe('a call to a room', () => {
     const legs = await rowsWhenThere(bench, 'SELECT role FROM call_legs WHERE call_id = ANY($1::uuid[])', 3, [cdrs.map((c) => c.call_id)]);
     expect(legs.map((l) => l.role)).toEqual(['caller', 'caller', 'caller']);
     expect((await liveCalls()).filter((c) => c.dialledNumber === '3000')).toEqual([]);
+    // One call id tells the whole story, the stay in the room included.
+    await rowsWhenThere(bench, 'SELECT 1 FROM room_members WHERE call_id = $1', 1, [cdrs[0]?.call_id]);
+    const story = (await bench.sb.api(`/v1/cdrs/${String(cdrs[0]?.call_id)}`)).body as { roomStays: { roomNumber: string; role: string; leftAt: string }[] };
+    expect(story.roomStays).toEqual([expect.objectContaining({ roomNumber: '3000', role: 'member', leftAt: expect.any(String) })]);
   });
 
   it('mutes on join when the room says so; a hang-up through the API ends the member\'s call', async () => {

@@ -13,6 +13,8 @@ describe('RedisKeys', () => {
       keys.instanceCommands('i1'),
       keys.recordDeadLetters(),
       keys.orphanClaim('c1'),
+      keys.roomMembers(1),
+      keys.roomState(1),
       keys.digestNonceSecret(),
       keys.digestNonceCounts('n'),
       keys.authFailures('192.0.2.1'),
