@@ -324,12 +324,17 @@ export class Conversation implements ActiveCall {
   }
 
   /** Consultation: the caller holds while the operator talks to another operator. */
-  async consult(number: string): Promise<ConversationResult> {
+  consult(number: string): Promise<ConversationResult> {
+    return this.bringIn('consult', number);
+  }
+
+  /** Rings an operator for a consultation or a three-way call, as the API asks. */
+  private async bringIn(mode: 'consult' | 'three-way', number: string): Promise<ConversationResult> {
     if (!this.talking) return 'not-talking';
     const target = this.resolve(number);
     if (target?.kind !== 'operator') return 'no-route';
-    this.log.info({ to: target.operator.username }, 'operator consults');
-    await this.ringThird('consult', target.operator, undefined);
+    this.log.info({ to: target.operator.username, mode }, 'another operator is rung');
+    await this.ringThird(mode, target.operator, undefined);
     return 'done';
   }
 
@@ -352,13 +357,8 @@ export class Conversation implements ActiveCall {
   }
 
   /** Brings another operator in: caller, operator and they talk together. */
-  async threeWay(number: string): Promise<ConversationResult> {
-    if (!this.talking) return 'not-talking';
-    const target = this.resolve(number);
-    if (target?.kind !== 'operator') return 'no-route';
-    this.log.info({ to: target.operator.username }, 'a third party is brought in');
-    await this.ringThird('three-way', target.operator, undefined);
-    return 'done';
+  threeWay(number: string): Promise<ConversationResult> {
+    return this.bringIn('three-way', number);
   }
 
   // ---- third parties -----------------------------------------------------------------------
