@@ -189,7 +189,8 @@ describe('REGISTER from operators softphones', () => {
     expectPassed(await register({ scenario: 'register-ok.xml', user: 'alice', password: ALICE_PW, contact: desk, expires: 60 }));
     const second = await register({ scenario: 'register-ok.xml', user: 'alice', password: ALICE_PW, contact: soft, expires: 120, transport: 'tcp' });
     expectPassed(second);
-    expect(lastResponse(second, 200).get('Contact')).toMatch(
+    // One Contact header with both, or one header each (a real drachtio-server splits them).
+    expect(lastResponse(second, 200).getAll('Contact').join(', ')).toMatch(
       /^<sip:alice-desk@127\.0\.0\.1:5999>;expires=(60|59), <sip:alice-soft@127\.0\.0\.1:5998;transport=tcp>;expires=(120|119)$/,
     );
     expect((await registrar.contacts('alice')).map((b) => b.contact)).toEqual(['sip:alice-desk@127.0.0.1:5999', 'sip:alice-soft@127.0.0.1:5998;transport=tcp']);
