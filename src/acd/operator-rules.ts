@@ -124,10 +124,14 @@ export function planTransition(op: OperatorStatus, event: OperatorEvent, now: nu
       const reason = tooMany ? `${misses} offers missed in a row` : event.missed ? 'no answer' : 'offer withdrawn';
       return { from: ['ringing'], callId: event.callId, changes, reason };
     }
-    case 'hangup':
-      if (op.state !== 'busy' || op.callId !== event.callId) refuse();
-      if (event.wrapupMs <= 0) return { from: ['busy'], callId: event.callId, changes: freed(op, now), reason: 'call ended' };
-      return { from: ['busy'], callId: event.callId, changes: { state: 'wrap-up', since: now, deadline: now + event.wrapupMs }, reason: 'call ended' };
+    case 'hangup': {
+      // Still 'ringing' for this call: the call ended before its answer was marked. The operator
+      // is freed all the same, and the late 'answer' then finds nothing to mark.
+      const on: OperatorState[] = ['busy', 'ringing'];
+      if (!on.includes(op.state) || op.callId !== event.callId) refuse();
+      if (event.wrapupMs <= 0) return { from: on, callId: event.callId, changes: freed(op, now), reason: 'call ended' };
+      return { from: on, callId: event.callId, changes: { state: 'wrap-up', since: now, deadline: now + event.wrapupMs }, reason: 'call ended' };
+    }
     case 'wrapup-done':
       if (op.state !== 'wrap-up' || op.callId !== event.callId) refuse();
       return { from: ['wrap-up'], callId: event.callId, changes: freed(op, now), reason: 'wrap-up over' };

@@ -12,6 +12,9 @@ import type { StatusCache } from './status-cache.js';
 const LEASE_TTL_S = 10;
 // A deadline is only acted on this long after it passed, so the owner's own timer goes first.
 const GRACE_MS = 2_000;
+// A busy operator whose call is in no instance's list of calls is freed after this long (the
+// list is written as a call starts, so a young call is never mistaken for a lost one).
+const CALLLESS_GRACE_MS = 30_000;
 
 export interface SweeperDeps {
   redis: Redis;
@@ -78,13 +81,19 @@ export class Sweeper {
     for (const s of held) {
       const overdue = s.deadline > 0 && s.deadline + GRACE_MS < now;
       const orphaned = s.instance !== '' && !alive.has(s.instance);
-      if (!overdue && !orphaned) continue;
+      // Busy on a call that is no longer in progress anywhere: a lost hang-up, not a live call.
+      const callless = !overdue && !orphaned && s.state === 'busy' && now - s.since > CALLLESS_GRACE_MS && !(await this.isLive(s.callId));
+      if (!overdue && !orphaned && !callless) continue;
       const done = await this.d.operators.tryApply(s.operatorId, { type: 'expire' });
       if (!done) continue;
       freed++;
-      this.log.warn({ operatorId: s.operatorId, was: s.state, callId: s.callId, owner: s.instance, overdue, orphaned }, 'freed a held operator');
+      this.log.warn({ operatorId: s.operatorId, was: s.state, callId: s.callId, owner: s.instance, overdue, orphaned, callless }, 'freed a held operator');
     }
     return freed;
+  }
+
+  private async isLive(callId: string): Promise<boolean> {
+    return callId !== '' && (await this.redis.sismember(this.keys.liveCalls(), callId)) === 1;
   }
 
   private async alive(instances: string[]): Promise<Set<string>> {

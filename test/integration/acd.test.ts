@@ -198,6 +198,20 @@ describe('Sweeper', () => {
     expect((await store.get(502)).state).toBe('ringing');
     expect((await store.get(503)).state).toBe('available');
     expect(records.filter((r) => r.kind === 'operator-event').map((r) => (r.row as { operatorId: number }).operatorId).sort()).toEqual([501, 503]);
+
+    // Busy for long on a call that is in progress nowhere: a lost hang-up; freed. A young or a
+    // live call keeps its operator.
+    const queues = new QueueStore(redis, keys);
+    await loggedIn(store, 504, 505, 506);
+    for (const [id, callId] of [[504, 'lost'], [505, 'live'], [506, 'young']] as const) {
+      await store.cas(id, { from: ['available'], changes: { state: 'busy', callId, instance: 'alive', since: id === 506 ? Date.now() : Date.now() - 60_000 }, reason: 't' });
+    }
+    await queues.saveCall({ callId: 'live', owner: 'alive', callerNumber: '1', callerName: '', dialledNumber: '2', arrivedAt: 1, state: 'connected', queueId: null, queuedAt: null, priority: 0, score: null, operatorId: 505, answeredAt: 2 });
+    await statuses.load();
+    expect(await sweeper.sweep(Date.now())).toBe(1);
+    expect((await store.get(504)).state).toBe('available');
+    expect((await store.get(505)).state).toBe('busy');
+    expect((await store.get(506)).state).toBe('busy');
   });
 });
 

@@ -28,6 +28,13 @@ describe('operator state rules', () => {
     expect(o).toMatchObject({ state: 'available', idleSince: T + 5100, callId: '', deadline: 0 });
   });
 
+  it('frees an operator whose call ended before its answer was marked, and refuses the late answer', () => {
+    let o = op({ state: 'ringing', callId: 'c1', deadline: T + 1000 });
+    o = apply(o, planTransition(o, { type: 'hangup', callId: 'c1', wrapupMs: 0 }, T));
+    expect(o).toMatchObject({ state: 'available', callId: '', deadline: 0 });
+    expect(() => planTransition(o, { type: 'answer', callId: 'c1' }, T)).toThrow(TransitionRefused);
+  });
+
   it('skips wrap-up when the queue has none', () => {
     const o = op({ state: 'busy', callId: 'c1' });
     expect(apply(o, planTransition(o, { type: 'hangup', callId: 'c1', wrapupMs: 0 }, T))).toMatchObject({ state: 'available', idleSince: T });
@@ -96,6 +103,7 @@ describe('operator state rules', () => {
     [{ state: 'on-break' as const }, { type: 'reserve' as const, callId: 'c', instance: 'i', leaseMs: 1 }],
     [{ state: 'ringing' as const, callId: 'c1' }, { type: 'answer' as const, callId: 'c2' }],
     [{ state: 'available' as const }, { type: 'hangup' as const, callId: 'c1', wrapupMs: 0 }],
+    [{ state: 'ringing' as const, callId: 'c2' }, { type: 'hangup' as const, callId: 'c1', wrapupMs: 0 }],
     [{ state: 'available' as const }, { type: 'expire' as const }],
     [{ state: 'available' as const }, { type: 'back' as const }],
   ])('refuses what makes no sense: %j then %j', (state, event) => {
