@@ -45,6 +45,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // One failed promise somewhere (a BYE for a dialog drachtio-server already dropped) must not
+  // take every call in progress down with the process: log it and carry on.
+  process.on('unhandledRejection', (reason: unknown) => {
+    log.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection');
+  });
 }
 
 main().catch((err: Error) => die([`unexpected error: ${err.stack ?? err.message}`]));

@@ -488,7 +488,9 @@ export class Conversation implements ActiveCall {
   /** The third party hung up. */
   private thirdGone(third: Third): void {
     const talker = third.talker;
-    if (!talker || this.ended) return;
+    // Once a transfer made the third party the caller's operator, their hang-up is an
+    // operator's (operatorGone), not a third party's.
+    if (!talker || this.ended || this.third !== third) return;
     talker.leg.end(Date.now(), 'target', 200, 'BYE');
     void releaseEndpoint(talker.endpoint);
     void this.operatorDone(third.target, 0);
@@ -557,7 +559,6 @@ export class Conversation implements ActiveCall {
     leg.answered(Date.now());
     const joined: OperatorTalker = { ...talker, leg };
     const third: Third = { mode: 'consult', target: talker.operator, leg, ring: undefined, timer: undefined, notify, talker: joined, completeOnAnswer: false };
-    joined.dialog.on('destroy', () => this.thirdGone(third));
     await this.handCallerTo(third, joined);
   }
 

@@ -2,6 +2,7 @@ import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../log.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
+import { hangUpDialog } from './arrival.js';
 
 /** drachtio-srf queues a dialog's incoming requests while this is set (its typings lack it). */
 export function holdRequests(dialog: Srf.Dialog, hold: boolean): void {
@@ -116,7 +117,7 @@ export class OperatorRing {
     holdRequests(dialog, true);
     if (this.settled) {
       // A second phone of the same operator answered too: it is not needed.
-      dialog.destroy();
+      hangUpDialog(dialog);
       return;
     }
     this.settled = true;

@@ -219,7 +219,7 @@ export class QueueCall implements ActiveCall {
         await this.ctx.queues.dequeue(this.queue.id, this.callId);
         return;
       case 'hangup-caller':
-        this.caller.dialog.destroy();
+        hangUpDialog(this.caller.dialog);
         return;
       case 'leave-queue':
         return this.leaveQueue(e.reason);
@@ -296,7 +296,7 @@ export class QueueCall implements ActiveCall {
     const dialog = entry.dialog;
     entry.dialog = undefined;
     entry.leg.end(Date.now(), by, status, reason);
-    dialog.destroy();
+    hangUpDialog(dialog);
     await releaseEndpoint(entry.endpoint);
   }
 
@@ -363,7 +363,7 @@ export class QueueCall implements ActiveCall {
     this.hold?.stop();
     const played = this.caller.endpoint.play(this.ctx.prompts.file('busy')).catch(() => undefined);
     await Promise.race([played, new Promise((r) => setTimeout(r, BUSY_PROMPT_MAX_MS))]);
-    this.caller.dialog.destroy();
+    hangUpDialog(this.caller.dialog);
   }
 
   private async finish(hangupBy: 'caller' | 'operator' | 'system', reason: string): Promise<void> {

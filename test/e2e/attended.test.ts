@@ -98,8 +98,9 @@ describe('attended transfer from the phone', () => {
   it('holds the caller, consults the target in a second call, and joins them with REFER + Replaces', async () => {
     const s = await setup();
     const a = await softphone(s.a);
-    const b = await phone(s.b, 'operator-answer.xml');
-    const caller = callers(bench, 'caller-hangup.xml', s.number, { calls: 1, pauseMs: 6000 });
+    // The target hangs up once they have talked to the caller: that ends the call.
+    const b = await phone(s.b, 'operator-hangup.xml', 3000);
+    const caller = callers(bench, 'caller.xml', s.number, { calls: 1 });
 
     const toCaller = await a.answer();
     expect(await a.hold(toCaller, true)).toBe(200);
@@ -113,11 +114,11 @@ describe('attended transfer from the phone', () => {
     await a.until('both calls hung up', () => (a.hungUp(toCaller) && a.hungUp(toTarget) ? true : undefined));
 
     await passed(caller);
-    const rb = await passed(b);
-    expect(requestsOf(rb, 'received', 'BYE')).toHaveLength(1);
+    await passed(b);
     const row = await cdr(s.number);
-    expect(row).toMatchObject({ disposition: 'answered', operators: [s.a.username, s.b.username], hangup_by: 'caller' });
+    expect(row).toMatchObject({ disposition: 'answered', operators: [s.a.username, s.b.username], hangup_by: 'operator' });
     const events = await rowsWhenThere<{ event: string; data: Record<string, unknown> }>(bench, 'SELECT event, data FROM queue_events WHERE call_id = $1 ORDER BY at', 5, [row.call_id]);
+    expect(events.map((e) => e.event)).toEqual(['enter', 'offer', 'connect', 'transfer', 'complete-operator']);
     expect(events.find((e) => e.event === 'transfer')?.data).toMatchObject({ kind: 'attended', toOperator: s.b.username, result: 'connected' });
     await until('both operators free', async () => ((await stateOf(s.a)) === 'available' && (await stateOf(s.b)) === 'available' ? true : undefined));
   });
