@@ -1,0 +1,149 @@
+/** The bench's command line: flags, defaults and help. */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT_DIR } from '../../src/paths.js';
+
+export const TARGETS = ['switchboard', 'b2bua', 'anchored'] as const;
+export type TargetName = (typeof TARGETS)[number];
+
+export interface BenchOptions {
+  mode: 'ramp' | 'soak';
+  targets: TargetName[];
+  ramp: number[];
+  stepS: number;
+  /** Operators registered (0: worked out from the ramp). */
+  operators: number;
+  answerMs: number;
+  talkMs: number;
+  wrapupS: number;
+  patienceMs: number;
+  /** Stop the ramp at the first step with more failed calls than this, in percent. */
+  maxFailedPct: number;
+  /** Most calls per second one SIPp caller process is asked for; higher rates use several. */
+  sippRate: number;
+  warmupCalls: number;
+  backlog: boolean;
+  backlogOperators: number;
+  backlogCalls: number;
+  soakMin: number;
+  soakRate: number;
+  logLevel: string;
+  dist: boolean;
+  out: string;
+  keep: boolean;
+}
+
+export const HELP = `Load test of the switchboard against two baselines, with SIPp callers and operators.
+
+  npm run bench -- [flags]          rate ramp (default: a quick run of a few minutes)
+  npm run bench:soak -- [flags]     constant load for --soak-min minutes (the switchboard only)
+
+Servers: drachtio-server and FreeSWITCH stand-ins (test/benches) started as processes of their
+own, unless the environment names real ones (as for the end-to-end tests):
+  DRACHTIO_HOST DRACHTIO_PORT DRACHTIO_SECRET DRACHTIO_SIP_ADDRESS   a real drachtio-server
+  FREESWITCH_ESL FREESWITCH_PASSWORD [FREESWITCH_LISTEN_ADDRESS]     a real FreeSWITCH
+PostgreSQL and Redis: scripts/test-services.sh's (or TEST_DATABASE_URL, TEST_REDIS_URL); each
+run gets a database and a Redis key prefix of its own, dropped afterwards (--keep keeps them).
+
+Flags (defaults in brackets):
+  --targets LIST        switchboard,b2bua,anchored [all three]
+  --ramp LIST           calls per second of each step [2,5,10,20]
+  --step-s N            seconds of calls per step [8]
+  --max-failed PCT      the ramp stops after the first step with more failed calls [1]
+  --operators K         operators registered (0: rate x (answer + talk + 1 s) of the top step) [0]
+  --answer-ms N         operators' phones ring this long before answering [0]
+  --talk-ms N           operators hang up after talking this long [1000]
+  --wrapup-s N          the bench queue's wrap-up seconds [0]
+  --patience-ms N       a caller not released within this long fails (SIPp -recv_timeout) [15000]
+  --warmup-calls N      calls placed before the ramp, not reported [10]
+  --no-backlog          skip the backlog phase (the switchboard only): callers queued behind a
+                        few operators, to time "operator free -> next offer"
+  --backlog-operators N operators left logged in for it [4]
+  --backlog-calls N     callers offered in it (0: 6 per operator) [0]
+  --sipp-rate N         most calls/s per SIPp caller process [250]
+  --soak                soak mode;  --soak-min N [10]  --soak-rate N calls/s [5]
+  --log-level L         the switchboard's LOG_LEVEL (its log is kept in the run's directory) [info]
+  --dist                run the built switchboard (dist/src/main.js) instead of src/ with tsx
+  --out DIR             where results go [bench/results]
+  --keep                keep the run's database and Redis keys
+  --help
+`;
+
+function list(text: string): number[] {
+  return text.split(',').map((s) => Number(s.trim())).filter((n) => Number.isFinite(n) && n > 0);
+}
+
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      targets: { type: 'string' },
+      ramp: { type: 'string', default: '2,5,10,20' },
+      'step-s': { type: 'string', default: '8' },
+      'max-failed': { type: 'string', default: '1' },
+      operators: { type: 'string', default: '0' },
+      'answer-ms': { type: 'string', default: '0' },
+      'talk-ms': { type: 'string', default: '1000' },
+      'wrapup-s': { type: 'string', default: '0' },
+      'patience-ms': { type: 'string', default: '15000' },
+      'warmup-calls': { type: 'string', default: '10' },
+      'no-backlog': { type: 'boolean', default: false },
+      'backlog-operators': { type: 'string', default: '4' },
+      'backlog-calls': { type: 'string', default: '0' },
+      'sipp-rate': { type: 'string', default: '250' },
+      soak: { type: 'boolean', default: false },
+      'soak-min': { type: 'string', default: '10' },
+      'soak-rate': { type: 'string', default: '5' },
+      'log-level': { type: 'string', default: 'info' },
+      dist: { type: 'boolean', default: false },
+      out: { type: 'string', default: path.join(ROOT_DIR, 'bench/results') },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const soak = values.soak;
+  const targets = (values.targets ?? (soak ? 'switchboard' : TARGETS.join(',')))
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const t of targets) if (!(TARGETS as readonly string[]).includes(t)) throw new Error(`--targets: unknown target "${t}" (${TARGETS.join(', ')})`);
+  const num = (name: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got "${v}"`);
+    return n;
+  };
+  const ramp = soak ? [num('soak-rate', values['soak-rate'], 0.1)] : list(values.ramp);
+  if (ramp.length === 0) throw new Error('--ramp lists no rate');
+  const opts: BenchOptions = {
+    mode: soak ? 'soak' : 'ramp',
+    targets: targets as TargetName[],
+    ramp,
+    stepS: num('step-s', values['step-s'], 1),
+    operators: Math.round(num('operators', values.operators, 0)),
+    answerMs: num('answer-ms', values['answer-ms'], 0),
+    talkMs: num('talk-ms', values['talk-ms'], 0),
+    wrapupS: Math.round(num('wrapup-s', values['wrapup-s'], 0)),
+    patienceMs: num('patience-ms', values['patience-ms'], 1000),
+    maxFailedPct: num('max-failed', values['max-failed'], 0),
+    sippRate: num('sipp-rate', values['sipp-rate'], 1),
+    warmupCalls: Math.round(num('warmup-calls', values['warmup-calls'], 0)),
+    backlog: !values['no-backlog'] && !soak,
+    backlogOperators: Math.round(num('backlog-operators', values['backlog-operators'], 1)),
+    backlogCalls: Math.round(num('backlog-calls', values['backlog-calls'], 0)),
+    soakMin: num('soak-min', values['soak-min'], 0.1),
+    soakRate: num('soak-rate', values['soak-rate'], 0.1),
+    logLevel: values['log-level'],
+    dist: values.dist,
+    out: path.resolve(values.out),
+    keep: values.keep,
+  };
+  if (opts.operators === 0) {
+    const top = Math.max(...opts.ramp);
+    opts.operators = Math.max(4, Math.ceil((top * (opts.answerMs + opts.talkMs + 1000)) / 1000));
+  }
+  opts.backlogOperators = Math.min(opts.backlogOperators, opts.operators);
+  if (opts.backlogCalls === 0) opts.backlogCalls = 6 * opts.backlogOperators;
+  return opts;
+}
