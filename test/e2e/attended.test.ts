@@ -123,6 +123,25 @@ describe('attended transfer from the phone', () => {
     await until('both operators free', async () => ((await stateOf(s.a)) === 'available' && (await stateOf(s.b)) === 'available' ? true : undefined));
   });
 
+  it('when the operator hangs up the consultation, they are back with the caller', async () => {
+    const s = await setup();
+    const a = await softphone(s.a);
+    const b = await phone(s.b, 'operator-answer.xml');
+    const caller = callers(bench, 'caller.xml', s.number, { calls: 1 });
+    const toCaller = await a.answer();
+    expect(await a.hold(toCaller, true)).toBe(200);
+    const toTarget = await a.call(s.bNumber);
+    expect(await a.bye(toTarget)).toBe(200);
+    await passed(b);
+    expect(await a.hold(toCaller, false)).toBe(200);
+    const standIn = bench.freeswitch.standIn;
+    if (standIn) await until('caller and operator bridged again', async () => (standIn.model.channels().some((c) => c.bridgedWith) ? true : undefined));
+    expect(a.hungUp(toCaller)).toBe(false);
+    expect(await a.bye(toCaller)).toBe(200);
+    await passed(caller);
+    expect(await cdr(s.number)).toMatchObject({ operators: [s.a.username], hangup_by: 'operator', hold_s: expect.anything() });
+  });
+
   it('answers a Replaces that names no call with a 481 NOTIFY and drops nothing', async () => {
     const s = await setup();
     const a = await softphone(s.a);

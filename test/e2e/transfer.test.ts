@@ -212,6 +212,26 @@ describe('blind transfer through the API', () => {
   });
 });
 
+describe('transfer into a queue', () => {
+  it('puts the talking caller into another queue, where its operator answers; the first operator is free', async () => {
+    const s = await setup();
+    const other = (await bench.create('/v1/queues', { number: String(390 + seq), name: `Second line ${seq}`, wrapupS: 0, announceIntervalS: 0 })).id as number;
+    const otherNumber = String(8390 + seq);
+    await bench.create('/v1/routes', { number: otherNumber, targetType: 'queue', queueId: other });
+    await bench.sb.api(`/v1/queues/${other}/members/${s.c.id}`, { method: 'PUT', body: {} });
+    const a = await referPhone(s.a, 'operator-refer.xml', otherNumber);
+    const c = await phone(s.c, 'operator-hangup.xml', { pauseMs: 500 });
+    const caller = await callers(bench, 'caller.xml', s.number, { calls: 1 });
+    expect(caller.passed, describeRun(caller)).toBe(true);
+    expect(notifies(await finished(a)).map((n) => n.body)).toEqual(['SIP/2.0 100 Trying\r\n', 'SIP/2.0 200 OK\r\n']);
+    await finished(c);
+    const row = await cdr(s.number);
+    expect(row).toMatchObject({ disposition: 'answered', operators: [s.a.username, s.c.username], queue_number: String(390 + seq) });
+    const events = await queueEvents(row.call_id as string, 8);
+    expect(events.map((e) => e.event)).toEqual(['enter', 'offer', 'connect', 'transfer', 'enter', 'offer', 'connect', 'complete-operator']);
+  });
+});
+
 describe('hold', () => {
   it('plays hold music to the caller while the operator\'s phone holds, and bridges them again after', async () => {
     const standIn = bench.freeswitch.standIn;
