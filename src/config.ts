@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
+import { isUsername } from './provisioning/types.js';
 
 /** Who may use an API key. Roles beyond admin are enforced by the API's route guards. */
 export type Role = 'admin' | 'supervisor' | 'operator';
@@ -172,8 +173,6 @@ function parseFreeswitchServers(r: Reader): HostPort[] {
   return servers;
 }
 
-const USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
-
 /**
  * One API_KEYS entry: `key` (admin), `role:key`, or `operator/<username>:key` (an operator key
  * must say whose it is). Returns the key or the problem with the entry.
@@ -190,7 +189,7 @@ function parseApiKey(item: string): ApiKey | string {
     return 'has an operator key without its operator: write operator/<username>:<key>';
   }
   if (operator !== undefined && role !== 'operator') return `has a ${role} key naming an operator ("${who}"); only operator keys do`;
-  if (operator !== undefined && !USERNAME.test(operator)) return `has an operator key for "${operator}", which is not a valid username`;
+  if (operator !== undefined && !isUsername(operator)) return `has an operator key for "${operator}", which is not a valid username`;
   if (key.length < MIN_KEY_LENGTH) return `has a ${role} key shorter than ${MIN_KEY_LENGTH} characters`;
   return operator === undefined ? { key, role: role as Role } : { key, role: 'operator', operator };
 }

@@ -3,6 +3,7 @@ import type { ConfigCache } from '../provisioning/cache.js';
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { AppliedTransition, OperatorStore } from './operator-store.js';
+import { LEASE_MARGIN_MS } from './operator-rules.js';
 import type { QueueStore } from './queue-store.js';
 import type { StatusCache } from './status-cache.js';
 import { offerWidth, rankCandidates, type Candidate } from './strategy.js';
@@ -32,9 +33,6 @@ export interface DispatcherDeps {
   offer(callId: string, reserved: AppliedTransition[]): void;
 }
 
-// A reservation outlives the ring timeout by this much, so that only a dead instance's
-// reservation ever expires.
-const LEASE_MARGIN_MS = 10_000;
 // Bounds one pass over a queue; anything left is picked up by the next kick.
 const MAX_MATCHES_PER_PASS = 200;
 

@@ -2,6 +2,19 @@ import type { OperatorState } from '../cdr/records.js';
 
 export type { OperatorState };
 
+/**
+ * A reservation outlives the ring it covers by this much, so that only a dead instance's
+ * reservation ever expires through the sweeper.
+ */
+export const LEASE_MARGIN_MS = 10_000;
+
+/**
+ * Misses in a row before an operator rung outside a queue (their own number, a transfer or
+ * three-way target, a room's dial-out) is put on break. A queue has its own setting,
+ * maxNoAnswer, with the same default.
+ */
+export const MAX_MISSES_OUTSIDE_QUEUES = 3;
+
 /** An operator's live state as kept in Redis. Times are ms since the epoch. */
 export interface OperatorStatus {
   operatorId: number;

@@ -3,6 +3,9 @@
  * update (PATCH) and response schemas are all derived from it so they cannot drift apart.
  */
 
+import { DEFAULT_HOLD_MUSIC } from '../media/hold.js';
+import { USERNAME_PATTERN } from '../provisioning/types.js';
+
 type JsonSchema = Record<string, unknown>;
 
 const digits = (max: number): JsonSchema => ({ type: 'string', pattern: `^[0-9]{1,${max}}$` });
@@ -60,7 +63,7 @@ function resource(
 export const operatorSchemas = resource(
   'Operator',
   {
-    username: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'SIP user name of the softphone' },
+    username: { type: 'string', pattern: USERNAME_PATTERN, description: 'SIP user name of the softphone' },
     password: {
       type: 'string',
       minLength: 8,
@@ -92,7 +95,7 @@ export const queueSchemas = resource(
     overflowAction: { type: 'string', enum: ['busy', 'queue', 'number'], default: 'busy' },
     overflowTarget: { ...nullable(dialString), description: 'queue number or dial string; null with busy' },
     noOperators: { type: 'string', enum: ['wait', 'overflow', 'reject'], default: 'wait' },
-    holdMusic: { type: 'string', minLength: 1, maxLength: 500, default: 'local_stream://moh' },
+    holdMusic: { type: 'string', minLength: 1, maxLength: 500, default: DEFAULT_HOLD_MUSIC },
     announceIntervalS: { ...seconds(0, 3600), default: 30 },
     serviceLevelS: { ...seconds(1, 3600), default: 20 },
   },

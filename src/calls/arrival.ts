@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import { CallRecorder, type LegRecorder } from '../cdr/call-recorder.js';
 import type { Disposition } from '../cdr/records.js';
 import { publishCallEvent } from '../events/call-events.js';
 import { callLogger, type Logger } from '../log.js';
-import { isConnected } from '../media/answer.js';
+import { answerOntoMedia, CallerGone, isConnected, type AnsweredCall } from '../media/answer.js';
 import { callerOf, dialledOf, type Party } from '../sip/request-info.js';
 import type { CallContext } from './context.js';
 
@@ -29,6 +30,11 @@ export interface Arrival {
   refuse(status: number, reason: string, disposition: Extract<Disposition, 'rejected' | 'failed'>): void;
   /** Records a caller who gave up (CANCEL) before the call was answered. */
   abandoned(): void;
+  /**
+   * Answers the caller onto the media server. If that cannot be done the call is over and
+   * recorded (abandoned when the caller left first, refused with 503 otherwise): undefined.
+   */
+  answerOnto(ms: Mrf.MediaServer): Promise<AnsweredCall | undefined>;
 }
 
 export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfResponse): Arrival {
@@ -45,31 +51,29 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
   );
   const leg = recorder.leg('caller', 'inbound', sipCallId, caller.number, arrivedAt);
   publishCallEvent(ctx.bus, { event: 'arrived', callId, instanceId: ctx.instanceId, callerNumber: caller.number, callerName: caller.name, dialledNumber: dialled, at: arrivedAt });
-  return {
-    callId,
-    arrivedAt,
-    log,
-    req,
-    res,
-    caller,
-    dialled,
-    sipCallId,
-    recorder,
-    leg,
-    refuse: (status, reason, disposition) => {
-      if (!res.finalResponseSent) res.send(status);
-      const at = Date.now();
-      leg.end(at, 'system', status, reason);
-      recorder.end({ at, hangupBy: 'system', sipStatus: status, sipReason: reason, disposition });
-      log.info({ status, reason }, 'call refused');
-    },
-    abandoned: () => {
-      const at = Date.now();
-      leg.end(at, 'caller', 487, 'Request Terminated');
-      recorder.end({ at, hangupBy: 'caller', sipStatus: 487, sipReason: 'cancelled before answer', disposition: 'abandoned' });
-      log.info('caller hung up before the answer');
-    },
+  const refuse: Arrival['refuse'] = (status, reason, disposition) => {
+    if (!res.finalResponseSent) res.send(status);
+    const at = Date.now();
+    leg.end(at, 'system', status, reason);
+    recorder.end({ at, hangupBy: 'system', sipStatus: status, sipReason: reason, disposition });
+    log.info({ status, reason }, 'call refused');
   };
+  const abandoned = (): void => {
+    const at = Date.now();
+    leg.end(at, 'caller', 487, 'Request Terminated');
+    recorder.end({ at, hangupBy: 'caller', sipStatus: 487, sipReason: 'cancelled before answer', disposition: 'abandoned' });
+    log.info('caller hung up before the answer');
+  };
+  const answerOnto = async (ms: Mrf.MediaServer): Promise<AnsweredCall | undefined> => {
+    try {
+      return await answerOntoMedia(ctx.srf, ms, req, res);
+    } catch (err) {
+      if (err instanceof CallerGone) return void abandoned();
+      log.warn({ err: (err as Error).message }, 'cannot answer onto the media server');
+      return void refuse(503, 'Service Unavailable: media server failed', 'failed');
+    }
+  };
+  return { callId, arrivedAt, log, req, res, caller, dialled, sipCallId, recorder, leg, refuse, abandoned, answerOnto };
 }
 
 /** Shows a call that does not wait in a queue among the live calls (API, hang-up from any instance). */

@@ -1,10 +1,11 @@
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
+import { LEASE_MARGIN_MS, MAX_MISSES_OUTSIDE_QUEUES } from '../acd/operator-rules.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
-import { HoldMusic } from '../media/hold.js';
+import { DEFAULT_HOLD_MUSIC, HoldMusic } from '../media/hold.js';
 import type { Operator, Queue } from '../provisioning/types.js';
 import { isHoldSdp, parseReferTo, sipfrag, type Replaces } from '../sip/refer.js';
 import { bounded, hangUpDialog, settleOnce } from './arrival.js';
@@ -58,13 +59,10 @@ interface Third {
   completeOnAnswer: boolean;
 }
 
-const DEFAULT_HOLD_MUSIC = 'local_stream://moh';
 // A transfer target's phones ring this long before the transfer counts as failed.
 const THIRD_RING_TIMEOUT_MS = 30_000;
-const LEASE_MARGIN_MS = 10_000;
 const PROMPT_MAX_MS = 10_000;
 const NOTIFY_EXPIRES_S = 60;
-const DIRECT_MAX_MISSES = 3;
 /** A REFER to "*3" + a number starts a three-way call with that number. */
 const THREE_WAY_PREFIX = /^\*3(.+)$/;
 
@@ -390,7 +388,7 @@ export class Conversation implements ActiveCall {
       return;
     }
     if (this.third !== third || this.ended) {
-      await this.ctx.operators.tryApply(target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: DIRECT_MAX_MISSES });
+      await this.ctx.operators.tryApply(target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: MAX_MISSES_OUTSIDE_QUEUES });
       return;
     }
     if (mode !== 'three-way') await this.holdCaller();
@@ -424,7 +422,7 @@ export class Conversation implements ActiveCall {
     if (this.ended || this.third !== third) {
       hangUpDialog(dialog);
       await releaseEndpoint(endpoint);
-      await this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: DIRECT_MAX_MISSES });
+      await this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: MAX_MISSES_OUTSIDE_QUEUES });
       return;
     }
     third.leg.answered(Date.now());
@@ -447,7 +445,7 @@ export class Conversation implements ActiveCall {
     clearTimeout(third.timer);
     third.leg.end(Date.now(), null, status, reason);
     const missed = status === 408 || status === 480 || status === 487;
-    await this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed, maxMisses: DIRECT_MAX_MISSES });
+    await this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed, maxMisses: MAX_MISSES_OUTSIDE_QUEUES });
     if (this.third !== third) return;
     this.third = undefined;
     this.log.info({ to: third.target.username, status, reason, mode: third.mode }, 'third party did not answer');
@@ -639,7 +637,7 @@ export class Conversation implements ActiveCall {
     if (!talker) {
       third.ring?.cancel();
       third.leg.end(Date.now(), 'system', 487, reason);
-      void this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: DIRECT_MAX_MISSES });
+      void this.ctx.operators.tryApply(third.target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: MAX_MISSES_OUTSIDE_QUEUES });
       return;
     }
     third.leg.end(Date.now(), by === 'operator' ? 'operator' : by, 200, reason);

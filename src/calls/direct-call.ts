@@ -8,6 +8,7 @@
  */
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
+import { LEASE_MARGIN_MS, MAX_MISSES_OUTSIDE_QUEUES } from '../acd/operator-rules.js';
 import type { LegRecorder } from '../cdr/call-recorder.js';
 import { publishCallEvent } from '../events/call-events.js';
 import { isConnected } from '../media/answer.js';
@@ -18,14 +19,6 @@ import { Conversation } from './conversation.js';
 import { directCallStep, initialDirectCallState, type DirectCallEvent, type DirectCallState, type DirectEffect } from './direct-call-machine.js';
 import { OperatorRing } from './operator-ring.js';
 import { releaseEndpoint } from '../media/endpoint.js';
-
-// Misses in a row before an operator is put on a break, for rings of their own number. Queues
-// have their own setting (max_no_answer, 3 by default); a direct number has no queue, so it uses
-// the same default.
-export const DIRECT_MAX_MISSES = 3;
-// The reservation outlives the ring by this much (as the dispatcher's do), so that only a dead
-// instance's reservation ever expires through the sweeper.
-const LEASE_MARGIN_MS = 10_000;
 
 interface OperatorLegState {
   leg: LegRecorder;
@@ -49,7 +42,7 @@ export async function startDirectCall(ctx: CallContext, a: Arrival, operator: Op
   const reserved = await reserve(ctx, a, operator, ringTimeoutMs);
   if (reserved === 'busy') return a.refuse(486, 'Busy Here: operator not available', 'rejected');
   if (reserved === 'error') return a.refuse(503, 'Service Unavailable: operator state unavailable', 'failed');
-  const release = (): Promise<unknown> => ctx.operators.tryApply(operator.id, { type: 'release', callId: a.callId, missed: false, maxMisses: DIRECT_MAX_MISSES }).catch(() => undefined);
+  const release = (): Promise<unknown> => ctx.operators.tryApply(operator.id, { type: 'release', callId: a.callId, missed: false, maxMisses: MAX_MISSES_OUTSIDE_QUEUES }).catch(() => undefined);
   if (cancelled) {
     await release();
     return a.abandoned();
@@ -217,7 +210,7 @@ export class DirectCall implements ActiveCall {
         if (!this.finished) await this.ctx.queues.updateCall(callId, { state: 'connected', answeredAt: Date.now() });
         return;
       case 'release-operator':
-        await this.ctx.operators.tryApply(opId, { type: 'release', callId, missed: e.missed, maxMisses: DIRECT_MAX_MISSES });
+        await this.ctx.operators.tryApply(opId, { type: 'release', callId, missed: e.missed, maxMisses: MAX_MISSES_OUTSIDE_QUEUES });
         return;
       case 'hand-over':
         return this.handOver();

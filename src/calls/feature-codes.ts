@@ -14,7 +14,7 @@ import type Mrf from 'drachtio-fsmrf';
 import type { OperatorEvent } from '../acd/operator-rules.js';
 import type { AppliedTransition } from '../acd/operator-store.js';
 import type { Pool } from '../db/pool.js';
-import { answerOntoMedia, CallerGone, isConnected, type AnsweredCall } from '../media/answer.js';
+import { isConnected, type AnsweredCall } from '../media/answer.js';
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { CredentialsCache, type OperatorCredentials } from '../registrar/credentials.js';
@@ -207,13 +207,8 @@ class FeatureCodeCall implements ActiveCall {
   /** Answers onto the media server; undefined (and recorded) when that cannot be done. */
   private async answer(ms: Mrf.MediaServer): Promise<AnsweredCall | undefined> {
     const { a } = this;
-    try {
-      this.answered = await answerOntoMedia(this.ctx.srf, ms, a.req, a.res);
-    } catch (err) {
-      if (err instanceof CallerGone) return void a.abandoned();
-      a.log.warn({ err: (err as Error).message }, 'cannot answer the feature code onto the media server');
-      return void a.refuse(503, 'Service Unavailable: media server failed', 'failed');
-    }
+    this.answered = await a.answerOnto(ms);
+    if (!this.answered) return undefined;
     const at = Date.now();
     a.leg.answered(at);
     a.recorder.answered(at, { id: this.who.operatorId, username: this.who.username });

@@ -1,6 +1,6 @@
 import type Srf from 'drachtio-srf';
 import type { Rooms } from '../conference/rooms.js';
-import { answerOntoMedia, CallerGone, isConnected } from '../media/answer.js';
+import { isConnected } from '../media/answer.js';
 import type { Operator, Queue, Room, Route } from '../provisioning/types.js';
 import { isTrusted } from '../sip/trust.js';
 import { newArrival, type Arrival } from './arrival.js';
@@ -112,14 +112,8 @@ async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue): Promi
   const ms = ctx.media.pick();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
 
-  let answered;
-  try {
-    answered = await answerOntoMedia(ctx.srf, ms, a.req, a.res);
-  } catch (err) {
-    if (err instanceof CallerGone) return a.abandoned();
-    log.warn({ err: (err as Error).message }, 'cannot answer onto the media server');
-    return a.refuse(503, 'Service Unavailable: media server failed', 'failed');
-  }
+  const answered = await a.answerOnto(ms);
+  if (!answered) return;
   leg.answered(Date.now());
   const call = new QueueCall(
     ctx,

@@ -17,7 +17,7 @@ import { askForPin } from '../conference/pin-prompt.js';
 import { RoomMember } from '../conference/room-member.js';
 import type { MemberEntry } from '../conference/room-store.js';
 import type { Rooms } from '../conference/rooms.js';
-import { answerOntoMedia, CallerGone, isConnected } from '../media/answer.js';
+import { isConnected } from '../media/answer.js';
 import type { RoomPrompt } from '../media/prompts.js';
 import type { Room } from '../provisioning/types.js';
 import { hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
@@ -35,14 +35,8 @@ export async function startRoomCall(ctx: CallContext, rooms: Rooms, a: Arrival, 
     return a.refuse(503, 'Service Unavailable: room state unavailable', 'failed');
   }
   if (room.maxMembers !== null && members >= room.maxMembers) return a.refuse(486, `Busy Here: room full (${room.maxMembers} members)`, 'rejected');
-  let answered;
-  try {
-    answered = await answerOntoMedia(ctx.srf, ms, a.req, a.res);
-  } catch (err) {
-    if (err instanceof CallerGone) return a.abandoned();
-    a.log.warn({ err: (err as Error).message }, 'cannot answer onto the media server');
-    return a.refuse(503, 'Service Unavailable: media server failed', 'failed');
-  }
+  const answered = await a.answerOnto(ms);
+  if (!answered) return;
   const call = new RoomCall(ctx, rooms, a, room, answered.dialog, answered.endpoint);
   ctx.calls.add(call);
   await call.enter();

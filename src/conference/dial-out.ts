@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
+import { LEASE_MARGIN_MS, MAX_MISSES_OUTSIDE_QUEUES } from '../acd/operator-rules.js';
 import { hangUpDialog, settleOnce } from '../calls/arrival.js';
 import type { ActiveCall, CallContext } from '../calls/context.js';
 import { OperatorRing } from '../calls/operator-ring.js';
@@ -37,10 +38,6 @@ export interface DialOutRequest {
 export type DialOutResult =
   | { ok: true; callId: string; operatorId: number }
   | { ok: false; status: 400 | 404 | 409 | 503; message: string; field?: string };
-
-// The reservation outlives the ring by this much, as a direct call's does.
-const LEASE_MARGIN_MS = 10_000;
-const MAX_MISSES = 3;
 
 /** The operator a dial-out request names; a failure result if it names none. */
 export function operatorFor(ctx: CallContext, r: DialOutRequest): Operator | DialOutResult {
@@ -231,7 +228,7 @@ export class DialOutCall implements ActiveCall {
     if (this.finished) return;
     this.finished = true;
     const at = Date.now();
-    void this.ctx.operators.tryApply(this.operator.id, { type: 'release', callId: this.callId, missed: false, maxMisses: MAX_MISSES }).catch(() => undefined);
+    void this.ctx.operators.tryApply(this.operator.id, { type: 'release', callId: this.callId, missed: false, maxMisses: MAX_MISSES_OUTSIDE_QUEUES }).catch(() => undefined);
     this.leg.end(at, null, status, reason);
     this.recorder.end({ at, hangupBy: 'system', sipStatus: status, sipReason: reason, disposition: 'failed' });
     this.ctx.bus.publish({ type: 'room', what: 'dial-out-failed', roomId: this.room.id, callId: this.callId, operatorId: this.operator.id, status, reason });

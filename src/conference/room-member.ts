@@ -14,7 +14,7 @@ import { bounded } from '../calls/arrival.js';
 import type { CallContext } from '../calls/context.js';
 import type { RoomMemberRecord } from '../cdr/records.js';
 import type { Logger } from '../log.js';
-import { HoldMusic } from '../media/hold.js';
+import { DEFAULT_HOLD_MUSIC, HoldMusic } from '../media/hold.js';
 import type { Room } from '../provisioning/types.js';
 import { joinFlags, mustWait, readMemberEvent, type LeftHow, type MemberEvent } from './membership.js';
 import type { MemberRole } from './pin-entry.js';
@@ -23,8 +23,6 @@ import { SEAT_RENEW_MS, type MemberEntry, type RoomStore } from './room-store.js
 // drachtio-fsmrf's join() waits for mod_conference's add-member event and never gives up by
 // itself: a conference that refuses the member (locked, full on the media server) sends none.
 const JOIN_TIMEOUT_MS = 5_000;
-// What members hear while they wait for a moderator (rooms have no music setting of their own).
-export const ROOM_WAIT_MUSIC = 'local_stream://moh';
 const MAINTENANCE = 'conference::maintenance';
 
 /** The FreeSWITCH conference of a room: made on the first join, gone with the last member. */
@@ -140,7 +138,8 @@ export class RoomMember {
     await this.p.endpoint.play(this.host.ctx.prompts.file('room-wait-moderator')).catch(() => undefined);
     this.prompting = false;
     if (this.phase !== 'waiting') return;
-    this.music = new HoldMusic(this.p.endpoint, ROOM_WAIT_MUSIC, this.p.log);
+    // Rooms have no music setting of their own.
+    this.music = new HoldMusic(this.p.endpoint, DEFAULT_HOLD_MUSIC, this.p.log);
     this.music.start();
   }
 

@@ -7,6 +7,12 @@ export interface Announcement {
   play(endpoint: Mrf.Endpoint): Promise<void>;
 }
 
+/**
+ * FreeSWITCH's stock music-on-hold stream: a queue's default (as in sql/001), and what callers
+ * without a queue and room members waiting for a moderator hear.
+ */
+export const DEFAULT_HOLD_MUSIC = 'local_stream://moh';
+
 // A playback that fails at once (a missing file) must not spin: wait this long before retrying.
 const FAILED_PLAY_PAUSE_MS = 1_000;
 const FAST_FAILURE_MS = 200;

@@ -6,6 +6,15 @@ export interface Stamped {
   updatedAt: Date;
 }
 
+/** The operators table's rule for a username (sql/001's CHECK): also the SIP user name. */
+export const USERNAME_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+
+const USERNAME = new RegExp(USERNAME_PATTERN);
+
+export function isUsername(s: string): boolean {
+  return USERNAME.test(s);
+}
+
 export interface Operator extends Stamped {
   username: string;
   displayName: string;

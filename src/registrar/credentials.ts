@@ -4,6 +4,7 @@
  * query per operator, and a changed password still takes effect within the cache time.
  */
 import type { Pool } from '../db/pool.js';
+import { isUsername } from '../provisioning/types.js';
 
 export interface OperatorCredentials {
   operatorId: number;
@@ -20,8 +21,6 @@ export const DEFAULT_CREDENTIALS_TTL_MS = 5_000;
 // Unknown usernames are cached too (a flood of guesses must not reach PostgreSQL), so the map is
 // bounded: the oldest entries go first.
 const MAX_ENTRIES = 10_000;
-// The operators table's own rule: anything else cannot be an operator, so no query is needed.
-const USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 export class CredentialsCache {
   private readonly entries = new Map<string, Entry>();
@@ -35,7 +34,8 @@ export class CredentialsCache {
 
   /** The operator's credentials, or undefined for a username that is not an operator. */
   async get(username: string): Promise<OperatorCredentials | undefined> {
-    if (!USERNAME.test(username)) return undefined;
+    // Anything else cannot be an operator, so no query is needed.
+    if (!isUsername(username)) return undefined;
     const cached = this.entries.get(username);
     if (cached && cached.until > this.now()) return cached.value;
     // Concurrent REGISTERs for one user share a single query.
