@@ -10,11 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { ROOT_DIR } from '../../src/paths.js';
 import { getFreePort } from '../../test/support/ports.js';
+import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
 import type { CallRecord } from '../baselines/common.js';
 import type { BenchOptions, TargetName } from './options.js';
 import { startProcess, type Proc } from './processes.js';
 import type { Drachtio, Freeswitch } from './servers.js';
-import { createRunDatabase, dropRedisPrefix, redisUrl, runRedisPrefix, type RunDatabase } from './services.js';
+import { dropRedisPrefix, redisUrl, runRedisPrefix } from './services.js';
 import { startSipp, writeUsersCsv } from './sipp.js';
 import { percentiles, type Percentiles } from './stats.js';
 
@@ -135,7 +136,7 @@ async function must(call: Promise<{ status: number; body: unknown }>, what: stri
 
 export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target & { operators: Operator[] }> {
   const { opts, drachtio, freeswitch } = ctx;
-  const db: RunDatabase = await createRunDatabase('sb');
+  const db: TestDatabase = await createTestDatabase('sb_bench');
   const prefix = runRedisPrefix();
   const httpPort = await getFreePort('tcp');
   const logFile = path.join(ctx.dir, 'switchboard.log');

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone, type TestOperator } from '../support/call-bench.js';
 import { describeRun, requestsOf, SCENARIO_DIR, type SippResult } from '../support/sipp.js';
 import { Softphone } from '../support/softphone.js';
 import { SIP_DOMAIN } from '../support/switchboard.js';
@@ -24,24 +24,15 @@ afterAll(async () => {
   await bench?.close();
 });
 
-interface Op {
-  id: number;
-  username: string;
-  password: string;
-}
-
 interface Setup {
   number: string;
-  a: Op;
-  b: Op;
+  a: TestOperator;
+  b: TestOperator;
   bNumber: string;
 }
 
-async function operator(name: string): Promise<Op> {
-  const password = `${name}-secret`;
-  const id = (await bench.create('/v1/operators', { username: name, password, displayName: name, workNumber: String(7000 + seq * 10 + name.length) })).id as number;
-  expect((await bench.sb.api(`/v1/operators/${id}/state`, { method: 'PUT', body: { state: 'available' } })).status).toBe(200);
-  return { id, username: name, password };
+function operator(name: string): Promise<TestOperator> {
+  return addOperator(bench, name, String(7000 + seq * 10 + name.length));
 }
 
 /** A queue served by A; B outside it, reachable by a number of its own. */
@@ -59,13 +50,13 @@ async function setup(): Promise<Setup> {
   return { number, a, b, bNumber };
 }
 
-async function phone(op: Op, scenario: string, pauseMs = 0): Promise<Phone> {
+async function phone(op: TestOperator, scenario: string, pauseMs = 0): Promise<Phone> {
   const p = await operatorPhone(bench, op.username, op.password, scenario, { pauseMs, calls: 1 });
   phones.push(p);
   return p;
 }
 
-async function softphone(op: Op): Promise<Softphone> {
+async function softphone(op: TestOperator): Promise<Softphone> {
   const s = await Softphone.start(op.username, op.password, SIP_DOMAIN, bench.drachtio.sipAddress);
   softphones.push(s);
   await s.register();
@@ -85,7 +76,7 @@ async function liveCall(dialled: string): Promise<{ callId: string; operatorId: 
   });
 }
 
-async function stateOf(op: Op): Promise<string> {
+async function stateOf(op: TestOperator): Promise<string> {
   return ((await bench.sb.api(`/v1/operators/${op.id}/state`)).body as { state: string }).state;
 }
 

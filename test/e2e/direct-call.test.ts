@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
 import { describeRun, flow, requestsOf, responsesOf, type SippMessage, type SippResult } from '../support/sipp.js';
 
 /**
@@ -36,9 +36,8 @@ async function target(opts: { allowOutside?: boolean } = {}): Promise<Target> {
   seq++;
   const username = `direct${seq}`;
   const number = `700${seq}`;
-  const operatorId = (await bench.create('/v1/operators', { username, password: `${username}-secret`, displayName: `Direct ${seq}`, workNumber: `6710${seq}` })).id as number;
+  const { id: operatorId } = await addOperator(bench, username, `6710${seq}`, { displayName: `Direct ${seq}` });
   await bench.create('/v1/routes', { number, targetType: 'operator', operatorId, allowOutside: opts.allowOutside ?? true });
-  await bench.sb.api(`/v1/operators/${operatorId}/state`, { method: 'PUT', body: { state: 'available' } });
   return { operatorId, username, number };
 }
 

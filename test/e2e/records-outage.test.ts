@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callers, operatorPhone, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
 import { PrivatePostgres } from '../support/private-services.js';
 import { describeRun } from '../support/sipp.js';
 
@@ -24,10 +24,9 @@ beforeAll(async () => {
   bench = await startCallBench({ DATABASE_URL: postgres.url });
   const queueId = (await bench.create('/v1/queues', { number: '500', name: 'Outage', wrapupS: 0, announceIntervalS: 0 })).id as number;
   await bench.create('/v1/routes', { number: NUMBER, targetType: 'queue', queueId });
-  const op = await bench.create('/v1/operators', { username: 'olga', password: 'olga-secret', displayName: 'Olga', workNumber: '500' });
-  await bench.sb.api(`/v1/queues/${queueId}/members/${String(op.id)}`, { method: 'PUT', body: {} });
-  await bench.sb.api(`/v1/operators/${String(op.id)}/state`, { method: 'PUT', body: { state: 'available' } });
-  phone = await operatorPhone(bench, 'olga', 'olga-secret', 'operator-hangup.xml', { pauseMs: 200, calls: 100 });
+  const op = await addOperator(bench, 'olga', '500', { displayName: 'Olga' });
+  await bench.sb.api(`/v1/queues/${queueId}/members/${op.id}`, { method: 'PUT', body: {} });
+  phone = await operatorPhone(bench, op.username, op.password, 'operator-hangup.xml', { pauseMs: 200, calls: 100 });
 }, 90_000);
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
 import { describeRun, flow } from '../support/sipp.js';
 import { OPERATOR_KEY, SUPERVISOR_KEY } from '../support/switchboard.js';
 import { createRoom, roomEnv, historyWhen, mediaDriver, membersWhen, post, type MediaDriver } from './room-bench.js';
@@ -125,8 +125,7 @@ describe('controlling a room', () => {
 
 describe('dial-out', () => {
   async function operator(username: string, workNumber: string, scenarioFile: string, pauseMs = 200): Promise<{ id: number; phone: Phone }> {
-    const id = (await bench.create('/v1/operators', { username, password: `${username}-secret`, displayName: `Op ${username}`, workNumber })).id as number;
-    await bench.sb.api(`/v1/operators/${id}/state`, { method: 'PUT', body: { state: 'available' } });
+    const { id } = await addOperator(bench, username, workNumber, { displayName: `Op ${username}` });
     const phone = await operatorPhone(bench, username, `${username}-secret`, scenarioFile, { calls: 1, pauseMs, timeoutMs: 30_000 });
     phones.push(phone);
     return { id, phone };
@@ -167,8 +166,7 @@ describe('dial-out', () => {
   it('a phone that declines leaves a failed call record; an operator with no phone is refused at once', async () => {
     const roomId = await createRoom(bench, '3203');
     const op = await operator('roomop2', '68031', 'operator-reject.xml');
-    const noPhone = (await bench.create('/v1/operators', { username: 'roomop3', password: 'roomop3-secret', displayName: 'No phone', workNumber: '68032' })).id as number;
-    await bench.sb.api(`/v1/operators/${noPhone}/state`, { method: 'PUT', body: { state: 'available' } });
+    const { id: noPhone } = await addOperator(bench, 'roomop3', '68032', { displayName: 'No phone' });
     expect((await post(bench.sb, `/v1/rooms/${roomId}/dial-out`, { operatorId: noPhone })).status).toBe(409);
 
     const res = await post(bench.sb, `/v1/rooms/${roomId}/dial-out`, { number: '68031' });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
 import { describeRun } from '../support/sipp.js';
 
 /**
@@ -14,10 +14,9 @@ beforeAll(async () => {
   bench = await startCallBench({ SHUTDOWN_GRACE_SECONDS: '2' });
   const queueId = (await bench.create('/v1/queues', { number: '600', name: 'Closing', wrapupS: 0, announceIntervalS: 0 })).id as number;
   await bench.create('/v1/routes', { number: '8600', targetType: 'queue', queueId });
-  const op = await bench.create('/v1/operators', { username: 'sam', password: 'sam-secret', displayName: 'Sam', workNumber: '600' });
-  await bench.sb.api(`/v1/queues/${queueId}/members/${String(op.id)}`, { method: 'PUT', body: {} });
-  await bench.sb.api(`/v1/operators/${String(op.id)}/state`, { method: 'PUT', body: { state: 'available' } });
-  phone = await operatorPhone(bench, 'sam', 'sam-secret', 'operator-answer.xml', { calls: 1 });
+  const op = await addOperator(bench, 'sam', '600', { displayName: 'Sam' });
+  await bench.sb.api(`/v1/queues/${queueId}/members/${op.id}`, { method: 'PUT', body: {} });
+  phone = await operatorPhone(bench, op.username, op.password, 'operator-answer.xml', { calls: 1 });
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SipRequest } from '../benches/sip/index.js';
-import { callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone, type TestOperator } from '../support/call-bench.js';
 import { describeRun, requestsOf, SCENARIO_DIR, type SippResult } from '../support/sipp.js';
 
 /**
@@ -22,29 +22,20 @@ afterAll(async () => {
   await bench?.close();
 });
 
-interface Op {
-  id: number;
-  username: string;
-  password: string;
-}
-
 interface Setup {
   number: string;
   queueId: number;
   /** The operator who answers first and transfers. */
-  a: Op;
+  a: TestOperator;
   /** The transfer target, reachable by its own number. */
-  b: Op;
+  b: TestOperator;
   bNumber: string;
   /** A second operator of the queue, for callers sent back to it. */
-  c: Op;
+  c: TestOperator;
 }
 
-async function operator(name: string, login: boolean): Promise<Op> {
-  const password = `${name}-secret`;
-  const id = (await bench.create('/v1/operators', { username: name, password, displayName: name, workNumber: String(9000 + seq * 10 + name.length) })).id as number;
-  if (login) expect((await bench.sb.api(`/v1/operators/${id}/state`, { method: 'PUT', body: { state: 'available' } })).status).toBe(200);
-  return { id, username: name, password };
+function operator(name: string, login: boolean): Promise<TestOperator> {
+  return addOperator(bench, name, String(9000 + seq * 10 + name.length), { login });
 }
 
 /** A queue with A (first) and C (second, linear), and B outside it with a number of its own. */
@@ -64,13 +55,13 @@ async function setup(opts: { bLoggedIn?: boolean; wrapupS?: number } = {}): Prom
   return { number, queueId, a, b, bNumber, c };
 }
 
-async function phone(op: Op, scenario: string, opts: { pauseMs?: number } = {}): Promise<Phone> {
+async function phone(op: TestOperator, scenario: string, opts: { pauseMs?: number } = {}): Promise<Phone> {
   const p = await operatorPhone(bench, op.username, op.password, scenario, { pauseMs: opts.pauseMs ?? 0, calls: 1 });
   phones.push(p);
   return p;
 }
 
-async function referPhone(op: Op, scenario: string, referTo: string, pauseMs = 500): Promise<Phone> {
+async function referPhone(op: TestOperator, scenario: string, referTo: string, pauseMs = 500): Promise<Phone> {
   // The REFER scenarios live in test/sipp/; their Refer-To comes from -key refer_to.
   const p = await operatorPhone(bench, op.username, op.password, `${SCENARIO_DIR}/${scenario}`, { pauseMs, calls: 1, keys: { refer_to: referTo } });
   phones.push(p);

@@ -109,6 +109,24 @@ export async function startCallBench(extraEnv: Record<string, string> = {}): Pro
   };
 }
 
+/** An operator provisioned for a test; the password is always `<username>-secret`. */
+export interface TestOperator {
+  id: number;
+  username: string;
+  password: string;
+}
+
+/** Provisions an operator through the API and logs them in (available) unless `login` is false. */
+export async function addOperator(bench: CallBench, username: string, workNumber: string, opts: { displayName?: string; login?: boolean } = {}): Promise<TestOperator> {
+  const password = `${username}-secret`;
+  const id = (await bench.create('/v1/operators', { username, password, displayName: opts.displayName ?? username, workNumber })).id as number;
+  if (opts.login ?? true) {
+    const res = await bench.sb.api(`/v1/operators/${id}/state`, { method: 'PUT', body: { state: 'available' } });
+    if (res.status !== 200) throw new Error(`logging ${username} in: HTTP ${res.status}`);
+  }
+  return { id, username, password };
+}
+
 export interface Phone {
   username: string;
   port: number;

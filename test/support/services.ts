@@ -19,10 +19,10 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A new, empty database of its own for one test file, dropped afterwards. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** A new, empty database of its own for one test file (or benchmark run), dropped afterwards. */
+export async function createTestDatabase(namePrefix = 'sb_test'): Promise<TestDatabase> {
   const admin = testServices().databaseUrl;
-  const name = `sb_test_${randomBytes(6).toString('hex')}`;
+  const name = `${namePrefix}_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
   try {

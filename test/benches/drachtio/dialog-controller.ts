@@ -390,13 +390,7 @@ export class SipDialogController {
     if (res.status > 200) this.clearIip(iip);
     else if (!isInvite && res.status >= 200) this.clearIip(iip);
 
-    this.d.clients.routeResponseInsideTransaction(
-      res.raw ?? serializeMessage(res),
-      this.networkMeta(res, iip.out),
-      { status: res.status, method: res.cseq.method },
-      iip.transactionId,
-      dlg.dialogId,
-    );
+    this.relayResponse(res, iip.out, iip.transactionId, dlg.dialogId);
     if (isInvite && res.status >= 300) {
       this.d.cdr.stop('network', res.status === 487 ? 'call-canceled' : 'call-rejected', res.raw ?? '');
     } else if (isInvite && res.status === 200) {
@@ -409,13 +403,7 @@ export class SipDialogController {
   private processResponseToRip(rip: Rip, res: SipResponse, out: OutgoingRequest): void {
     if (res.status === 100 || rip.done) return;
     rip.done = true;
-    this.d.clients.routeResponseInsideTransaction(
-      res.raw ?? serializeMessage(res),
-      this.networkMeta(res, out),
-      { status: res.status, method: res.cseq.method },
-      rip.transactionId,
-      rip.dialogId,
-    );
+    this.relayResponse(res, out, rip.transactionId, rip.dialogId);
     if (!rip.clearDialogOnResponse) return;
     const challenged = res.cseq.method === 'BYE' && (res.status === 401 || res.status === 407);
     const dlg = this.dialogs.get(rip.dialogId);
@@ -494,13 +482,7 @@ export class SipDialogController {
       dlg.sip?.receiveResponse(res);
     }
     if (res.status >= 300) this.clearIip(iip);
-    this.d.clients.routeResponseInsideTransaction(
-      res.raw ?? serializeMessage(res),
-      this.networkMeta(res, iip.out),
-      { status: res.status, method: res.cseq.method },
-      iip.transactionId,
-      dlg.dialogId,
-    );
+    this.relayResponse(res, iip.out, iip.transactionId, dlg.dialogId);
   }
 
   /** ACK from the app for a 2xx to its INVITE or re-INVITE. */
@@ -614,6 +596,17 @@ export class SipDialogController {
       return makeMeta('application', byteLength(text), 'udp', local.host, local.port);
     }
     return makeMeta('application', byteLength(text), to.protocol, to.address, to.port);
+  }
+
+  /** Hands a response from the wire to the app that sent the request. */
+  private relayResponse(res: SipResponse, out: OutgoingRequest, transactionId: string, dialogId: string): void {
+    this.d.clients.routeResponseInsideTransaction(
+      res.raw ?? serializeMessage(res),
+      this.networkMeta(res, out),
+      { status: res.status, method: res.cseq.method },
+      transactionId,
+      dialogId,
+    );
   }
 
   private networkMeta(res: SipResponse, out: OutgoingRequest): SipMsgMeta {

@@ -112,12 +112,17 @@ export function parseVia(value: string): Via {
 }
 
 export abstract class SipMessage {
-  headers: Header[] = [];
-  body = '';
+  headers: Header[];
+  body: string;
   /** The bytes as received, for messages that came off the wire. */
   raw?: string;
   /** Transport details for messages that came off the wire. */
   wire?: WireInfo;
+
+  constructor(headers: Header[], body: string) {
+    this.headers = headers.map((h) => ({ name: canonicalHeaderName(h.name), value: h.value }));
+    this.body = body;
+  }
 
   abstract get startLine(): string;
 
@@ -211,9 +216,7 @@ export class SipRequest extends SipMessage {
     headers: Header[] = [],
     body = '',
   ) {
-    super();
-    this.headers = headers.map((h) => ({ name: canonicalHeaderName(h.name), value: h.value }));
-    this.body = body;
+    super(headers, body);
   }
 
   get startLine(): string {
@@ -234,9 +237,7 @@ export class SipResponse extends SipMessage {
     headers: Header[] = [],
     body = '',
   ) {
-    super();
-    this.headers = headers.map((h) => ({ name: canonicalHeaderName(h.name), value: h.value }));
-    this.body = body;
+    super(headers, body);
   }
 
   get startLine(): string {

@@ -36,14 +36,7 @@ export interface ChannelView {
   readonly dtmf: string;
 }
 
-export interface MemberView {
-  readonly id: number;
-  readonly uuid: string;
-  readonly canSpeak: boolean;
-  readonly canHear: boolean;
-  readonly moderator: boolean;
-  readonly ghost: boolean;
-  readonly endconf: boolean;
+export interface MemberView extends NewMember {
   /** File played to this member only (conference NAME play FILE MEMBER_ID). */
   readonly playing: string | undefined;
 }

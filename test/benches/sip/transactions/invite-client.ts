@@ -38,7 +38,7 @@ export class InviteClientTransaction extends Transaction<InviteClientState> {
     key: string,
     request: SipRequest,
     ctx: TransactionContext,
-    private readonly tu: ClientTransactionUser,
+    protected readonly tu: ClientTransactionUser,
   ) {
     super(key, request, ctx);
   }
@@ -104,12 +104,6 @@ export class InviteClientTransaction extends Transaction<InviteClientState> {
     this.setState('completed');
     this.startTimer('D', this.initialTimer('D'), () => this.setState('terminated'));
     this.tu.onResponse(res);
-  }
-
-  protected onTransportError(err: Error): void {
-    if (this.state === 'terminated') return;
-    this.setState('terminated');
-    this.tu.onTransportError(err);
   }
 }
 

@@ -90,10 +90,4 @@ export class InviteServerTransaction extends Transaction<InviteServerState> {
       this.transmit(this.lastResponse);
     }
   }
-
-  protected onTransportError(err: Error): void {
-    if (this.state === 'terminated') return;
-    this.setState('terminated');
-    this.tu.onTransportError?.(err);
-  }
 }

@@ -21,7 +21,7 @@ export class NonInviteClientTransaction extends Transaction<NonInviteClientState
     key: string,
     request: SipRequest,
     ctx: TransactionContext,
-    private readonly tu: ClientTransactionUser,
+    protected readonly tu: ClientTransactionUser,
   ) {
     super(key, request, ctx);
   }
@@ -61,11 +61,5 @@ export class NonInviteClientTransaction extends Transaction<NonInviteClientState
     this.setState('completed');
     this.startTimer('K', this.initialTimer('K'), () => this.setState('terminated'));
     this.tu.onResponse(res);
-  }
-
-  protected onTransportError(err: Error): void {
-    if (this.state === 'terminated') return;
-    this.setState('terminated');
-    this.tu.onTransportError(err);
   }
 }

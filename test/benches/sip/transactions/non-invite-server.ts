@@ -40,10 +40,4 @@ export class NonInviteServerTransaction extends Transaction<NonInviteServerState
       this.transmit(this.lastResponse);
     }
   }
-
-  protected onTransportError(err: Error): void {
-    if (this.state === 'terminated') return;
-    this.setState('terminated');
-    this.tu.onTransportError?.(err);
-  }
 }

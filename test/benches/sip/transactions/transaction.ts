@@ -106,8 +106,15 @@ export abstract class Transaction<S extends string = string> {
     );
   }
 
+  /** The transaction user: told of a transport error. */
+  protected abstract readonly tu: { onTransportError?(err: Error): void };
+
   /** §17.1.4 / §17.2.4: a transport error terminates the transaction and informs the TU. */
-  protected abstract onTransportError(err: Error): void;
+  protected onTransportError(err: Error): void {
+    if (this.state === 'terminated') return;
+    this.setState('terminated');
+    this.tu.onTransportError?.(err);
+  }
 
   /** Stop everything now (stack shutdown). */
   destroy(): void {
