@@ -1,7 +1,7 @@
 /**
  * The load-testing bench: one command that starts the switchboard (and the two baselines) against
  * drachtio-server and FreeSWITCH stand-ins or real servers, registers K operators, drives callers
- * along a rate ramp (or a constant soak load) and writes a JSON report and a Markdown summary to
+ * along a rate ramp and writes a JSON report and a Markdown summary to
  * bench/results/<time>/, printing the summary. `npm run bench -- --help` for the flags.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import { round } from './lib/stats.js';
 export async function runBench(opts: BenchOptions, log: (line: string) => void = (l) => console.log(l)): Promise<{ report: Report; dir: string; markdown: string }> {
   const started = new Date();
   const stamp = started.toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  const dir = path.join(opts.out, `${stamp}-${opts.mode}`);
+  const dir = path.join(opts.out, `${stamp}-ramp`);
   await mkdir(dir, { recursive: true });
   const machine = machineInfo();
   log(`bench: results in ${dir}`);

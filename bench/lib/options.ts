@@ -7,7 +7,6 @@ export const TARGETS = ['switchboard', 'b2bua', 'anchored'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export interface BenchOptions {
-  mode: 'ramp' | 'soak';
   targets: TargetName[];
   ramp: number[];
   stepS: number;
@@ -25,8 +24,6 @@ export interface BenchOptions {
   backlog: boolean;
   backlogOperators: number;
   backlogCalls: number;
-  soakMin: number;
-  soakRate: number;
   logLevel: string;
   dist: boolean;
   out: string;
@@ -36,7 +33,7 @@ export interface BenchOptions {
 export const HELP = `Load test of the switchboard against two baselines, with SIPp callers and operators.
 
   npm run bench -- [flags]          rate ramp (default: a quick run of a few minutes)
-  npm run bench:soak -- [flags]     constant load for --soak-min minutes (the switchboard only)
+  (the soak, a steady mixed load for 30 minutes: npm run bench:soak, bench/soak.ts)
 
 Servers: drachtio-server and FreeSWITCH stand-ins (test/benches) started as processes of their
 own, unless the environment names real ones (as for the end-to-end tests):
@@ -61,7 +58,6 @@ Flags (defaults in brackets):
   --backlog-operators N operators left logged in for it [4]
   --backlog-calls N     callers offered in it (0: 6 per operator) [0]
   --sipp-rate N         most calls/s per SIPp caller process [250]
-  --soak                soak mode;  --soak-min N [10]  --soak-rate N calls/s [5]
   --log-level L         the switchboard's LOG_LEVEL (its log is kept in the run's directory) [info]
   --dist                run the built switchboard (dist/src/main.js) instead of src/ with tsx
   --out DIR             where results go [bench/results]
@@ -91,9 +87,6 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'backlog-operators': { type: 'string', default: '4' },
       'backlog-calls': { type: 'string', default: '0' },
       'sipp-rate': { type: 'string', default: '250' },
-      soak: { type: 'boolean', default: false },
-      'soak-min': { type: 'string', default: '10' },
-      'soak-rate': { type: 'string', default: '5' },
       'log-level': { type: 'string', default: 'info' },
       dist: { type: 'boolean', default: false },
       out: { type: 'string', default: path.join(ROOT_DIR, 'bench/results') },
@@ -103,8 +96,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     strict: true,
   });
   if (values.help) return 'help';
-  const soak = values.soak;
-  const targets = (values.targets ?? (soak ? 'switchboard' : TARGETS.join(',')))
+  const targets = (values.targets ?? TARGETS.join(','))
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean);
@@ -114,10 +106,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got "${v}"`);
     return n;
   };
-  const ramp = soak ? [num('soak-rate', values['soak-rate'], 0.1)] : list(values.ramp);
+  const ramp = list(values.ramp);
   if (ramp.length === 0) throw new Error('--ramp lists no rate');
   const opts: BenchOptions = {
-    mode: soak ? 'soak' : 'ramp',
     targets: targets as TargetName[],
     ramp,
     stepS: num('step-s', values['step-s'], 1),
@@ -129,11 +120,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     maxFailedPct: num('max-failed', values['max-failed'], 0),
     sippRate: num('sipp-rate', values['sipp-rate'], 1),
     warmupCalls: Math.round(num('warmup-calls', values['warmup-calls'], 0)),
-    backlog: !values['no-backlog'] && !soak,
+    backlog: !values['no-backlog'],
     backlogOperators: Math.round(num('backlog-operators', values['backlog-operators'], 1)),
     backlogCalls: Math.round(num('backlog-calls', values['backlog-calls'], 0)),
-    soakMin: num('soak-min', values['soak-min'], 0.1),
-    soakRate: num('soak-rate', values['soak-rate'], 0.1),
     logLevel: values['log-level'],
     dist: values.dist,
     out: path.resolve(values.out),

@@ -45,7 +45,8 @@ export function startProcess(name: string, command: string, args: string[], opts
   const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
   let tail = '';
   const keep = (d: Buffer): void => {
-    log?.write(d);
+    // Output can still arrive after 'exit' (pipes drain later), when the log is already ended.
+    if (log && !log.writableEnded) log.write(d);
     tail = (tail + d.toString()).slice(-4000);
   };
   child.stdout?.on('data', keep);

@@ -89,7 +89,7 @@ export function markdown(r: Report): string {
   const m = r.machine;
   const o = r.options;
   const sb = r.targets.find((t) => t.name === 'switchboard');
-  out.push(`# Switchboard ${o.mode === 'soak' ? 'soak test' : 'load test'}, ${r.startedAt}`);
+  out.push(`# Switchboard load test, ${r.startedAt}`);
   out.push('');
   out.push(
     `Machine: ${m.cpus} × ${m.model}, ${m.memoryGb} GB, Linux ${m.kernel}, Node ${m.node}; load average ${m.loadAverageBefore.join(' ')} before, ${m.loadAverageAfter.join(' ')} after.  `,
@@ -97,46 +97,44 @@ export function markdown(r: Report): string {
   const servers = r.targets[0]?.servers;
   if (servers) out.push(`Servers: drachtio-server ${servers.drachtio}; FreeSWITCH ${servers.freeswitch}.  `);
   out.push(
-    `Load: ${o.mode === 'soak' ? `${o.soakRate} calls/s for ${o.soakMin} min` : `steps of ${o.stepS} s at ${o.ramp.join(', ')} calls/s, stopping after a step with more than ${o.maxFailedPct} % failed`}; ` +
+    `Load: steps of ${o.stepS} s at ${o.ramp.join(', ')} calls/s, stopping after a step with more than ${o.maxFailedPct} % failed; ` +
       `${o.operators} operators answering after ${o.answerMs} ms and hanging up after ${o.talkMs} ms; wrap-up ${o.wrapupS} s; callers give up after ${o.patienceMs} ms.`,
   );
   out.push('');
 
-  if (o.mode === 'ramp') {
-    const names = r.targets.map((t) => t.name);
-    const others = names.filter((t) => t !== 'switchboard');
-    const header = ['', ...names, ...(sb ? others.map((t) => `switchboard ÷ ${t}`) : [])];
-    out.push(`## Summary`);
-    out.push('');
-    out.push(`| ${header.join(' | ')} |`);
-    out.push(`|${header.map(() => '---').join('|')}|`);
-    // Latencies and costs are compared at the highest rate every target passed (or the first step).
-    const at = r.commonRate ?? o.ramp[0] ?? null;
-    const fig = Object.fromEntries(r.targets.map((t) => [t.name, figures(t, at)]));
-    const row = (label: string, cell: (t: TargetResult) => string, ratioKeys?: string[]): void => {
-      const ratioCells = sb ? others.map((t) => (ratioKeys ? ratioKeys.map((k) => x(r.ratios[t]?.[k])).join(' / ') : '')) : [];
-      out.push(`| ${[label, ...r.targets.map(cell), ...ratioCells].join(' | ')} |`);
-    };
-    row('highest step passed, calls/s', (t) => n(t.maxPassedRate, 0), ['maxPassedRate']);
-    row('calls/s completed at that step', (t) => n(fig[t.name]?.completedCpsAtMax), ['completedCpsAtMax']);
-    row('first failing step, calls/s (why)', (t) => (t.firstFailedStep ? `${t.firstFailedStep.rate} (${t.firstFailedStep.why})` : 'none'));
-    const atLabel = r.commonRate === null ? 'the first step' : `${r.commonRate} calls/s`;
-    row(`**at ${atLabel}:** INVITE → 200 p50 / p99, ms`, (t) => pp(stepAt(t, at)?.answerMs), ['answerP50', 'answerP99']);
-    row('INVITE → operator connected p50 / p99, ms (app\'s records)', (t) => pp(stepAt(t, at)?.app.toOperatorMs), ['toOperatorP50', 'toOperatorP99']);
-    row('call setup + teardown p50 / p99, ms', (t) => pp(stepAt(t, at)?.overheadMs), ['overheadP50', 'overheadP99']);
-    row('app CPU, % of one core', (t) => n(fig[t.name]?.cpuPercent, 0), ['cpuPercent']);
-    row('app CPU per call, ms', (t) => n(fig[t.name]?.cpuMsPerCall, 1), ['cpuMsPerCall']);
-    row('app CPU per concurrent call, % of a core (slope over the ramp)', (t) => n(fig[t.name]?.cpuPctPerConcurrentCall, 2), ['cpuPctPerConcurrentCall']);
-    row('app memory per concurrent call, KB (slope over the ramp)', (t) => perCall(fig[t.name]?.rssKbPerConcurrentCall), ['rssKbPerConcurrentCall']);
-    row('operator free → next offer p50 / p99, ms (backlog)', (t) => pp(t.steps.find((s) => s.kind === 'backlog')?.app.freeToOfferMs));
-    row('CDR rows = calls placed', (t) => (t.end?.cdrRows === null || t.end?.cdrRows === undefined ? '–' : `${t.end.cdrRows === t.totalPlaced ? 'yes' : '**NO**'} (${t.end.cdrRows} / ${t.totalPlaced})`));
-    row('left at the end: calls / busy operators / media sessions', (t) => endCell(t));
-    row('log warnings / errors', (t) => (t.end ? `${t.end.logWarnings} / ${t.end.logErrors}` : '–'));
-    row('the app process died during the run', (t) => (t.appExit ? `**yes**, during ${t.appExit.during}` : 'no'));
-    out.push('');
-    out.push('Ratios are switchboard ÷ baseline: below 1× for capacity means less than the baseline, above 1× for times and costs means slower or dearer. "Operator free → next offer" exists only where callers wait in a queue (the switchboard\'s backlog phase).');
-    out.push('');
-  }
+  const names = r.targets.map((t) => t.name);
+  const others = names.filter((t) => t !== 'switchboard');
+  const header = ['', ...names, ...(sb ? others.map((t) => `switchboard ÷ ${t}`) : [])];
+  out.push(`## Summary`);
+  out.push('');
+  out.push(`| ${header.join(' | ')} |`);
+  out.push(`|${header.map(() => '---').join('|')}|`);
+  // Latencies and costs are compared at the highest rate every target passed (or the first step).
+  const at = r.commonRate ?? o.ramp[0] ?? null;
+  const fig = Object.fromEntries(r.targets.map((t) => [t.name, figures(t, at)]));
+  const row = (label: string, cell: (t: TargetResult) => string, ratioKeys?: string[]): void => {
+    const ratioCells = sb ? others.map((t) => (ratioKeys ? ratioKeys.map((k) => x(r.ratios[t]?.[k])).join(' / ') : '')) : [];
+    out.push(`| ${[label, ...r.targets.map(cell), ...ratioCells].join(' | ')} |`);
+  };
+  row('highest step passed, calls/s', (t) => n(t.maxPassedRate, 0), ['maxPassedRate']);
+  row('calls/s completed at that step', (t) => n(fig[t.name]?.completedCpsAtMax), ['completedCpsAtMax']);
+  row('first failing step, calls/s (why)', (t) => (t.firstFailedStep ? `${t.firstFailedStep.rate} (${t.firstFailedStep.why})` : 'none'));
+  const atLabel = r.commonRate === null ? 'the first step' : `${r.commonRate} calls/s`;
+  row(`**at ${atLabel}:** INVITE → 200 p50 / p99, ms`, (t) => pp(stepAt(t, at)?.answerMs), ['answerP50', 'answerP99']);
+  row('INVITE → operator connected p50 / p99, ms (app\'s records)', (t) => pp(stepAt(t, at)?.app.toOperatorMs), ['toOperatorP50', 'toOperatorP99']);
+  row('call setup + teardown p50 / p99, ms', (t) => pp(stepAt(t, at)?.overheadMs), ['overheadP50', 'overheadP99']);
+  row('app CPU, % of one core', (t) => n(fig[t.name]?.cpuPercent, 0), ['cpuPercent']);
+  row('app CPU per call, ms', (t) => n(fig[t.name]?.cpuMsPerCall, 1), ['cpuMsPerCall']);
+  row('app CPU per concurrent call, % of a core (slope over the ramp)', (t) => n(fig[t.name]?.cpuPctPerConcurrentCall, 2), ['cpuPctPerConcurrentCall']);
+  row('app memory per concurrent call, KB (slope over the ramp)', (t) => perCall(fig[t.name]?.rssKbPerConcurrentCall), ['rssKbPerConcurrentCall']);
+  row('operator free → next offer p50 / p99, ms (backlog)', (t) => pp(t.steps.find((s) => s.kind === 'backlog')?.app.freeToOfferMs));
+  row('CDR rows = calls placed', (t) => (t.end?.cdrRows === null || t.end?.cdrRows === undefined ? '–' : `${t.end.cdrRows === t.totalPlaced ? 'yes' : '**NO**'} (${t.end.cdrRows} / ${t.totalPlaced})`));
+  row('left at the end: calls / busy operators / media sessions', (t) => endCell(t));
+  row('log warnings / errors', (t) => (t.end ? `${t.end.logWarnings} / ${t.end.logErrors}` : '–'));
+  row('the app process died during the run', (t) => (t.appExit ? `**yes**, during ${t.appExit.during}` : 'no'));
+  out.push('');
+  out.push('Ratios are switchboard ÷ baseline: below 1× for capacity means less than the baseline, above 1× for times and costs means slower or dearer. "Operator free → next offer" exists only where callers wait in a queue (the switchboard\'s backlog phase).');
+  out.push('');
 
   for (const t of r.targets) {
     out.push(`## ${t.name}`);
@@ -181,13 +179,6 @@ export function markdown(r: Report): string {
       if (e.stuckOperators && Object.keys(e.stuckOperators).length) out.push(`- operators not free at the end: ${JSON.stringify(e.stuckOperators)}`);
       if (e.cdrDispositions) out.push(`- CDRs: ${e.cdrRows} rows for ${t.totalPlaced} calls placed, ${JSON.stringify(e.cdrDispositions)}`);
       for (const l of e.topLogMessages) out.push(`- log ${l.level} ×${l.count}: ${l.msg}`);
-    }
-    if (t.soak) {
-      const s = t.soak;
-      out.push(
-        `- soak: RSS ${n(s.rssFirstMinuteMb)} MB in the first minute, ${n(s.rssLastMinuteMb)} MB in the last (growth ${n(s.growthMb)} MB, slope ${n(s.growthMbPerMin, 2)} MB/min after the first minute, peak ${n(s.rssPeakMb)} MB); CPU ${n(s.cpuPercent, 0)} % of a core`,
-      );
-      out.push(`- RSS by minute, MB: ${s.rssByMinuteMb.map((v) => n(v, 0)).join(', ')}`);
     }
     out.push('');
   }

@@ -1,5 +1,5 @@
 /**
- * One target's run: servers, the app, K operators' phones, a warm-up, the rate ramp (or the soak),
+ * One target's run: servers, the app, K operators' phones, a warm-up, the rate ramp,
  * the backlog phase, and the checks at the end. Every step's callers are SIPp processes of their
  * own (several above --sipp-rate), with caller numbers that say which step they belong to, so
  * the app's records can be matched to the step.
@@ -18,7 +18,7 @@ import { DIALLED, startBaselineTarget, startSwitchboardTarget, type AppSide, typ
 
 export interface StepResult {
   label: string;
-  kind: 'warmup' | 'step' | 'backlog' | 'soak';
+  kind: 'warmup' | 'step' | 'backlog';
   /** Nominal calls per second and seconds of calls. */
   rate: number;
   seconds: number;
@@ -58,21 +58,6 @@ export interface StepResult {
   errorsSample: string;
 }
 
-export interface SoakResult {
-  minutes: number;
-  rate: number;
-  /** The app's resident memory, MB: mean of the first and of the last minute, peak. */
-  rssFirstMinuteMb: number | null;
-  rssLastMinuteMb: number | null;
-  rssPeakMb: number | null;
-  growthMb: number | null;
-  /** Least-squares slope after the first minute, MB per minute. */
-  growthMbPerMin: number | null;
-  /** RSS at each minute, MB. */
-  rssByMinuteMb: (number | null)[];
-  cpuPercent: number | null;
-}
-
 export interface TargetResult {
   name: TargetName;
   servers: { drachtio: string; freeswitch: string };
@@ -80,7 +65,6 @@ export interface TargetResult {
   mediaSessionsBefore: number | null;
   idleRssMb: number | null;
   steps: StepResult[];
-  soak?: SoakResult;
   totalPlaced: number;
   end?: EndCheck;
   /**
@@ -148,7 +132,7 @@ export async function runTarget(name: TargetName, opts: BenchOptions, runDir: st
       target = await startBaselineTarget(name, ctx);
     }
 
-    const runSeconds = opts.mode === 'soak' ? opts.soakMin * 60 : opts.ramp.length * (opts.stepS + opts.patienceMs / 1000 + 30);
+    const runSeconds = opts.ramp.length * (opts.stepS + opts.patienceMs / 1000 + 30);
     for (const port of ports) {
       const run = await startSipp({
         name: `operators-${port}`,
@@ -175,7 +159,7 @@ export async function runTarget(name: TargetName, opts: BenchOptions, runDir: st
     const pids = new Map<string, number>([['app', target.proc.pid]]);
     if (drachtio.pid) pids.set('drachtio', drachtio.pid);
     if (freeswitch.pid) pids.set('freeswitch', freeswitch.pid);
-    sampler = new Sampler(pids, opts.mode === 'soak' ? 1000 : 500);
+    sampler = new Sampler(pids, 500);
     sampler.start();
 
     const step = (label: string, kind: StepResult['kind'], index: number, rate: number, calls: number): Promise<StepResult> => {
@@ -193,42 +177,34 @@ export async function runTarget(name: TargetName, opts: BenchOptions, runDir: st
     await sleep(2000);
     result.idleRssMb = sampler.window('app', idleFrom, Date.now())?.rssMeanMb ?? null;
 
-    if (opts.mode === 'soak') {
-      const soakStart = Date.now();
-      const s = await step(`soak ${opts.soakRate} calls/s`, 'soak', 99, opts.soakRate, Math.round(opts.soakRate * opts.soakMin * 60));
+    for (const [i, rate] of opts.ramp.entries()) {
+      const s = await step(`${rate} calls/s`, 'step', i + 1, rate, Math.max(1, Math.round(rate * opts.stepS)));
       result.steps.push(s);
       log(`${name}: ${describe(s)}`);
-      result.soak = soakSummary(sampler, soakStart, s.endedAt, opts);
-    } else {
-      for (const [i, rate] of opts.ramp.entries()) {
-        const s = await step(`${rate} calls/s`, 'step', i + 1, rate, Math.max(1, Math.round(rate * opts.stepS)));
+      if (!s.passed) {
+        const why =
+          s.failedPct > opts.maxFailedPct || s.placed === 0
+            ? `${s.failedPct.toFixed(1)} % failed`
+            : `completed ${s.completedCps?.toFixed(1) ?? '?'}/s of ${s.offeredCps?.toFixed(1) ?? '?'}/s offered`;
+        result.firstFailedStep = { rate, failedPct: s.failedPct, why };
+        break;
+      }
+      result.maxPassedRate = rate;
+      await sleep(1000);
+    }
+    if (opts.backlog && target.keepLoggedIn) {
+      // Operators still busy from the last step (or stuck) are left out: callers wait behind
+      // the few that are free.
+      await sleep(2000);
+      const few = await target.keepLoggedIn(opts.backlogOperators);
+      if (few.length === 0) {
+        log(`${name}: no operator is available for the backlog phase; skipped`);
+      } else {
+        const capacity = (few.length * 1000) / (opts.answerMs + opts.talkMs + 200);
+        const rate = Math.max(1, Math.round(2 * capacity));
+        const s = await step(`backlog: ${opts.backlogCalls} callers at ${rate}/s, ${few.length} operators`, 'backlog', 98, rate, opts.backlogCalls);
         result.steps.push(s);
         log(`${name}: ${describe(s)}`);
-        if (!s.passed) {
-          const why =
-            s.failedPct > opts.maxFailedPct || s.placed === 0
-              ? `${s.failedPct.toFixed(1)} % failed`
-              : `completed ${s.completedCps?.toFixed(1) ?? '?'}/s of ${s.offeredCps?.toFixed(1) ?? '?'}/s offered`;
-          result.firstFailedStep = { rate, failedPct: s.failedPct, why };
-          break;
-        }
-        result.maxPassedRate = rate;
-        await sleep(1000);
-      }
-      if (opts.backlog && target.keepLoggedIn) {
-        // Operators still busy from the last step (or stuck) are left out: callers wait behind
-        // the few that are free.
-        await sleep(2000);
-        const few = await target.keepLoggedIn(opts.backlogOperators);
-        if (few.length === 0) {
-          log(`${name}: no operator is available for the backlog phase; skipped`);
-        } else {
-          const capacity = (few.length * 1000) / (opts.answerMs + opts.talkMs + 200);
-          const rate = Math.max(1, Math.round(2 * capacity));
-          const s = await step(`backlog: ${opts.backlogCalls} callers at ${rate}/s, ${few.length} operators`, 'backlog', 98, rate, opts.backlogCalls);
-          result.steps.push(s);
-          log(`${name}: ${describe(s)}`);
-        }
       }
     }
     result.totalPlaced = result.steps.reduce((a, s) => a + s.placed, 0);
@@ -376,30 +352,6 @@ async function callerStep(c: StepContext): Promise<StepResult> {
 function keptUp(offered: number | null, completed: number | null, calls: number): boolean {
   if (offered === null || completed === null || calls < 10) return true;
   return completed >= 0.9 * offered;
-}
-
-function soakSummary(sampler: Sampler, from: number, to: number, opts: BenchOptions): SoakResult {
-  const series = (sampler.series.get('app') ?? []).filter((s) => s.at >= from && s.at <= to);
-  const mb = (b: number): number => b / 2 ** 20;
-  const minuteMs = 60_000;
-  const inRange = (a: number, b: number): number[] => series.filter((s) => s.at >= a && s.at < b).map((s) => mb(s.rss));
-  const first = mean(inRange(from, from + minuteMs));
-  const last = mean(inRange(to - minuteMs, to + 1));
-  const minutes = Math.ceil((to - from) / minuteMs);
-  const byMinute = Array.from({ length: minutes }, (_, i) => mean(inRange(from + i * minuteMs, from + (i + 1) * minuteMs)));
-  const afterWarm = series.filter((s) => s.at >= from + minuteMs).map((s) => ({ x: (s.at - from) / minuteMs, y: mb(s.rss) }));
-  const whole = sampler.window('app', from, to);
-  return {
-    minutes: opts.soakMin,
-    rate: opts.soakRate,
-    rssFirstMinuteMb: first,
-    rssLastMinuteMb: last,
-    rssPeakMb: series.length ? Math.max(...series.map((s) => mb(s.rss))) : null,
-    growthMb: first !== null && last !== null ? last - first : null,
-    growthMbPerMin: slope(afterWarm),
-    rssByMinuteMb: byMinute,
-    cpuPercent: whole?.cpuPercent ?? null,
-  };
 }
 
 function sum(values: number[]): number {

@@ -89,7 +89,10 @@ export interface TargetContext {
   drachtio: Drachtio;
   freeswitch: Freeswitch;
   operators: Omit<Operator, 'id'>[];
-  opts: BenchOptions;
+  opts: Pick<BenchOptions, 'wrapupS' | 'logLevel' | 'dist' | 'keep'>;
+  /** Extra node flags and environment for the switchboard's process (the soak's memory probe). */
+  nodeArgs?: string[];
+  env?: NodeJS.ProcessEnv;
 }
 
 const TSX = ['--import', 'tsx'];
@@ -106,7 +109,7 @@ async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs: number): Pr
 
 // ---- the switchboard ----------------------------------------------------------------------
 
-interface Api {
+export interface Api {
   (method: string, p: string, body?: unknown): Promise<{ status: number; body: unknown }>;
 }
 
@@ -134,7 +137,7 @@ async function must(call: Promise<{ status: number; body: unknown }>, what: stri
   return (res.body ?? {}) as Record<string, unknown>;
 }
 
-export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target & { operators: Operator[] }> {
+export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target & { operators: Operator[]; api: Api; databaseUrl: string }> {
   const { opts, drachtio, freeswitch } = ctx;
   const db: TestDatabase = await createTestDatabase('sb_bench');
   const prefix = runRedisPrefix();
@@ -160,8 +163,12 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
     INSTANCE_ID: 'bench',
     STARTUP_WAIT_SECONDS: '10',
     SHUTDOWN_GRACE_SECONDS: '5',
+    ...ctx.env,
   };
-  const args = opts.dist ? [path.join(ROOT_DIR, 'dist/src/main.js')] : [...TSX, path.join(ROOT_DIR, 'src/main.ts')];
+  // tsx first: extra node flags may --import TypeScript (the soak's memory probe), also with --dist.
+  const loader = opts.dist && !ctx.nodeArgs ? [] : TSX;
+  const main = path.join(ROOT_DIR, opts.dist ? 'dist/src/main.js' : 'src/main.ts');
+  const args = [...loader, ...(ctx.nodeArgs ?? []), main];
   const proc = startProcess('switchboard', process.execPath, args, { env, cwd: ROOT_DIR, logFile });
   const base = `http://127.0.0.1:${httpPort}`;
   const call = api(base);
@@ -240,6 +247,8 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
       proc,
       logFile,
       operators,
+      api: call,
+      databaseUrl: db.url,
       appSide: (w) => switchboardSide(client, w),
       endCheck: (placed) => switchboardEnd(call, client, freeswitch, logFile, placed),
       keepLoggedIn: async (count) => {
