@@ -94,8 +94,9 @@ export interface EndState {
   callsInProgress: number | null;
   stuckOperators: Record<string, string> | null;
   mediaSessions: number | null;
-  /** Calls the operators' phones failed (a transfer refused, an unexpected message ...). */
+  /** Calls the operators' phones failed (a transfer refused, an unexpected message ...), of all they took. */
   phoneFailures: number;
+  phoneCalls: number;
   appExited: boolean;
 }
 
@@ -118,7 +119,8 @@ export function judge(kinds: KindCount[], end: EndState, memory: MemoryFigures, 
     const pct = k.placed > 0 ? (k.failed / k.placed) * 100 : 0;
     if (pct > maxFailedPct) problems.push(`${k.kind}: ${k.failed} of ${k.placed} calls failed (${pct.toFixed(2)} %, limit ${maxFailedPct} %)`);
   }
-  if (end.phoneFailures > 0) problems.push(`operators' phones failed ${end.phoneFailures} calls`);
+  const phonePct = end.phoneCalls > 0 ? (end.phoneFailures / end.phoneCalls) * 100 : 0;
+  if (phonePct > maxFailedPct) problems.push(`operators' phones failed ${end.phoneFailures} of ${end.phoneCalls} calls (${phonePct.toFixed(2)} %, limit ${maxFailedPct} %)`);
   if (memory.flat === false) problems.push(`memory not flat: ${memory.note}`);
   return { passed: problems.length === 0, problems };
 }

@@ -423,6 +423,7 @@ function verdictOf(r: SoakReport): Verdict {
       stuckOperators: end?.stuckOperators ?? null,
       mediaSessions: end?.mediaSessions ?? null,
       phoneFailures: Object.values(r.phones).reduce((a, s) => a + (s?.failed ?? 0), 0),
+      phoneCalls: Object.values(r.phones).reduce((a, s) => a + (s?.created ?? 0), 0),
       appExited: end?.appExited ?? true,
     },
     r.memory,
