@@ -5,8 +5,8 @@ import type { RedisKeys } from '../redis/keys.js';
 import type { AppliedTransition, OperatorStore } from './operator-store.js';
 import { LEASE_MARGIN_MS } from './operator-rules.js';
 import type { QueueStore } from './queue-store.js';
+import { nextOffer, type SkilledCandidate } from './skill-match.js';
 import type { StatusCache } from './status-cache.js';
-import { offerWidth, rankCandidates, type Candidate } from './strategy.js';
 
 /** What the dispatcher needs to know of a waiting call that this instance owns. */
 export interface WaitingCall {
@@ -35,11 +35,14 @@ export interface DispatcherDeps {
 
 // Bounds one pass over a queue; anything left is picked up by the next kick.
 const MAX_MATCHES_PER_PASS = 200;
+// How far down a queue dispatch looks for a caller whose turn it is.
+const WAITING_WINDOW = 100;
 
 /**
  * Matches callers with operators. Every instance runs one; each offers only the calls it owns,
- * and only the call at the head of a queue, so callers are served in order across instances.
- * The match itself is one atomic Redis step (OperatorStore.reserveForHead).
+ * and only in turn (skill-match.ts: by priority and arrival, except that a caller waiting for a
+ * skill holds back only the operators with it), so callers are served in order across instances.
+ * The match itself is one atomic Redis step that checks the turn (OperatorStore.reserveInTurn).
  */
 export class Dispatcher {
   private readonly running = new Set<number>();
@@ -70,41 +73,42 @@ export class Dispatcher {
     }
   }
 
-  private candidates(queueId: number, call: WaitingCall, now: number): Candidate[] {
-    const available = this.d.config.members(queueId).flatMap((m) => {
+  private free(queueId: number): SkilledCandidate[] {
+    return this.d.config.members(queueId).flatMap((m) => {
       const s = this.d.statuses.get(m.operatorId);
-      return s?.state === 'available' ? [{ operatorId: m.operatorId, penalty: m.penalty, idleSince: s.idleSince, calls: s.calls }] : [];
+      if (s?.state !== 'available') return [];
+      return [{ operatorId: m.operatorId, penalty: m.penalty, idleSince: s.idleSince, calls: s.calls, skills: m.skills, grade: m.grade }];
     });
-    const fresh = available.filter((c) => !call.tried.has(c.operatorId));
-    if (fresh.length > 0 || now < call.retryAt) return fresh;
-    // Everyone free has had a go: start another round.
-    call.tried.clear();
-    return available;
   }
 
   private async pass(queueId: number): Promise<void> {
     const queue = this.d.config.queue(queueId);
     if (!queue) return;
+    const cursorKey = this.d.keys.queueCursor(queueId);
     for (let i = 0; i < MAX_MATCHES_PER_PASS; i++) {
-      const head = await this.d.queues.head(queueId);
-      const call = head === undefined ? undefined : this.d.waitingCall(head);
-      // Not ours: the instance that owns it was told of the same change and will offer it.
-      if (!call || head === undefined) return;
-      const candidates = this.candidates(queueId, call, Date.now());
-      if (candidates.length === 0) return;
-      const cursorKey = this.d.keys.queueCursor(queueId);
+      const waiting = await this.d.queues.waitingNeeds(queueId, WAITING_WINDOW);
+      // None of ours waiting: the instances that own the callers were told of the same change.
+      if (!waiting.some((w) => this.d.waitingCall(w.callId))) return;
+      const free = this.free(queueId);
+      if (free.length === 0) return;
       const after = queue.strategy === 'round-robin' ? Number((await this.d.redis.get(cursorKey)) ?? NaN) : NaN;
-      const ranked = rankCandidates(queue.strategy, candidates, Number.isNaN(after) ? undefined : after);
-      const reserved = await this.d.operators.reserveForHead(queueId, head, ranked.map((c) => c.operatorId), offerWidth(queue.strategy, ranked.length), {
+      const now = Date.now();
+      const offer = nextOffer({ waiting, free, own: (id) => this.d.waitingCall(id), strategy: queue.strategy, now, ...(Number.isNaN(after) ? {} : { after }) });
+      if (!offer) return;
+      const call = this.d.waitingCall(offer.callId);
+      // Everyone free has had a go: start another round.
+      if (offer.newRound) call?.tried.clear();
+      const reserved = await this.d.operators.reserveInTurn(queueId, offer.callId, offer.operators, offer.width, {
         instance: this.d.instanceId,
         leaseMs: queue.ringTimeoutS * 1000 + LEASE_MARGIN_MS,
+        now,
       });
-      this.d.log.debug({ queueId, callId: head, candidates: ranked.map((c) => c.operatorId), reserved: reserved === 'not-head' ? reserved : reserved.map((r) => r.operatorId) }, 'dispatch');
-      if (reserved === 'not-head') continue;
+      this.d.log.debug({ queueId, callId: offer.callId, candidates: offer.operators.map((c) => c.operatorId), reserved: reserved === 'out-of-turn' ? reserved : reserved.map((r) => r.operatorId) }, 'dispatch');
+      if (reserved === 'out-of-turn') continue;
       // Our view of who is free was behind; the change that freed or took them will kick us again.
       if (reserved.length === 0) return;
       if (queue.strategy === 'round-robin') await this.d.redis.set(cursorKey, String(reserved[0]?.operatorId));
-      this.d.offer(head, reserved);
+      this.d.offer(offer.callId, reserved);
     }
     this.dirty.add(queueId);
   }

@@ -41,25 +41,47 @@ redis.call('PUBLISH', ARGV[5], '{"type":"operator","status":' .. json .. '}')
 return {1, state, since, json}
 `;
 
-// Reserves operators for the caller at the head of a queue: takes the first `width` of the
-// listed operators that are still available, and takes the caller off the queue, all at once.
-// Returns {new status json, previous since} pairs, flattened; an empty list when none was free; {-1} when the
-// caller is no longer first in the queue (someone else got there first, or the caller left).
+// Reserves operators for a waiting caller whose turn it is (skill-match.ts has the rule): takes
+// the first `width` of the listed operators that are still available and that no caller ahead
+// could take, and takes the caller off the queue, all at once. A caller ahead with no entry in
+// the needs hash, or whose skill wait is over, could take anyone: then nobody is taken ({-1}). A
+// caller ahead still waiting for skill S keeps the operators with S. Returns {new status json,
+// previous since} pairs, flattened; an empty list when none was free; {-1} when the caller is not
+// waiting or not in turn.
+// KEYS: queue, needs, operators...; ARGV: callId, changes, width, channel, from, now, skills
+// (a JSON list per operator). `now` is the dispatcher's clock, the one it planned with.
 const MATCH_SCRIPT = `
 local queue = KEYS[1]
+local needs = KEYS[2]
 local callId = ARGV[1]
 local changes = cjson.decode(ARGV[2])
 local width = tonumber(ARGV[3])
 local channel = ARGV[4]
 local from = ARGV[5]
-local head = redis.call('ZRANGE', queue, 0, 0)
-if head[1] ~= callId then return {-1} end
+local now = tonumber(ARGV[6])
+local skills = cjson.decode(ARGV[7])
+local rank = redis.call('ZRANK', queue, callId)
+if not rank then return {-1} end
+local held = {}
+if rank > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', queue, 0, rank - 1)) do
+    local need = redis.call('HGET', needs, id)
+    if not need then return {-1} end
+    local space = string.find(need, ' ', 1, true)
+    if tonumber(string.sub(need, 1, space - 1)) <= now then return {-1} end
+    held[string.sub(need, space + 1)] = true
+  end
+end
 local taken = {}
 local count = 0
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   if count >= width then break end
   local key = KEYS[i]
-  if redis.call('HGET', key, 'state') == from then
+  local free = redis.call('HGET', key, 'state') == from
+  for _, skill in ipairs(skills[i - 2] or {}) do
+    if held[skill] then free = false end
+  end
+  if free then
     local since = redis.call('HGET', key, 'since') or '0'
     for k, v in pairs(changes) do redis.call('HSET', key, k, tostring(v)) end
     local all = redis.call('HGETALL', key)
@@ -72,7 +94,10 @@ for i = 2, #KEYS do
     count = count + 1
   end
 end
-if count > 0 then redis.call('ZREM', queue, callId) end
+if count > 0 then
+  redis.call('ZREM', queue, callId)
+  redis.call('HDEL', needs, callId)
+end
 return taken
 `;
 
@@ -163,27 +188,29 @@ export class OperatorStore {
   }
 
   /**
-   * Reserves up to `width` of `operatorIds` (best first) for the call at the head of the queue
-   * and takes it off the queue. 'not-head' when the call is not first in line any more.
+   * Reserves up to `width` of `operators` (best first, with their skills in this queue) for a
+   * waiting call and takes it off the queue, if it is the call's turn for them at `now` (see
+   * skill-match.ts). 'out-of-turn' when the call is not waiting or a call ahead has the turn.
    */
-  async reserveForHead(
+  async reserveInTurn(
     queueId: number,
     callId: string,
-    operatorIds: number[],
+    operators: { operatorId: number; skills: readonly string[] }[],
     width: number,
-    reserve: { instance: string; leaseMs: number },
-  ): Promise<AppliedTransition[] | 'not-head'> {
+    reserve: { instance: string; leaseMs: number; now: number },
+  ): Promise<AppliedTransition[] | 'out-of-turn'> {
     const now = this.now();
     const plan = planTransition(
       { ...newOperatorStatus(0, now), state: 'available' },
       { type: 'reserve', callId, instance: reserve.instance, leaseMs: reserve.leaseMs },
       now,
     );
-    const keys = [this.keys.queueWaiting(queueId), ...operatorIds.map((id) => this.keys.operator(id))];
+    const keys = [this.keys.queueWaiting(queueId), this.keys.queueNeeds(queueId), ...operators.map((o) => this.keys.operator(o.operatorId))];
     const [from] = plan.from as [OperatorState];
     const changes = JSON.stringify(toHash(plan.changes));
-    const result = await this.redis.operatorMatch(keys.length, ...keys, callId, changes, width, this.keys.eventsChannel(), from);
-    if (result.length === 1 && result[0] === -1) return 'not-head';
+    const skills = JSON.stringify(operators.map((o) => o.skills));
+    const result = await this.redis.operatorMatch(keys.length, ...keys, callId, changes, width, this.keys.eventsChannel(), from, reserve.now, skills);
+    if (result.length === 1 && result[0] === -1) return 'out-of-turn';
     const taken: AppliedTransition[] = [];
     for (let i = 0; i < result.length; i += 2) {
       const hash = JSON.parse(String(result[i])) as Record<string, string>;

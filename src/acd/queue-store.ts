@@ -1,5 +1,6 @@
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
+import type { Need } from './skill-match.js';
 
 /** What every instance can see of a call in progress (the API's live calls). */
 export interface LiveCall {
@@ -18,6 +19,8 @@ export interface LiveCall {
   score: number | null;
   operatorId: number | null;
   answeredAt: number | null;
+  /** The skill the call needs; absent or '' when none. */
+  skill?: string;
 }
 
 export interface WaitingEntry {
@@ -39,6 +42,17 @@ export function parseLiveCall(hash: Record<string, string>): LiveCall | undefine
   return call as unknown as LiveCall;
 }
 
+/** How a skill need is kept in the queue's needs hash: "<widenAt> <skill>" (read by Lua too). */
+export function encodeNeed(need: Pick<Need, 'skill' | 'widenAt'>): string {
+  return `${need.widenAt} ${need.skill}`;
+}
+
+export function decodeNeed(callId: string, value: string | undefined): Need {
+  if (value === undefined) return { callId, skill: '', widenAt: 0 };
+  const space = value.indexOf(' ');
+  return { callId, widenAt: Number(value.slice(0, space)), skill: value.slice(space + 1) };
+}
+
 // Puts a caller ahead of everyone waiting: one less than the best score now in the queue.
 const FRONT_SCRIPT = `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -52,12 +66,18 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `;
 
-// Moves a waiting caller to another queue, keeping their place by priority and arrival.
+// Moves a waiting caller to another queue, keeping their place by priority and arrival, and
+// their skill need with its wait.
 const MOVE_SCRIPT = `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], score, ARGV[1])
+local need = redis.call('HGET', KEYS[4], ARGV[1])
+if need then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[1], need)
+end
 redis.call('HSET', KEYS[3], 'queueId', ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 redis.call('PUBLISH', ARGV[3], ARGV[5])
@@ -67,7 +87,7 @@ return 1
 declare module 'ioredis' {
   interface RedisCommander {
     queueFront(queueKey: string, callKey: string, callId: string, channel: string, event: string): Promise<number>;
-    queueMove(fromKey: string, toKey: string, callKey: string, callId: string, toQueueId: string, channel: string, e1: string, e2: string): Promise<number>;
+    queueMove(fromKey: string, toKey: string, callKey: string, fromNeeds: string, toNeeds: string, callId: string, toQueueId: string, channel: string, e1: string, e2: string): Promise<number>;
   }
 }
 
@@ -82,7 +102,7 @@ export class QueueStore {
     private readonly keys: RedisKeys,
   ) {
     redis.defineCommand('queueFront', { numberOfKeys: 2, lua: FRONT_SCRIPT });
-    redis.defineCommand('queueMove', { numberOfKeys: 3, lua: MOVE_SCRIPT });
+    redis.defineCommand('queueMove', { numberOfKeys: 5, lua: MOVE_SCRIPT });
   }
 
   private changed(queueId: number, reason: string): string {
@@ -120,21 +140,29 @@ export class QueueStore {
 
   async removeCall(callId: string, queueId: number | null): Promise<void> {
     const tx = this.redis.multi().del(this.keys.call(callId)).srem(this.keys.liveCalls(), callId);
-    if (queueId !== null) tx.zrem(this.keys.queueWaiting(queueId), callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'left'));
+    if (queueId !== null) {
+      tx.zrem(this.keys.queueWaiting(queueId), callId).hdel(this.keys.queueNeeds(queueId), callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'left'));
+    }
     await tx.exec();
   }
 
-  /** Adds a caller to the queue at their score; returns their position (1 = next to be served). */
-  async enqueue(queueId: number, callId: string, score: number): Promise<number> {
+  /**
+   * Adds a caller to the queue at their score, with the skill they need (if any); returns their
+   * position (1 = next to be served).
+   */
+  async enqueue(queueId: number, callId: string, score: number, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<number> {
     const key = this.keys.queueWaiting(queueId);
-    const results = await this.redis
-      .multi()
+    const needs = this.keys.queueNeeds(queueId);
+    const tx = this.redis.multi();
+    if (need && need.skill !== '') tx.hset(needs, callId, encodeNeed(need));
+    else tx.hdel(needs, callId);
+    const results = await tx
       .zadd(key, score, callId)
       .hset(this.keys.call(callId), { queueId: String(queueId), score: String(score), state: 'waiting' })
       .zrank(key, callId)
       .publish(this.keys.eventsChannel(), this.changed(queueId, 'entered'))
       .exec();
-    return Number(results?.[2]?.[1] ?? 0) + 1;
+    return Number(results?.[3]?.[1] ?? 0) + 1;
   }
 
   /** Takes a caller off the queue; false if they were not waiting there. */
@@ -142,9 +170,22 @@ export class QueueStore {
     const results = await this.redis
       .multi()
       .zrem(this.keys.queueWaiting(queueId), callId)
+      .hdel(this.keys.queueNeeds(queueId), callId)
       .publish(this.keys.eventsChannel(), this.changed(queueId, 'left'))
       .exec();
     return Number(results?.[0]?.[1] ?? 0) === 1;
+  }
+
+  /** The first `limit` waiting callers in serving order, with the skill each needs. */
+  async waitingNeeds(queueId: number, limit: number): Promise<Need[]> {
+    const results = await this.redis
+      .multi()
+      .zrange(this.keys.queueWaiting(queueId), '0', String(limit - 1))
+      .hgetall(this.keys.queueNeeds(queueId))
+      .exec();
+    const ids = (results?.[0]?.[1] ?? []) as string[];
+    const needs = (results?.[1]?.[1] ?? {}) as Record<string, string>;
+    return ids.map((id) => decodeNeed(id, needs[id]));
   }
 
   async position(queueId: number, callId: string): Promise<number | undefined> {
@@ -154,11 +195,6 @@ export class QueueStore {
 
   async length(queueId: number): Promise<number> {
     return this.redis.zcard(this.keys.queueWaiting(queueId));
-  }
-
-  async head(queueId: number): Promise<string | undefined> {
-    const [first] = await this.redis.zrange(this.keys.queueWaiting(queueId), '0', '0');
-    return first;
   }
 
   async waiting(queueId: number): Promise<WaitingEntry[]> {
@@ -184,6 +220,8 @@ export class QueueStore {
       this.keys.queueWaiting(fromQueueId),
       this.keys.queueWaiting(toQueueId),
       this.keys.call(callId),
+      this.keys.queueNeeds(fromQueueId),
+      this.keys.queueNeeds(toQueueId),
       callId,
       String(toQueueId),
       this.keys.eventsChannel(),

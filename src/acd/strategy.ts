@@ -15,9 +15,9 @@ export interface Candidate {
  * `after` is the operator offered last in this queue, for round-robin. Ring-all offers to all
  * of them at once; the order then only says who is listed first.
  */
-export function rankCandidates(strategy: Strategy, candidates: readonly Candidate[], after?: number): Candidate[] {
-  const byId = (a: Candidate, b: Candidate): number => a.operatorId - b.operatorId;
-  const byIdle = (a: Candidate, b: Candidate): number => a.idleSince - b.idleSince || a.penalty - b.penalty || byId(a, b);
+export function rankCandidates<C extends Candidate>(strategy: Strategy, candidates: readonly C[], after?: number): C[] {
+  const byId = (a: C, b: C): number => a.operatorId - b.operatorId;
+  const byIdle = (a: C, b: C): number => a.idleSince - b.idleSince || a.penalty - b.penalty || byId(a, b);
   const list = [...candidates];
   switch (strategy) {
     case 'longest-idle':

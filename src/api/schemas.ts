@@ -4,7 +4,7 @@
  */
 
 import { DEFAULT_HOLD_MUSIC } from '../media/hold.js';
-import { USERNAME_PATTERN } from '../provisioning/types.js';
+import { SKILL_PATTERN, USERNAME_PATTERN } from '../provisioning/types.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -13,6 +13,8 @@ const dialString = { type: 'string', pattern: '^[0-9*#+]{1,32}$', description: '
 const nullable = (schema: JsonSchema): JsonSchema => ({ ...schema, type: [schema.type as string, 'null'] });
 const seconds = (min: number, max: number): JsonSchema => ({ type: 'integer', minimum: min, maximum: max });
 const id = { type: 'integer', minimum: 1 };
+const skill = { type: 'string', pattern: SKILL_PATTERN, description: 'a skill: lower-case letters, digits, - or _' };
+const grade = { type: 'integer', minimum: 1, maximum: 4, description: '1 trainee, 2 junior, 3 experienced, 4 senior' };
 
 export interface ResourceSchemas {
   create: JsonSchema;
@@ -73,7 +75,7 @@ export const operatorSchemas = resource(
     ha1: { type: 'string', pattern: '^[0-9a-f]{32}$', description: 'MD5(username:SIP_DOMAIN:password), instead of password' },
     displayName: { type: 'string', minLength: 1, maxLength: 100 },
     workNumber: { ...digits(16), description: 'the number announced to callers' },
-    grade: { type: 'integer', minimum: 1, maximum: 4, default: 1 },
+    grade: { ...grade, default: 1 },
   },
   ['username', 'displayName', 'workNumber'],
   ['password', 'ha1'],
@@ -98,6 +100,15 @@ export const queueSchemas = resource(
     holdMusic: { type: 'string', minLength: 1, maxLength: 500, default: DEFAULT_HOLD_MUSIC },
     announceIntervalS: { ...seconds(0, 3600), default: 30 },
     serviceLevelS: { ...seconds(1, 3600), default: 20 },
+    skillWaitS: { ...seconds(0, 86400), default: 30, description: 'how long a call that needs a skill waits for an operator with it before anyone may take it' },
+    skillMenu: {
+      type: ['object', 'null'],
+      patternProperties: { '^[0-9]$': skill },
+      additionalProperties: false,
+      minProperties: 1,
+      description: 'DTMF digit -> skill, asked of callers whose route names no skill; null: no menu',
+    },
+    skillMenuPrompt: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'skill-menu', description: 'the menu prompt: a file in PROMPTS_DIR, without .wav' },
   },
   ['number', 'name'],
 );
@@ -127,8 +138,26 @@ export const routeSchemas = resource(
     rejectStatus: nullable({ type: 'integer', minimum: 400, maximum: 699 }),
     allowOutside: { type: 'boolean', default: false },
     description: { type: 'string', maxLength: 200, default: '' },
+    skill: { ...nullable(skill), description: 'calls on this number need this skill (queue routes)' },
   },
   ['number', 'targetType'],
+);
+
+export const callerListSchemas = resource(
+  'CallerList',
+  {
+    name: { type: 'string', minLength: 1, maxLength: 100 },
+    priority: { type: 'integer', minimum: 0, maximum: 99, description: 'higher is served first; callers on no list have 0' },
+    numbers: {
+      type: 'array',
+      maxItems: 10000,
+      uniqueItems: true,
+      items: { type: 'string', pattern: '^[0-9*#+]{1,32}$' },
+      default: [],
+      description: "caller numbers (the From header's user part), matched exactly",
+    },
+  },
+  ['name', 'priority'],
 );
 
 export const membershipSchema = {
@@ -138,6 +167,8 @@ export const membershipSchema = {
     queueId: id,
     operatorId: id,
     penalty: { type: 'integer' },
+    skills: { type: 'array', items: { type: 'string' } },
+    grade: { ...nullable(grade), description: "null: the operator's grade" },
     createdAt: { type: 'string', format: 'date-time' },
   },
 };
@@ -145,7 +176,11 @@ export const membershipSchema = {
 export const membershipBody = {
   type: 'object',
   additionalProperties: false,
-  properties: { penalty: { type: 'integer', minimum: 0, maximum: 1000, default: 0 } },
+  properties: {
+    penalty: { type: 'integer', minimum: 0, maximum: 1000, default: 0 },
+    skills: { type: 'array', maxItems: 20, uniqueItems: true, items: skill, default: [] },
+    grade: { ...nullable(grade), default: null, description: "the operator's grade in this queue; null: the operator's own" },
+  },
 };
 
 export const idParams = {

@@ -249,6 +249,7 @@ export class DirectCall implements ActiveCall {
         leg: this.a.leg,
         arrivedAt: this.a.arrivedAt,
         priority: 0,
+        skill: '',
       },
       operator: { operator: this.operator, dialog, endpoint, leg: this.op.leg },
       queue: undefined,

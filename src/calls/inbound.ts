@@ -9,6 +9,7 @@ import { startDirectCall } from './direct-call.js';
 import { featureCodeOf, handleFeatureCode, type FeatureCode, type FeatureCodeAuth } from './feature-codes.js';
 import { QueueCall } from './queue-call.js';
 import { startRoomCall } from './room-call.js';
+import { askSkill } from './skill-menu.js';
 
 /** Where a new call goes, decided before anything is answered. */
 export type Admission =
@@ -100,11 +101,11 @@ async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfReq
       return startRoomCall(ctx, deps.rooms, a, admission.room);
     case 'queue':
       a.recorder.routed('queue');
-      return startQueueCall(ctx, a, admission.queue);
+      return startQueueCall(ctx, a, admission.queue, admission.route);
   }
 }
 
-async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue): Promise<void> {
+async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue, route: Route): Promise<void> {
   const { log, leg } = a;
   if (queue.noOperators === 'reject' && !anyoneLoggedIn(ctx, queue)) {
     return a.refuse(480, 'Temporarily Unavailable: no operator logged in', 'rejected');
@@ -115,11 +116,14 @@ async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue): Promi
   const answered = await a.answerOnto(ms);
   if (!answered) return;
   leg.answered(Date.now());
+  // The route's skill wins; a caller who hangs up in the menu is caught below, as not connected.
+  const skill = route.skill ?? (queue.skillMenu ? await askSkill(answered.endpoint, queue, ctx.prompts, log) : '') ?? '';
+  const priority = ctx.settings.callerPriority(a.caller.number);
   const call = new QueueCall(
     ctx,
     a.callId,
     queue,
-    { ...answered, number: a.caller.number, name: a.caller.name, dialled: a.dialled, leg, arrivedAt: a.arrivedAt, priority: 0 },
+    { ...answered, number: a.caller.number, name: a.caller.name, dialled: a.dialled, leg, arrivedAt: a.arrivedAt, priority, skill },
     a.recorder,
     log,
   );

@@ -3,6 +3,7 @@ import type Srf from 'drachtio-srf';
 import type { WaitingCall } from '../acd/dispatcher.js';
 import type { AppliedTransition } from '../acd/operator-store.js';
 import { waitingScore } from '../acd/queue-order.js';
+import type { Need } from '../acd/skill-match.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { HoldMusic } from '../media/hold.js';
@@ -28,7 +29,10 @@ export interface AnsweredCaller {
   dialled: string;
   leg: LegRecorder;
   arrivedAt: number;
+  /** From the caller lists: higher is served first. */
   priority: number;
+  /** The skill the call needs ('' for none): from its route or the queue's menu. */
+  skill: string;
 }
 
 interface OperatorLeg {
@@ -53,6 +57,8 @@ export class QueueCall implements ActiveCall {
   private hops = 0;
   private finished = false;
   private score: number;
+  /** What the caller waits for in the current queue; the skill wait runs from entering it. */
+  private need: Pick<Need, 'skill' | 'widenAt'>;
   private resolveDone!: () => void;
   readonly done = new Promise<void>((resolve) => {
     this.resolveDone = resolve;
@@ -68,6 +74,8 @@ export class QueueCall implements ActiveCall {
   ) {
     this.waitingCall = { callId, queueId: queue.id, tried: new Set(), retryAt: 0 };
     this.score = waitingScore(caller.priority, caller.arrivedAt);
+    this.need = { skill: caller.skill, widenAt: 0 };
+    recorder.waitsWith(caller.priority, caller.skill);
     caller.dialog.on('destroy', () => this.callerGone());
   }
 
@@ -101,6 +109,7 @@ export class QueueCall implements ActiveCall {
       score: this.score,
       operatorId: null,
       answeredAt: null,
+      skill: this.caller.skill,
     });
     if (join) await this.joinQueue(at);
   }
@@ -117,9 +126,10 @@ export class QueueCall implements ActiveCall {
     const queue = this.queue;
     this.waitingCall.queueId = queue.id;
     this.waitingCall.tried.clear();
-    const position = await this.ctx.queues.enqueue(queue.id, this.callId, this.score);
+    this.need = { skill: this.caller.skill, widenAt: at + queue.skillWaitS * 1000 };
+    const position = await this.ctx.queues.enqueue(queue.id, this.callId, this.score, this.need);
     this.recorder.enterQueue({ id: queue.id, number: queue.number }, position, at);
-    this.log.info({ queue: queue.number, position }, 'caller queued');
+    this.log.info({ queue: queue.number, position, priority: this.caller.priority, skill: this.need.skill }, 'caller queued');
     this.startHoldMusic();
     clearTimeout(this.maxWaitTimer);
     if (queue.maxWaitS !== null) {
@@ -212,7 +222,7 @@ export class QueueCall implements ActiveCall {
       case 'requeue':
         for (const id of e.tried) this.waitingCall.tried.add(id);
         this.waitingCall.retryAt = now + RETRY_SAME_OPERATORS_MS;
-        await this.ctx.queues.enqueue(this.queue.id, this.callId, this.score);
+        await this.ctx.queues.enqueue(this.queue.id, this.callId, this.score, this.need);
         this.ctx.dispatcher.kick(this.queue.id);
         return;
       case 'dequeue':

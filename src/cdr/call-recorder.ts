@@ -93,6 +93,8 @@ export class CallRecorder {
   private connectedOperator: number | undefined;
   private finished = false;
   private lastEventAt = 0;
+  private priority = 0;
+  private skill = '';
 
   constructor(
     private readonly start: CallStart,
@@ -151,11 +153,26 @@ export class CallRecorder {
     return this.queuedAt === undefined ? 0 : at - this.queuedAt;
   }
 
+  /** What the caller waits with: a priority from the caller lists and a skill ('' for none). */
+  waitsWith(priority: number, skill: string): void {
+    this.priority = priority;
+    this.skill = skill;
+  }
+
+  /** What an 'enter' event says of the caller. */
+  private entering(): Record<string, unknown> {
+    return {
+      callerNumber: this.start.callerNumber,
+      ...(this.priority !== 0 ? { priority: this.priority } : {}),
+      ...(this.skill !== '' ? { skill: this.skill } : {}),
+    };
+  }
+
   /** The caller joined the queue; `event` false when only the record of it is rebuilt. */
   enterQueue(queue: QueueRef, position: number, at: number, event = true): void {
     this.queue = queue;
     this.queuedAt = at;
-    if (event) this.queueEvent('enter', at, { position, data: { callerNumber: this.start.callerNumber } });
+    if (event) this.queueEvent('enter', at, { position, data: this.entering() });
   }
 
   /** The queue would not take the caller at all (full, or nobody logged in). */
@@ -169,7 +186,7 @@ export class CallRecorder {
   movedToQueue(to: QueueRef, position: number, at: number): void {
     this.queueEvent('transfer', at, { waitS: seconds(this.waitedMs(at)), data: { toQueueId: to.id, toQueueNumber: to.number } });
     this.queue = to;
-    this.queueEvent('enter', at, { position, data: { callerNumber: this.start.callerNumber, movedFrom: true } });
+    this.queueEvent('enter', at, { position, data: { ...this.entering(), movedFrom: true } });
   }
 
   offer(operator: OperatorRef, at: number): void {
@@ -285,6 +302,8 @@ export class CallRecorder {
         hangupBy: e.hangupBy,
         sipStatus: e.sipStatus ?? null,
         sipReason: e.sipReason ?? null,
+        priority: this.priority,
+        skill: this.skill === '' ? null : this.skill,
       },
     });
   }

@@ -48,6 +48,10 @@ export interface CallRecord {
   hangupBy: Exclude<HangupBy, 'guest'> | null;
   sipStatus: number | null;
   sipReason: string | null;
+  /** From the caller lists; 0 for everyone else. */
+  priority: number;
+  /** The skill the call needed in a queue; null when none. */
+  skill: string | null;
 }
 
 export interface LegRecord {

@@ -46,8 +46,11 @@ export async function askForPin(endpoint: Mrf.Endpoint, room: Room, prompts: Pro
   return { kind: 'refuse', reason: 'wrong PIN' };
 }
 
-/** One entry: the digits typed before #, the length limit or the timer; undefined if the channel went away. */
-function collectEntry(endpoint: Mrf.Endpoint, prompt: string, maxLength: number, timeoutMs: number, log: Logger): Promise<string | undefined> {
+/**
+ * One entry: the digits typed before #, the length limit or the timer; undefined if the channel
+ * went away. Also the queues' skill menu's way of taking its one digit.
+ */
+export function collectEntry(endpoint: Mrf.Endpoint, prompt: string, maxLength: number, timeoutMs: number, log: Logger): Promise<string | undefined> {
   return new Promise((resolve) => {
     let state = startCollecting();
     let timer: NodeJS.Timeout | undefined;

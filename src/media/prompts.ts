@@ -22,6 +22,11 @@ export class Prompts {
     return `${this.dir}/${name}.wav`;
   }
 
+  /** A queue's skill menu prompt, named in the queue's settings. */
+  menu(name: string): string {
+    return `${this.dir}/${name}.wav`;
+  }
+
   /** A short high beep: done. */
   readonly confirm = 'tone_stream://%(250,50,880);loops=2';
   /** A low double tone: refused. */

@@ -1,11 +1,14 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
-import type { Operator, Queue, Room, Route } from './types.js';
+import type { CallerList, Operator, Queue, Room, Route } from './types.js';
 
 export interface Member {
   operatorId: number;
   queueId: number;
   penalty: number;
+  skills: string[];
+  /** The membership's grade, or the operator's where the membership names none. */
+  grade: number;
 }
 
 interface Snapshot {
@@ -17,6 +20,8 @@ interface Snapshot {
   routes: Map<string, Route>;
   membersByQueue: Map<number, Member[]>;
   queuesByOperator: Map<number, number[]>;
+  /** Caller number -> the highest priority of the lists it is on. */
+  priorities: Map<string, number>;
 }
 
 const camel = (c: string): string => c.replace(/_([a-z])/g, (_m, x: string) => x.toUpperCase());
@@ -37,6 +42,14 @@ function group<K, V>(items: V[], key: (v: V) => K): Map<K, V[]> {
   return map;
 }
 
+function highestPriorities(lists: Pick<CallerList, 'priority' | 'numbers'>[]): Map<string, number> {
+  const map = new Map<string, number>();
+  for (const list of lists) {
+    for (const number of list.numbers) map.set(number, Math.max(list.priority, map.get(number) ?? 0));
+  }
+  return map;
+}
+
 /**
  * The whole configuration in memory, for the call path: routing an INVITE or choosing an
  * operator must not wait for PostgreSQL, and must keep working while PostgreSQL is away.
@@ -52,6 +65,7 @@ export class ConfigCache {
     routes: new Map(),
     membersByQueue: new Map(),
     queuesByOperator: new Map(),
+    priorities: new Map(),
   };
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
@@ -92,12 +106,16 @@ export class ConfigCache {
   }
 
   private async load(): Promise<void> {
-    const [operators, queues, rooms, routes, members] = await Promise.all([
+    const [operators, queues, rooms, routes, members, callerLists] = await Promise.all([
       rows<Operator>(this.pool, 'SELECT id, username, display_name, work_number, grade, created_at, updated_at FROM operators'),
       rows<Queue>(this.pool, 'SELECT * FROM queues'),
       rows<Room>(this.pool, 'SELECT * FROM rooms'),
       rows<Route>(this.pool, 'SELECT * FROM routes'),
-      rows<Member>(this.pool, 'SELECT queue_id, operator_id, penalty FROM queue_members'),
+      rows<Member>(
+        this.pool,
+        'SELECT m.queue_id, m.operator_id, m.penalty, m.skills, COALESCE(m.grade, o.grade) AS grade FROM queue_members m JOIN operators o ON o.id = m.operator_id',
+      ),
+      rows<CallerList>(this.pool, 'SELECT priority, numbers FROM caller_lists'),
     ]);
     this.snapshot = {
       operators: new Map(operators.map((o) => [o.id, o])),
@@ -108,7 +126,13 @@ export class ConfigCache {
       routes: new Map(routes.map((r) => [r.number, r])),
       membersByQueue: group(members, (m) => m.queueId),
       queuesByOperator: new Map([...group(members, (m) => m.operatorId)].map(([op, ms]) => [op, ms.map((m) => m.queueId)])),
+      priorities: highestPriorities(callerLists),
     };
+  }
+
+  /** A caller's priority from the caller lists: 0 when on none. */
+  callerPriority(number: string): number {
+    return this.snapshot.priorities.get(number) ?? 0;
   }
 
   route(number: string): Route | undefined {

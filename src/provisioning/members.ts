@@ -5,17 +5,23 @@ export interface Membership {
   queueId: number;
   operatorId: number;
   penalty: number;
+  skills: string[];
+  /** null: the operator's own grade. */
+  grade: number | null;
   createdAt: Date;
 }
 
-const SELECT = `queue_id AS "queueId", operator_id AS "operatorId", penalty, created_at AS "createdAt"`;
+/** What a membership is set to. */
+export type MembershipTerms = Pick<Membership, 'penalty' | 'skills' | 'grade'>;
+
+const SELECT = `queue_id AS "queueId", operator_id AS "operatorId", penalty, skills, grade, created_at AS "createdAt"`;
 const CONSTRAINTS = {
   unique: {},
   references: { queue_members_queue_id_fkey: 'queueId', queue_members_operator_id_fkey: 'operatorId' },
   referencedBy: {},
 };
 
-/** Which operators serve which queue, and with what penalty. */
+/** Which operators serve which queue, with what penalty, skills and grade. */
 export class Memberships {
   constructor(private readonly pool: Pool) {}
 
@@ -35,14 +41,14 @@ export class Memberships {
     return rows;
   }
 
-  /** Adds the operator to the queue, or changes the penalty if already a member. */
-  async put(queueId: number, operatorId: number, penalty: number): Promise<{ membership: Membership; created: boolean }> {
+  /** Adds the operator to the queue, or changes the terms if already a member. */
+  async put(queueId: number, operatorId: number, terms: MembershipTerms): Promise<{ membership: Membership; created: boolean }> {
     try {
       const { rows } = await this.pool.query<Membership & { created: boolean }>(
-        `INSERT INTO queue_members (queue_id, operator_id, penalty) VALUES ($1, $2, $3)
-         ON CONFLICT (queue_id, operator_id) DO UPDATE SET penalty = EXCLUDED.penalty
+        `INSERT INTO queue_members (queue_id, operator_id, penalty, skills, grade) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (queue_id, operator_id) DO UPDATE SET penalty = EXCLUDED.penalty, skills = EXCLUDED.skills, grade = EXCLUDED.grade
          RETURNING ${SELECT}, (xmax = 0) AS created`,
-        [queueId, operatorId, penalty],
+        [queueId, operatorId, terms.penalty, terms.skills, terms.grade],
       );
       const { created, ...membership } = rows[0] as Membership & { created: boolean };
       return { membership, created };

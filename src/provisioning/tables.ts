@@ -33,6 +33,9 @@ export const queuesTable: TableSpec = {
     holdMusic: 'hold_music',
     announceIntervalS: 'announce_interval_s',
     serviceLevelS: 'service_level_s',
+    skillWaitS: 'skill_wait_s',
+    skillMenu: 'skill_menu',
+    skillMenuPrompt: 'skill_menu_prompt',
   },
   constraints: {
     unique: { queues_number_key: 'number' },
@@ -74,6 +77,7 @@ export const routesTable: TableSpec = {
     rejectStatus: 'reject_status',
     allowOutside: 'allow_outside',
     description: 'description',
+    skill: 'skill',
   },
   constraints: {
     unique: { routes_number_key: 'number' },
@@ -81,4 +85,12 @@ export const routesTable: TableSpec = {
     referencedBy: {},
   },
   orderBy: 'number',
+};
+
+export const callerListsTable: TableSpec = {
+  kind: 'caller list',
+  table: 'caller_lists',
+  fields: { name: 'name', priority: 'priority', numbers: 'numbers' },
+  constraints: { unique: { caller_lists_name_key: 'name' }, references: {}, referencedBy: {} },
+  orderBy: 'priority DESC, name',
 };

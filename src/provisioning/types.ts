@@ -41,6 +41,12 @@ export interface Queue extends Stamped {
   holdMusic: string;
   announceIntervalS: number;
   serviceLevelS: number;
+  /** Seconds a call that needs a skill waits for an operator with it before anyone may take it. */
+  skillWaitS: number;
+  /** DTMF digit -> skill, asked of callers with no skill from their route; null: no menu. */
+  skillMenu: Record<string, string> | null;
+  /** The menu's prompt: a file in PROMPTS_DIR, without .wav. */
+  skillMenuPrompt: string;
 }
 
 export interface Room extends Stamped {
@@ -64,4 +70,16 @@ export interface Route extends Stamped {
   rejectStatus: number | null;
   allowOutside: boolean;
   description: string;
+  /** Calls on this number need this skill (queue routes); null: none. */
+  skill: string | null;
 }
+
+/** Callers whose numbers wait with a higher priority (0-99, higher first). */
+export interface CallerList extends Stamped {
+  name: string;
+  priority: number;
+  numbers: string[];
+}
+
+/** A skill's name: what the tables' CHECKs and the API accept. */
+export const SKILL_PATTERN = '^[a-z0-9_-]{1,32}$';

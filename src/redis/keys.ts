@@ -47,6 +47,14 @@ export class RedisKeys {
     return this.key('q', queueId, 'waiting');
   }
 
+  /**
+   * Hash: what the waiting calls of a queue that need a skill wait for, call id -> "<widenAt ms>
+   * <skill>". A waiting call without a field needs no skill.
+   */
+  queueNeeds(queueId: number | string): string {
+    return this.key('q', queueId, 'needs');
+  }
+
   /** String: the operator a round-robin queue offered its last call to. */
   queueCursor(queueId: number | string): string {
     return this.key('q', queueId, 'cursor');

@@ -49,6 +49,10 @@ async function loggedIn(store: OperatorStore, ...ids: number[]): Promise<void> {
   for (const id of ids) await store.apply(id, { type: 'login' });
 }
 
+/** Operators as the reservation takes them, without skills. */
+const plainOps = (...ids: number[]): { operatorId: number; skills: string[] }[] => ids.map((operatorId) => ({ operatorId, skills: [] }));
+const idsOf = (r: { operatorId: number }[] | 'out-of-turn'): number[] | 'out-of-turn' => (r === 'out-of-turn' ? r : r.map((t) => t.operatorId));
+
 describe('OperatorStore', () => {
   it('applies transitions by compare-and-set and publishes each one', async () => {
     const redis = await client();
@@ -70,7 +74,7 @@ describe('OperatorStore', () => {
     expect((await store.all()).map((s) => s.operatorId)).toContain(101);
   });
 
-  it('reserves only for the caller at the head of the queue, and takes them off it', async () => {
+  it('reserves only for the caller whose turn it is (the head, without skills), and takes them off it', async () => {
     const redis = await client();
     const store = new OperatorStore(redis, keys);
     const queues = new QueueStore(redis, keys);
@@ -78,15 +82,15 @@ describe('OperatorStore', () => {
     await queues.enqueue(2, 'first', waitingScore(0, 1000));
     await queues.enqueue(2, 'second', waitingScore(0, 2000));
 
-    expect(await store.reserveForHead(2, 'second', [201], 1, { instance: 'i1', leaseMs: 20_000 })).toBe('not-head');
-    const taken = await store.reserveForHead(2, 'first', [201, 202], 1, { instance: 'i1', leaseMs: 20_000 });
-    expect(taken).not.toBe('not-head');
+    expect(await store.reserveInTurn(2, 'second', plainOps(201), 1, { instance: 'i1', leaseMs: 20_000, now: Date.now() })).toBe('out-of-turn');
+    const taken = await store.reserveInTurn(2, 'first', plainOps(201, 202), 1, { instance: 'i1', leaseMs: 20_000, now: Date.now() });
+    expect(taken).not.toBe('out-of-turn');
     expect((taken as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([201]);
     expect(await store.get(201)).toMatchObject({ state: 'ringing', callId: 'first', instance: 'i1' });
     expect(await queues.waiting(2)).toEqual([expect.objectContaining({ callId: 'second', position: 1 })]);
 
     // 201 is taken: the next caller gets 202 even though 201 is listed first.
-    const next = await store.reserveForHead(2, 'second', [201, 202], 1, { instance: 'i1', leaseMs: 20_000 });
+    const next = await store.reserveInTurn(2, 'second', plainOps(201, 202), 1, { instance: 'i1', leaseMs: 20_000, now: Date.now() });
     expect((next as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([202]);
     expect(await queues.length(2)).toBe(0);
   });
@@ -96,8 +100,8 @@ describe('OperatorStore', () => {
     const store = new OperatorStore(redis, keys);
     const queues = new QueueStore(redis, keys);
     await queues.enqueue(3, 'lonely', waitingScore(0, 1));
-    expect(await store.reserveForHead(3, 'lonely', [999], 1, { instance: 'i1', leaseMs: 1 })).toEqual([]);
-    expect(await queues.head(3)).toBe('lonely');
+    expect(await store.reserveInTurn(3, 'lonely', plainOps(999), 1, { instance: 'i1', leaseMs: 1, now: Date.now() })).toEqual([]);
+    expect((await queues.waiting(3)).map((w) => w.callId)).toEqual(['lonely']);
   });
 
   it('reserves several at once for ring-all', async () => {
@@ -108,10 +112,10 @@ describe('OperatorStore', () => {
     await store.apply(302, { type: 'break' });
     await queues.enqueue(4, 'c', waitingScore(0, 1));
     await queues.enqueue(4, 'd', waitingScore(0, 2));
-    const taken = await store.reserveForHead(4, 'c', [301, 302, 303, 304], 4, { instance: 'i1', leaseMs: 1000 });
+    const taken = await store.reserveInTurn(4, 'c', plainOps(301, 302, 303, 304), 4, { instance: 'i1', leaseMs: 1000, now: Date.now() });
     expect((taken as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([301, 303, 304]);
     // The width bounds how many are taken, however many are free.
-    const two = await store.reserveForHead(4, 'd', [305, 306], 1, { instance: 'i1', leaseMs: 1000 });
+    const two = await store.reserveInTurn(4, 'd', plainOps(305, 306), 1, { instance: 'i1', leaseMs: 1000, now: Date.now() });
     expect((two as { operatorId: number }[]).map((t) => t.operatorId)).toEqual([305]);
     expect((await store.get(306)).state).toBe('available');
   });
@@ -127,16 +131,73 @@ describe('OperatorStore', () => {
 
     // Every instance tries to match every caller at once, as dispatchers would after a burst.
     const attempts = stores.flatMap((store, n) =>
-      callers.map((c) => store.reserveForHead(5, c, operators, 1, { instance: `i${n}`, leaseMs: 20_000 })),
+      callers.map((c) => store.reserveInTurn(5, c, plainOps(...operators), 1, { instance: `i${n}`, leaseMs: 20_000, now: Date.now() })),
     );
     const results = await Promise.all(attempts);
-    const grants = results.flatMap((r) => (r === 'not-head' ? [] : r));
+    const grants = results.flatMap((r) => (r === 'out-of-turn' ? [] : r));
     expect(grants.map((g) => g.operatorId).sort()).toEqual(operators);
     const byCall = new Set(grants.map((g) => g.status.callId));
     expect(byCall.size).toBe(3);
     // Callers were served strictly from the head of the queue.
     expect([...byCall].sort()).toEqual(['race-0', 'race-1', 'race-2']);
     expect(await queues.length(5)).toBe(27);
+  });
+});
+
+describe('reserving in turn with skills', () => {
+  it('a caller waiting for a skill holds back only the operators with it, until the wait is over', async () => {
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const queues = new QueueStore(redis, keys);
+    await loggedIn(store, 501, 502);
+    const now = Date.now();
+    await queues.enqueue(11, 'french', waitingScore(0, 1000), { skill: 'fr', widenAt: now + 30_000 });
+    await queues.enqueue(11, 'plain', waitingScore(0, 2000));
+    expect(await queues.waitingNeeds(11, 10)).toEqual([
+      { callId: 'french', skill: 'fr', widenAt: now + 30_000 },
+      { callId: 'plain', skill: '', widenAt: 0 },
+    ]);
+    const fr = { operatorId: 501, skills: ['fr', 'de'] };
+    const en = { operatorId: 502, skills: ['en'] };
+    const reserve = { instance: 'i1', leaseMs: 20_000, now };
+    // The French speaker is kept for the caller ahead; the other operator serves the one behind.
+    expect(idsOf(await store.reserveInTurn(11, 'plain', [fr], 1, reserve))).toEqual([]);
+    expect(idsOf(await store.reserveInTurn(11, 'plain', [fr, en], 1, reserve))).toEqual([502]);
+    expect(await queues.waitingNeeds(11, 10)).toEqual([{ callId: 'french', skill: 'fr', widenAt: now + 30_000 }]);
+    expect(idsOf(await store.reserveInTurn(11, 'french', [fr], 1, reserve))).toEqual([501]);
+    // Taken off the queue: its need goes with it.
+    expect(await redis.hlen(keys.queueNeeds(11))).toBe(0);
+  });
+
+  it('once its wait is over, a skilled caller ahead has the turn for everyone', async () => {
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const queues = new QueueStore(redis, keys);
+    await loggedIn(store, 511);
+    await queues.enqueue(12, 'french', waitingScore(0, 1000), { skill: 'fr', widenAt: 5_000 });
+    await queues.enqueue(12, 'plain', waitingScore(0, 2000));
+    const en = [{ operatorId: 511, skills: [] }];
+    expect(await store.reserveInTurn(12, 'plain', en, 1, { instance: 'i1', leaseMs: 1000, now: 4_999 })).not.toBe('out-of-turn');
+    await store.apply(511, { type: 'release', callId: 'plain', missed: false, maxMisses: 3 });
+    await queues.enqueue(12, 'plain', waitingScore(0, 2000));
+    expect(await store.reserveInTurn(12, 'plain', en, 1, { instance: 'i1', leaseMs: 1000, now: 5_000 })).toBe('out-of-turn');
+    expect(idsOf(await store.reserveInTurn(12, 'french', en, 1, { instance: 'i1', leaseMs: 1000, now: 5_000 }))).toEqual([511]);
+  });
+
+  it('a caller without a skill ahead blocks everyone behind; leaving the queue drops the need', async () => {
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const queues = new QueueStore(redis, keys);
+    await loggedIn(store, 521);
+    await queues.enqueue(13, 'plain', waitingScore(0, 1000));
+    await queues.enqueue(13, 'french', waitingScore(0, 2000), { skill: 'fr', widenAt: Date.now() + 60_000 });
+    const fr = [{ operatorId: 521, skills: ['fr'] }];
+    expect(await store.reserveInTurn(13, 'french', fr, 1, { instance: 'i1', leaseMs: 1000, now: Date.now() })).toBe('out-of-turn');
+    await queues.enqueue(14, 'other', waitingScore(0, 500));
+    expect(await queues.moveToQueue(13, 14, 'french')).toBe(true);
+    expect((await queues.waitingNeeds(14, 10)).map((n) => n.skill)).toEqual(['', 'fr']);
+    expect(await queues.dequeue(14, 'french')).toBe(true);
+    expect(await redis.hlen(keys.queueNeeds(14))).toBe(0);
   });
 });
 

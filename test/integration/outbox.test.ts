@@ -44,6 +44,8 @@ function callRecord(full: boolean): CallRecord {
     hangupBy: full ? 'operator' : null,
     sipStatus: full ? 200 : null,
     sipReason: full ? 'OK' : null,
+    priority: full ? 5 : 0,
+    skill: full ? 'fr' : null,
   };
 }
 

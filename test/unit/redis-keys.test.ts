@@ -19,6 +19,7 @@ describe('RedisKeys', () => {
       keys.digestNonceCounts('n'),
       keys.authFailures('192.0.2.1'),
       keys.queueWaiting(3),
+      keys.queueNeeds(3),
       keys.call('c1'),
       keys.liveCalls(),
       keys.instanceLease('i1'),

@@ -43,6 +43,8 @@ const liveCallSchema = {
     queuedAt: { type: ['string', 'null'], format: 'date-time' },
     answeredAt: { type: ['string', 'null'], format: 'date-time' },
     waitS: { type: 'number', description: 'seconds waited in the queue so far (until answer)' },
+    priority: { type: 'integer', description: 'from the caller lists; higher is served first' },
+    skill: { type: ['string', 'null'], description: 'the skill the call needs; null: none' },
   },
 };
 
@@ -70,6 +72,7 @@ function present(call: LiveCall, position: number | undefined, now: number): Rec
     queuedAt: iso(call.queuedAt),
     answeredAt: iso(call.answeredAt),
     waitS: waitS(call.queuedAt, call.answeredAt ?? now),
+    skill: call.skill || null,
   };
 }
 

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../../db/pool.js';
-import { Memberships } from '../../provisioning/members.js';
+import { Memberships, type MembershipTerms } from '../../provisioning/members.js';
 import { Repository, type Row } from '../../provisioning/repository.js';
-import { operatorsTable, queuesTable, roomsTable, routesTable } from '../../provisioning/tables.js';
-import type { Operator, Queue, Room, Route } from '../../provisioning/types.js';
+import { callerListsTable, operatorsTable, queuesTable, roomsTable, routesTable } from '../../provisioning/tables.js';
+import type { CallerList, Operator, Queue, Room, Route } from '../../provisioning/types.js';
 import { digestHa1 } from '../../sip/digest.js';
 import { requireRole } from '../auth.js';
 import { invalid, notFound } from '../errors.js';
-import { membershipBody, membershipSchema, operatorSchemas, queueSchemas, roomSchemas, routeSchemas } from '../schemas.js';
+import { callerListSchemas, membershipBody, membershipSchema, operatorSchemas, queueSchemas, roomSchemas, routeSchemas } from '../schemas.js';
 import { registerCrud } from './crud.js';
 
 export interface ProvisioningDeps {
@@ -59,6 +59,11 @@ function checkRoom(r: Row): void {
 const TARGET_FIELD = { queue: 'queueId', operator: 'operatorId', room: 'roomId', reject: 'rejectStatus' } as const;
 type TargetType = keyof typeof TARGET_FIELD;
 
+/** Only calls that wait in a queue can need a skill. */
+function checkRouteSkill(r: Row): void {
+  if (isSet(r.skill) && r.targetType !== 'queue') throw invalid('skill', 'is only for routes to a queue');
+}
+
 /** A route names exactly one target, the one its targetType says; the others are cleared. */
 function routeTarget(r: Row): Row {
   const type = r.targetType as TargetType;
@@ -85,9 +90,10 @@ export function registerProvisioningRoutes(app: FastifyInstance, deps: Provision
   const queues = new Repository<Queue>(deps.pool, queuesTable);
   const rooms = new Repository<Room>(deps.pool, roomsTable);
   const routes = new Repository<Route>(deps.pool, routesTable);
+  const callerLists = new Repository<CallerList>(deps.pool, callerListsTable);
   const memberships = new Memberships(deps.pool);
 
-  for (const s of [operatorSchemas, queueSchemas, roomSchemas, routeSchemas]) app.addSchema(s.item);
+  for (const s of [operatorSchemas, queueSchemas, roomSchemas, routeSchemas, callerListSchemas]) app.addSchema(s.item);
   app.addSchema(membershipSchema);
 
   const op = prepareOperator(deps.realm);
@@ -107,13 +113,15 @@ export function registerProvisioningRoutes(app: FastifyInstance, deps: Provision
   });
   registerCrud(app, {
     path: '/v1/routes', kind: 'route', tag: 'routes', repo: routes, schemas: routeSchemas,
-    prepareCreate: (b) => ({ ...b, ...routeTarget(b) }),
+    prepareCreate: (b) => (checkRouteSkill(b), { ...b, ...routeTarget(b) }),
     prepareUpdate: (b, cur) => {
+      checkRouteSkill(mergeForCheck(b, cur));
       // Changing the kind of target drops the old target unless the new one is named too.
       const base = b.targetType !== undefined && b.targetType !== cur.targetType ? { targetType: b.targetType } : cur;
       return { ...b, ...routeTarget({ ...base, ...b }) };
     },
   });
+  registerCrud(app, { path: '/v1/caller-lists', kind: 'caller list', tag: 'caller lists', repo: callerLists, schemas: callerListSchemas });
 
   registerMembershipRoutes(app, queues, operators, memberships);
 }
@@ -150,19 +158,19 @@ function registerMembershipRoutes(
     },
   );
 
-  app.put<MemberParams & { Body: { penalty: number } }>(
+  app.put<MemberParams & { Body: MembershipTerms }>(
     '/v1/queues/:id/members/:operatorId',
     {
       preHandler: requireRole('admin'),
       schema: {
-        tags: ['queues'], summary: 'Add an operator to a queue, or change the penalty', params: memberParams, body: membershipBody,
+        tags: ['queues'], summary: 'Add an operator to a queue, or change the penalty, skills and grade', params: memberParams, body: membershipBody,
         response: { 200: { $ref: 'Membership#' }, 201: { $ref: 'Membership#' }, 400: err, 404: err },
       },
     },
     async (req, reply) => {
       if (!(await queues.get(req.params.id))) throw notFound('queue');
       if (!(await operators.get(req.params.operatorId))) throw notFound('operator');
-      const { membership, created } = await memberships.put(req.params.id, req.params.operatorId, req.body.penalty);
+      const { membership, created } = await memberships.put(req.params.id, req.params.operatorId, req.body);
       return reply.code(created ? 201 : 200).send(membership);
     },
   );

@@ -48,9 +48,19 @@ describe('CallRecorder', () => {
         arrivedAt: new Date(T0).toISOString(), queuedAt: new Date(T0 + 100).toISOString(),
         offeredAt: new Date(T0 + 10_100).toISOString(), answeredAt: new Date(T0 + 28_200).toISOString(),
         endedAt: new Date(T0 + 88_200).toISOString(), waitS: 28.1, talkS: 60, holdS: 0,
-        disposition: 'answered', hangupBy: 'caller', sipStatus: 200, sipReason: 'BYE',
+        disposition: 'answered', hangupBy: 'caller', sipStatus: 200, sipReason: 'BYE', priority: 0, skill: null,
       },
     ]);
+  });
+
+  it('records the priority and skill a caller waited with, on the row and the enter event', () => {
+    const { rec, out } = recorder();
+    rec.waitsWith(7, 'fr');
+    rec.enterQueue(queue, 1, T0);
+    rec.leaveQueue('abandon', T0 + 1000);
+    rec.end({ at: T0 + 1000, hangupBy: 'caller' });
+    expect(events(out)[0]?.data).toEqual({ callerNumber: '5551234', priority: 7, skill: 'fr' });
+    expect(calls(out)[0]).toMatchObject({ priority: 7, skill: 'fr' });
   });
 
   it('records an abandon with the time waited', () => {
