@@ -148,9 +148,15 @@ export function planTransition(op: OperatorStatus, event: OperatorEvent, now: nu
     case 'wrapup-done':
       if (op.state !== 'wrap-up' || op.callId !== event.callId) refuse();
       return { from: ['wrap-up'], callId: event.callId, changes: freed(op, now), reason: 'wrap-up over' };
-    case 'move-call':
-      if (op.state !== 'busy' || op.callId !== event.from) refuse();
-      return { from: ['busy'], callId: event.from, changes: { callId: event.to }, reason: 'attended transfer' };
+    case 'move-call': {
+      // Still 'ringing': the phone answered the consultation and sent its REFER before the answer
+      // was marked (the two race through Redis). The move counts as the answer, and the late
+      // 'answer' then finds another call and changes nothing.
+      const on: OperatorState[] = ['busy', 'ringing'];
+      if (!on.includes(op.state) || op.callId !== event.from) refuse();
+      const answered = op.state === 'ringing' ? { state: 'busy' as const, since: now, deadline: 0, misses: 0, calls: op.calls + 1 } : {};
+      return { from: on, callId: event.from, changes: { ...answered, callId: event.to }, reason: 'attended transfer' };
+    }
     case 'expire': {
       if (!ON_CALL.includes(op.state)) refuse();
       // A reservation that never became a call leaves the operator as idle as before.

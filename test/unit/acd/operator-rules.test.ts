@@ -97,6 +97,15 @@ describe('operator state rules', () => {
     expect(() => planTransition(o, { type: 'move-call', from: 'c9', to: 'c1' }, T)).toThrow(TransitionRefused);
   });
 
+  it('moves an operator whose answer is not marked yet, and the late answer then changes nothing', () => {
+    const ringing = op({ state: 'ringing', callId: 'c2', deadline: T + 5_000, calls: 3, misses: 1 });
+    const moved = apply(ringing, planTransition(ringing, { type: 'move-call', from: 'c2', to: 'c1' }, T));
+    expect(moved).toMatchObject({ state: 'busy', callId: 'c1', deadline: 0, misses: 0, calls: 4, since: T });
+    expect(() => planTransition(moved, { type: 'answer', callId: 'c2' }, T + 1)).toThrow(TransitionRefused);
+    const available = op({ state: 'available' });
+    expect(() => planTransition(available, { type: 'move-call', from: '', to: 'c1' }, T)).toThrow(TransitionRefused);
+  });
+
   it.each([
     [{ state: 'available' as const }, { type: 'login' as const }],
     [{ state: 'logged-out' as const }, { type: 'break' as const }],
