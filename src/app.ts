@@ -14,6 +14,7 @@ import { CallRegistry, type CallContext } from './calls/context.js';
 import { CallControl } from './calls/control.js';
 import { createFeatureCodeAuth } from './calls/feature-codes.js';
 import { attachInbound } from './calls/inbound.js';
+import { LinkLoss } from './calls/link-loss.js';
 import { QueueCall } from './calls/queue-call.js';
 import { Outbox } from './cdr/outbox.js';
 import { RoomStore } from './conference/room-store.js';
@@ -132,13 +133,13 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
     stops.push(() => bus.stop());
     bus.onEvent('config', () => void settings.refresh());
 
-    const srf = connectDrachtio(config.drachtio, health, log);
+    const calls = new CallRegistry();
+    const srf = connectDrachtio(config.drachtio, health, log, new LinkLoss(calls, log));
     stops.push(() => disconnectSrf(srf));
     const media = new MediaPool(srf, config.freeswitch, health, log);
     media.start();
     stops.push(() => media.close());
 
-    const calls = new CallRegistry();
     // Every record also becomes a live event (GET /v1/events) where it stands for a step of a call.
     const record: CallContext['record'] = (r) => {
       outbox.push(r);

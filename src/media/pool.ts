@@ -73,7 +73,12 @@ export class MediaPool {
     server.conn.reconnectOpts.retryMaxDelay = RETRY_MAX_DELAY_MS;
     server.on('end', () => this.mark(m, false, 'lost the event socket; reconnecting'));
     server.on('error', (err: Error) => this.log.warn({ freeswitch: m.where, err: err.message }, 'FreeSWITCH error'));
-    server.conn.on('esl::ready', () => this.mark(m, true, 'reconnected'));
+    server.conn.on('esl::ready', () => {
+      // A new event socket session has no subscriptions: without HEARTBEAT again the server's
+      // session count, which pick() compares, would stay as it was when the link dropped.
+      server.conn.subscribe(['HEARTBEAT']);
+      this.mark(m, true, 'reconnected');
+    });
     this.mark(m, true, 'connected');
   }
 

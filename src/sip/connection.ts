@@ -7,13 +7,35 @@ import type { Logger } from '../log.js';
 // drachtio-server from waiting minutes for us.
 const RECONNECT = { retryMaxDelay: 2_000 };
 
+/** The parts of drachtio-srf's dialogs it keeps private that a reconnect has to fix. */
+interface SrfDialogs {
+  _dialogs: Map<string, { req: { socket: unknown }; agent: { _getDefaultSocket(): unknown } }>;
+}
+
+/**
+ * drachtio-srf sends a dialog's requests on the socket the dialog was made on; after a reconnect
+ * that socket is closed and a BYE would go nowhere. drachtio-server itself still knows the
+ * dialogs and sends what any connection asks on them, so point them at the new connection.
+ */
+function moveDialogsToNewConnection(srf: Srf): void {
+  for (const dialog of (srf as unknown as SrfDialogs)._dialogs.values()) dialog.req.socket = dialog.agent._getDefaultSocket();
+}
+
+/** Told when an established connection to drachtio-server drops, and when it is made again. */
+export interface LinkWatcher {
+  lost(): void;
+  restored(): void;
+}
+
 /**
  * Connects to drachtio-server and keeps the health record true. drachtio-srf reconnects by itself
  * once an 'error' listener exists (without one the process would die when the server goes away).
  */
-export function connectDrachtio(cfg: Config['drachtio'], health: Health, log: Logger): Srf {
+export function connectDrachtio(cfg: Config['drachtio'], health: Health, log: Logger, link: LinkWatcher): Srf {
   const srf = new Srf();
   const where = `${cfg.host}:${cfg.port}`;
+  let connected = false;
+  let dropped = false;
   srf.on('connect', (err: Error | null, hostport: string) => {
     if (err) {
       health.set('drachtio', false, `${where}: ${err.message}`);
@@ -22,6 +44,11 @@ export function connectDrachtio(cfg: Config['drachtio'], health: Health, log: Lo
     }
     health.set('drachtio', true, `connected to ${where}, SIP on ${hostport}`);
     log.info({ drachtio: where, sip: hostport }, 'connected to drachtio-server');
+    connected = true;
+    if (!dropped) return;
+    dropped = false;
+    moveDialogsToNewConnection(srf);
+    link.restored();
   });
   srf.on('error', (err: Error) => {
     if (health.isUp('drachtio')) log.warn({ err: err.message, drachtio: where }, 'drachtio-server connection error');
@@ -30,6 +57,9 @@ export function connectDrachtio(cfg: Config['drachtio'], health: Health, log: Lo
   (srf as unknown as { on(e: 'close', l: () => void): void }).on('close', () => {
     if (health.isUp('drachtio')) log.warn({ drachtio: where }, 'lost drachtio-server; reconnecting');
     health.set('drachtio', false, `${where}: connection closed, reconnecting`);
+    if (!connected || dropped) return;
+    dropped = true;
+    link.lost();
   });
   health.set('drachtio', false, `connecting to ${where}`);
   // The typings lack the reconnect option that drachtio-srf's wire protocol reads.

@@ -25,6 +25,8 @@ declare module 'drachtio-fsmrf' {
     interface EslConnection extends EventEmitter {
       reconnectOpts: { retryMaxDelay?: number; maxAttempts?: number; connectTimeout?: number };
       api(command: string, callback: (res: EslEvent) => void): void;
+      /** `event json <names>` (plus the library's own required events) on this session. */
+      subscribe(events: string[]): void;
     }
 
     interface PlaybackResult {

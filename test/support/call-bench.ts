@@ -51,9 +51,13 @@ async function connected(sb: TestSwitchboard): Promise<void> {
   await until('drachtio-server and FreeSWITCH to be connected', async () => (sb.health.report().status === 'ok' ? true : undefined), 15_000);
 }
 
-export async function startCallBench(extraEnv: Record<string, string> = {}): Promise<CallBench> {
+/** Extra environment, or a function of the servers that returns it (e.g. to put a TcpProxy in between). */
+export type BenchEnv = Record<string, string> | ((servers: { drachtio: DrachtioTarget; freeswitch: FreeswitchTarget }) => Promise<Record<string, string>>);
+
+export async function startCallBench(benchEnv: BenchEnv = {}): Promise<CallBench> {
   const drachtio = await useDrachtio();
   const freeswitch = await useFreeswitch();
+  const extraEnv = typeof benchEnv === 'function' ? await benchEnv({ drachtio, freeswitch }) : benchEnv;
   const env = {
     DRACHTIO_HOST: drachtio.host,
     DRACHTIO_PORT: String(drachtio.port),

@@ -1,0 +1,65 @@
+import Srf from 'drachtio-srf';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { Health } from '../../src/health.js';
+import { MediaPool } from '../../src/media/pool.js';
+import { startFreeswitchStandIn, type FreeswitchStandIn } from '../benches/freeswitch/index.js';
+import { until } from '../support/call-bench.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+/**
+ * The media pool against the FreeSWITCH stand-in, its event socket through a TcpProxy the test
+ * cuts: the pool notices the loss, reconnects by itself and reads the server's load again.
+ */
+let fs: FreeswitchStandIn;
+let proxy: TcpProxy;
+let pool: MediaPool;
+const health = new Health();
+
+beforeAll(async () => {
+  fs = await startFreeswitchStandIn({ eslPort: 0, sipPort: 0, maxSessions: 1200 });
+  proxy = await TcpProxy.start(fs.eslHost, fs.eslPort);
+  const config = loadConfig({
+    DATABASE_URL: 'postgres://unused@127.0.0.1/unused',
+    REDIS_URL: 'redis://127.0.0.1:1',
+    API_KEYS: 'admin-key-0123456789',
+    DRACHTIO_SECRET: 'unused',
+    SIP_DOMAIN: 'switchboard.test',
+    FREESWITCH_ESL: proxy.address,
+    FREESWITCH_PASSWORD: fs.password,
+  });
+  pool = new MediaPool(new Srf(), config.freeswitch, health, pino({ level: 'silent' }));
+  pool.start();
+  await until('connected', async () => (health.isUp('freeswitch') ? true : undefined));
+});
+
+afterAll(async () => {
+  pool?.close();
+  await proxy?.close();
+  await fs?.stop();
+});
+
+describe('the media pool', () => {
+  it('marks FreeSWITCH down when the event socket drops, reconnects, and hears its heartbeats again', async () => {
+    const server = pool.pick();
+    fs.sendHeartbeat();
+    await until('the first heartbeat', async () => (server?.maxSessions === 1200 ? true : undefined));
+
+    await proxy.sever();
+    await until('marked down', async () => (health.isUp('freeswitch') ? undefined : true));
+    expect(pool.pick()).toBeUndefined();
+    expect(health.report().status).toBe('down');
+
+    await proxy.restore();
+    await until('reconnected', async () => (health.isUp('freeswitch') ? true : undefined), 10_000);
+    expect(pool.pick()).toBe(server);
+
+    // Forget what the last heartbeat said: only a heartbeat on the new session can tell again.
+    if (server) server.maxSessions = 0;
+    await until('a heartbeat on the new session', async () => {
+      fs.sendHeartbeat();
+      return server?.maxSessions === 1200 ? true : undefined;
+    });
+  });
+});
