@@ -93,6 +93,7 @@ export class CallRecorder {
   private connectedOperator: number | undefined;
   private finished = false;
   private lastEventAt = 0;
+  private intercept: Pick<CallRecord, 'intercept' | 'interceptNewNumber'> = { intercept: null, interceptNewNumber: null };
 
   constructor(
     private readonly start: CallStart,
@@ -106,6 +107,11 @@ export class CallRecorder {
 
   routed(type: NonNullable<CallRecord['routeType']>): void {
     this.routeType = type;
+  }
+
+  /** The dialled number was changed or withdrawn: the caller heard the intercept announcement. */
+  intercepted(outcome: NonNullable<CallRecord['intercept']>, newNumber: string | null): void {
+    this.intercept = { intercept: outcome, interceptNewNumber: newNumber };
   }
 
   leg(role: LegRole, direction: 'inbound' | 'outbound', sipCallId: string, party: string, startedAt: number, operatorId?: number): LegRecorder {
@@ -285,6 +291,7 @@ export class CallRecorder {
         hangupBy: e.hangupBy,
         sipStatus: e.sipStatus ?? null,
         sipReason: e.sipReason ?? null,
+        ...this.intercept,
       },
     });
   }

@@ -52,6 +52,8 @@ export const RECORD_TABLES: RecordTables = {
       hangupBy: 'hangup_by',
       sipStatus: 'sip_status',
       sipReason: 'sip_reason',
+      intercept: 'intercept',
+      interceptNewNumber: 'intercept_new_number',
     },
   },
   leg: {

@@ -48,6 +48,9 @@ export interface CallRecord {
   hangupBy: Exclude<HangupBy, 'guest'> | null;
   sipStatus: number | null;
   sipReason: string | null;
+  /** Set when the dialled number was changed or withdrawn (sql/005_number_changes.sql). */
+  intercept: 'withdrawn' | 'changed' | 'connected' | null;
+  interceptNewNumber: string | null;
 }
 
 export interface LegRecord {

@@ -1,5 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
+import type { NumberChange } from '../numbers/number-changes.js';
 import type { Operator, Queue, Room, Route } from './types.js';
 
 export interface Member {
@@ -17,6 +18,7 @@ interface Snapshot {
   routes: Map<string, Route>;
   membersByQueue: Map<number, Member[]>;
   queuesByOperator: Map<number, number[]>;
+  numberChanges: Map<string, NumberChange>;
 }
 
 const camel = (c: string): string => c.replace(/_([a-z])/g, (_m, x: string) => x.toUpperCase());
@@ -52,6 +54,7 @@ export class ConfigCache {
     routes: new Map(),
     membersByQueue: new Map(),
     queuesByOperator: new Map(),
+    numberChanges: new Map(),
   };
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
@@ -92,12 +95,14 @@ export class ConfigCache {
   }
 
   private async load(): Promise<void> {
-    const [operators, queues, rooms, routes, members] = await Promise.all([
+    const [operators, queues, rooms, routes, members, numberChanges] = await Promise.all([
       rows<Operator>(this.pool, 'SELECT id, username, display_name, work_number, grade, created_at, updated_at FROM operators'),
       rows<Queue>(this.pool, 'SELECT * FROM queues'),
       rows<Room>(this.pool, 'SELECT * FROM rooms'),
       rows<Route>(this.pool, 'SELECT * FROM routes'),
       rows<Member>(this.pool, 'SELECT queue_id, operator_id, penalty FROM queue_members'),
+      // Past intercepts are history: only those running now or later matter to routing.
+      rows<NumberChange>(this.pool, 'SELECT * FROM number_changes WHERE intercept_until > now()'),
     ]);
     this.snapshot = {
       operators: new Map(operators.map((o) => [o.id, o])),
@@ -108,7 +113,13 @@ export class ConfigCache {
       routes: new Map(routes.map((r) => [r.number, r])),
       membersByQueue: group(members, (m) => m.queueId),
       queuesByOperator: new Map([...group(members, (m) => m.operatorId)].map(([op, ms]) => [op, ms.map((m) => m.queueId)])),
+      numberChanges: new Map(numberChanges.map((c) => [c.oldNumber, c])),
     };
+  }
+
+  /** The number change of an old number (intercepting now, later, or until recently). */
+  numberChange(oldNumber: string): NumberChange | undefined {
+    return this.snapshot.numberChanges.get(oldNumber);
   }
 
   route(number: string): Route | undefined {

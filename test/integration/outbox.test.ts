@@ -44,6 +44,8 @@ function callRecord(full: boolean): CallRecord {
     hangupBy: full ? 'operator' : null,
     sipStatus: full ? 200 : null,
     sipReason: full ? 'OK' : null,
+    intercept: full ? 'connected' : null,
+    interceptNewNumber: full ? '201' : null,
   };
 }
 

@@ -5,7 +5,7 @@ import { buildInserts, parseRecord, RECORD_KINDS, RECORD_TABLES, recordId, rowVa
 import type { HistoryRecord, QueueEventRecord } from '../../../src/cdr/records.js';
 import { SQL_DIR } from '../../../src/paths.js';
 
-/** Column names of each CREATE TABLE in the migrations, read from the SQL itself. */
+/** Column names of each table in the migrations (CREATE TABLE, ALTER TABLE ADD COLUMN), read from the SQL itself. */
 function columnsBySqlTable(): Map<string, string[]> {
   const files = readdirSync(SQL_DIR).filter((f) => f.endsWith('.sql')).sort();
   const sql = files.map((f) => readFileSync(join(SQL_DIR, f), 'utf8')).join('\n');
@@ -14,6 +14,11 @@ function columnsBySqlTable(): Map<string, string[]> {
     const body = (match[2] ?? '').split('\n').map((l) => l.trim());
     const columns = body.filter((l) => /^[a-z_]+\s+[a-z]/.test(l) && !/^(CHECK|PRIMARY|UNIQUE)\b/i.test(l)).map((l) => l.split(/\s+/)[0] ?? '');
     tables.set(match[1] ?? '', columns);
+  }
+  // Columns later migrations add (ALTER TABLE t ADD COLUMN c ..., ADD COLUMN d ...;).
+  for (const match of sql.matchAll(/ALTER TABLE (\w+)\s([^;]*);/g)) {
+    const added = [...(match[2] ?? '').matchAll(/ADD COLUMN (\w+)/g)].map((m) => m[1] ?? '');
+    tables.set(match[1] ?? '', [...(tables.get(match[1] ?? '') ?? []), ...added]);
   }
   return tables;
 }
