@@ -157,7 +157,8 @@ describe('an intercepted number', () => {
     expect(answer?.body).toBe(early?.body);
     expect((await phone.run.done).passed).toBe(true);
     const heard = await media.channelOf('number-changed');
-    expect(heard.map((e) => (e.app === 'say' ? e.data : path.basename(e.data)))).toEqual(['number-changed.wav', 'en NUMBER iterated 4202', 'number-connecting.wav']);
+    // Then the same channel goes on into the queue (its hold music may follow).
+    expect(heard.slice(0, 3).map((e) => (e.app === 'say' ? e.data : path.basename(e.data)))).toEqual(['number-changed.wav', 'en NUMBER iterated 4202', 'number-connecting.wav']);
     expect(await cdrOf('24121')).toMatchObject({
       dialled_number: '4102', intercept: 'connected', intercept_new_number: '4202', route_type: 'queue', queue_number: '4202', operator_username: 'nina', disposition: 'answered',
     });
