@@ -165,6 +165,31 @@ describe('an intercepted number', () => {
     await noChannelsLeft();
   });
 
+  it('connect to an operator\'s own number: the operator\'s phone rings after the announcement and the caller keeps the endpoint', async () => {
+    const op = (await bench.create('/v1/operators', { username: 'omar', password: 'omar-secret', displayName: 'Omar', workNumber: '4207' })).id as number;
+    await bench.create('/v1/routes', { number: '4207', targetType: 'operator', operatorId: op });
+    const phone = await operatorPhone(bench, 'omar', 'omar-secret', 'operator-hangup.xml', { pauseMs: 500, calls: 1 });
+    await bench.sb.api(`/v1/operators/${op}/state`, { method: 'PUT', body: { state: 'available' } });
+    await change({ oldNumber: '4107', newNumber: '4207', connectToNew: true });
+
+    const run = await callers(bench, 'caller.xml', '4107', { calls: 1, keys: { prefix: '2418' } });
+    expect(run.passed, describeRun(run)).toBe(true);
+    expect(flow(run)).toEqual(expect.arrayContaining(['< 183 INVITE', '< 180 INVITE', '< 200 INVITE']));
+    expect(responsesOf(run, 'received', 200, 'INVITE')[0]?.body).toBe(responsesOf(run, 'received', 183)[0]?.body);
+    expect((await phone.run.done).passed).toBe(true);
+    expect(await cdrOf('24181')).toMatchObject({ intercept: 'connected', route_type: 'operator', operator_username: 'omar', disposition: 'answered' });
+    await noChannelsLeft();
+  });
+
+  it('connect to a new number that leads nowhere: the announcement, then that number\'s 404, and the endpoint is released', async () => {
+    await change({ oldNumber: '4108', newNumber: '4299', connectToNew: true });
+    const run = await callers(bench, 'caller-refused.xml', '4108', { calls: 1, keys: { prefix: '2419' } });
+    expect(run.passed, describeRun(run)).toBe(true);
+    expect(flow(run)).toEqual(expect.arrayContaining(['< 183 INVITE', '< 404 INVITE']));
+    expect(await cdrOf('24191')).toMatchObject({ intercept: 'connected', intercept_new_number: '4299', disposition: 'rejected', sip_status: 404 });
+    await noChannelsLeft();
+  });
+
   it('a caller who hangs up during the announcement is an abandoned call and leaves no channel behind', async () => {
     await change({ oldNumber: '4103', newNumber: '4203' });
     const run = await callers(bench, 'caller-cancel-early-media.xml', '4103', { calls: 1, keys: { prefix: '2413' }, pauseMs: 50 });
