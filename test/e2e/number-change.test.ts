@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import esl from 'drachtio-modesl';
@@ -15,6 +15,7 @@ import { describeRun, flow, responsesOf } from '../support/sipp.js';
  */
 let bench: CallBench;
 let media: MediaLog;
+let madePrompts: string | undefined;
 
 /**
  * Prompt files for the test: a real FreeSWITCH on this machine plays them (3 s of silence each,
@@ -24,6 +25,7 @@ let media: MediaLog;
 function promptsDir(): string {
   if (process.env.PROMPTS_DIR) return process.env.PROMPTS_DIR;
   const dir = mkdtempSync(path.join(tmpdir(), 'sb-prompts-'));
+  madePrompts = dir;
   const samples = 8000 * 3;
   const wav = Buffer.alloc(44 + samples * 2);
   wav.write('RIFF', 0);
@@ -99,6 +101,7 @@ beforeEach(() => {
 afterAll(async () => {
   media?.close();
   await bench?.close();
+  if (madePrompts) rmSync(madePrompts, { recursive: true, force: true });
 });
 
 async function change(body: Record<string, unknown>): Promise<number> {
