@@ -161,6 +161,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       maskCallerNumbers: config.maskCallerNumbers,
       events: { feed: bus, instanceId: config.instanceId },
       metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending() },
+      numbers: { directoryImportMaxBytes: config.directoryImportMaxBytes, defaultInterceptDays: config.numberChangeInterceptDays },
     });
     await listen(api, config);
     stops.push(() => api.close());

@@ -51,6 +51,10 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** How long an operator's phones ring for a call to their own number before the caller hears 480. */
   directRingTimeoutS: number;
+  /** The largest CSV file a directory import takes. */
+  directoryImportMaxBytes: number;
+  /** How long a number change intercepts calls when it names no end. */
+  numberChangeInterceptDays: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -317,6 +321,8 @@ export function loadConfig(env: Env): Config {
     startupWaitSeconds: r.integer('STARTUP_WAIT_SECONDS', 30, 0, 3600),
     shutdownGraceSeconds: r.integer('SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
     directRingTimeoutS: r.integer('DIRECT_RING_TIMEOUT_SECONDS', DEFAULT_DIRECT_RING_TIMEOUT_S, 1, 300),
+    directoryImportMaxBytes: r.integer('DIRECTORY_IMPORT_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    numberChangeInterceptDays: r.integer('NUMBER_CHANGE_INTERCEPT_DAYS', 90, 1, 3650),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

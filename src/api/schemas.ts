@@ -198,3 +198,61 @@ export const pageQuery = {
     offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
   },
 };
+
+const phoneNumber = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['number'],
+  properties: {
+    label: { type: 'string', maxLength: 30, default: '', description: 'e.g. mobile, desk' },
+    number: { type: 'string', pattern: '^\\+?[0-9*#(][0-9*#()./ -]{0,39}$', description: 'digits with spaces, dashes, dots or brackets; a leading +' },
+  },
+};
+
+const directoryWritable = {
+  name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' },
+  department: { type: 'string', maxLength: 100, default: '' },
+  extension: { ...nullable({ type: 'string', pattern: '^[0-9A-Za-z*#+.-]{1,16}$' }), default: null, description: 'the room or extension to transfer to' },
+  numbers: { type: 'array', maxItems: 10, items: phoneNumber, default: [] },
+  notes: { type: 'string', maxLength: 2000, default: '' },
+  private: { type: 'boolean', default: false, description: 'unlisted (e.g. a guest who asked not to be disclosed): operator keys never see it' },
+};
+
+/** A directory entry as written (POST, PUT, and each line of a CSV import). */
+export const directoryEntryBody = { type: 'object', additionalProperties: false, required: ['name'], properties: directoryWritable };
+
+export const directoryEntrySchema = {
+  $id: 'DirectoryEntry',
+  type: 'object',
+  properties: {
+    id,
+    ...directoryWritable,
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+};
+
+export const directorySearchQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    q: { type: 'string', maxLength: 100, description: 'a name, the start of a name or of a word of it, a department or a number' },
+    department: { type: 'string', maxLength: 100 },
+    number: { type: 'string', maxLength: 40, description: 'digits a number or extension contains; spaces, dashes and the like are ignored' },
+    limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+    offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+  },
+};
+
+export const numberChangeSchemas = resource(
+  'NumberChange',
+  {
+    oldNumber: dialString,
+    newNumber: { ...nullable(dialString), description: 'null: withdrawn ("no longer in service")' },
+    effectiveFrom: { type: 'string', format: 'date-time', description: 'when the intercept starts; default now' },
+    interceptUntil: { type: 'string', format: 'date-time', description: 'when it ends; default effectiveFrom + NUMBER_CHANGE_INTERCEPT_DAYS' },
+    connectToNew: { type: 'boolean', default: false, description: 'after the announcement, connect the caller to the new number' },
+    note: { type: 'string', maxLength: 200, default: '' },
+  },
+  ['oldNumber'],
+);

@@ -10,10 +10,12 @@ import { ProvisioningError } from '../provisioning/errors.js';
 import { registerWallboard } from '../wallboard/serve.js';
 import { Access, ApiKeyAuth } from './auth.js';
 import { ApiError, errorSchema } from './errors.js';
+import { registerDirectoryRoutes } from './routes/directory.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerLiveRoutes, type LiveDeps } from './routes/live.js';
 import { registerMetricsRoute, type MetricsDeps } from './routes/metrics.js';
+import { registerNumberChangeRoutes } from './routes/number-changes.js';
 import { registerProvisioningRoutes } from './routes/provisioning.js';
 import { registerRoomLiveRoutes, type RoomsLiveDeps } from './routes/rooms-live.js';
 import { registerStatsRoutes } from './routes/stats.js';
@@ -36,10 +38,12 @@ export interface ApiDeps {
   /** Live events of every instance, for GET /v1/events. */
   events: { feed: EventFeed; instanceId: string; heartbeatMs?: number };
   metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered'>;
+  /** DIRECTORY_IMPORT_MAX_BYTES and NUMBER_CHANGE_INTERCEPT_DAYS. */
+  numbers: { directoryImportMaxBytes: number; defaultInterceptDays: number };
 }
 
 /** Writes under these paths change the configuration every instance caches. */
-const CONFIG_PATHS = /^\/v1\/(operators|queues|routes|rooms|caller-lists)(\/\d+)?(\/members\/\d+)?(\?|$)/;
+const CONFIG_PATHS = /^\/v1\/(operators|queues|routes|rooms|caller-lists|number-changes)(\/\d+)?(\/members\/\d+)?(\?|$)/;
 
 /** Paths anyone may read: the health probe, the API documentation and the wallboard's page. */
 const PUBLIC_PATHS = /^\/(health|docs|wallboard)(\/|$|\?)/;
@@ -107,6 +111,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerLiveRoutes(app, { ...deps.live, pool: deps.pool, access });
   registerRoomLiveRoutes(app, { ...deps.rooms, pool: deps.pool, mask: (req, item) => access.present(req.principal, item) });
   registerStatsRoutes(app, { pool: deps.pool });
+  registerDirectoryRoutes(app, { pool: deps.pool, importMaxBytes: deps.numbers.directoryImportMaxBytes });
+  registerNumberChangeRoutes(app, { pool: deps.pool, defaultInterceptDays: deps.numbers.defaultInterceptDays });
   registerMetricsRoute(app, { ...deps.metrics, health: deps.health, queues: deps.live.queues, operators: deps.live.operators, settings: deps.live.settings });
 
   const stream = new EventStream(deps.events.feed, {

@@ -6,6 +6,7 @@ import type { Disposition } from '../cdr/records.js';
 import { publishCallEvent } from '../events/call-events.js';
 import { callLogger, type Logger } from '../log.js';
 import { answerOntoMedia, CallerGone, isConnected, type AnsweredCall } from '../media/answer.js';
+import { releaseEndpoint } from '../media/endpoint.js';
 import { callerOf, dialledOf, type Party } from '../sip/request-info.js';
 import type { CallContext } from './context.js';
 
@@ -35,6 +36,15 @@ export interface Arrival {
    * recorded (abandoned when the caller left first, refused with 503 otherwise): undefined.
    */
   answerOnto(ms: Mrf.MediaServer): Promise<AnsweredCall | undefined>;
+  /**
+   * The arrival keeps a media server endpoint the caller hears as early media (an intercept
+   * announcement) for whichever call path takes the call on; refused or abandoned, it is released.
+   */
+  holdEarlyMedia(endpoint: Mrf.Endpoint): void;
+  /** Takes the early media endpoint over (answerOnto does), if there is one. */
+  takeEarlyMedia(): Mrf.Endpoint | undefined;
+  /** The media server for this caller: that of its early media, else the least loaded. */
+  pickMedia(): Mrf.MediaServer | undefined;
 }
 
 export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfResponse): Arrival {
@@ -50,8 +60,15 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
     randomUUID,
   );
   const leg = recorder.leg('caller', 'inbound', sipCallId, caller.number, arrivedAt);
+  let early: Mrf.Endpoint | undefined;
+  const takeEarlyMedia = (): Mrf.Endpoint | undefined => {
+    const taken = early;
+    early = undefined;
+    return taken;
+  };
   publishCallEvent(ctx.bus, { event: 'arrived', callId, instanceId: ctx.instanceId, callerNumber: caller.number, callerName: caller.name, dialledNumber: dialled, at: arrivedAt });
   const refuse: Arrival['refuse'] = (status, reason, disposition) => {
+    void releaseEndpoint(takeEarlyMedia());
     if (!res.finalResponseSent) res.send(status);
     const at = Date.now();
     leg.end(at, 'system', status, reason);
@@ -59,6 +76,7 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
     log.info({ status, reason }, 'call refused');
   };
   const abandoned = (): void => {
+    void releaseEndpoint(takeEarlyMedia());
     const at = Date.now();
     leg.end(at, 'caller', 487, 'Request Terminated');
     recorder.end({ at, hangupBy: 'caller', sipStatus: 487, sipReason: 'cancelled before answer', disposition: 'abandoned' });
@@ -66,14 +84,20 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
   };
   const answerOnto = async (ms: Mrf.MediaServer): Promise<AnsweredCall | undefined> => {
     try {
-      return await answerOntoMedia(ctx.srf, ms, req, res);
+      return await answerOntoMedia(ctx.srf, ms, req, res, takeEarlyMedia());
     } catch (err) {
       if (err instanceof CallerGone) return void abandoned();
       log.warn({ err: (err as Error).message }, 'cannot answer onto the media server');
       return void refuse(503, 'Service Unavailable: media server failed', 'failed');
     }
   };
-  return { callId, arrivedAt, log, req, res, caller, dialled, sipCallId, recorder, leg, refuse, abandoned, answerOnto };
+  return {
+    callId, arrivedAt, log, req, res, caller, dialled, sipCallId, recorder, leg, refuse, abandoned, answerOnto, takeEarlyMedia,
+    holdEarlyMedia: (endpoint) => {
+      early = endpoint;
+    },
+    pickMedia: () => early?.mediaserver ?? ctx.media.pick(),
+  };
 }
 
 /** Shows a call that does not wait in a queue among the live calls (API, hang-up from any instance). */

@@ -32,7 +32,7 @@ interface OperatorLegState {
  * endpoint, send 180 and ring. Nothing is answered here.
  */
 export async function startDirectCall(ctx: CallContext, a: Arrival, operator: Operator): Promise<void> {
-  const ms = ctx.media.pick();
+  const ms = a.pickMedia();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
   const ringTimeoutMs = ctx.config.directRingTimeoutS * 1000;
   let cancelled = false;
@@ -49,7 +49,8 @@ export async function startDirectCall(ctx: CallContext, a: Arrival, operator: Op
   }
   let endpoint: Mrf.Endpoint;
   try {
-    endpoint = await ms.createEndpoint({ remoteSdp: a.req.body });
+    // A caller who heard an intercept announcement keeps the endpoint they hear (same SDP).
+    endpoint = a.takeEarlyMedia() ?? (await ms.createEndpoint({ remoteSdp: a.req.body }));
   } catch (err) {
     await release();
     a.log.warn({ err: (err as Error).message }, 'cannot make the caller\'s endpoint on the media server');

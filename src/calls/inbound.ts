@@ -1,12 +1,14 @@
 import type Srf from 'drachtio-srf';
 import type { Rooms } from '../conference/rooms.js';
 import { isConnected } from '../media/answer.js';
+import { intercepts, type NumberChange } from '../numbers/number-changes.js';
 import type { Operator, Queue, Room, Route } from '../provisioning/types.js';
 import { isTrusted } from '../sip/trust.js';
 import { newArrival, type Arrival } from './arrival.js';
 import type { CallContext } from './context.js';
 import { startDirectCall } from './direct-call.js';
 import { featureCodeOf, handleFeatureCode, type FeatureCode, type FeatureCodeAuth } from './feature-codes.js';
+import { startIntercept } from './intercept.js';
 import { QueueCall } from './queue-call.js';
 import { startRoomCall } from './room-call.js';
 import { askSkill } from './skill-menu.js';
@@ -17,18 +19,32 @@ export type Admission =
   | { kind: 'operator'; operator: Operator; route: Route }
   | { kind: 'room'; room: Room; route: Route }
   | { kind: 'feature'; code: FeatureCode }
+  | { kind: 'intercept'; change: NumberChange }
   | { kind: 'reject'; status: number; reason: string };
 
-const NOT_FOUND: Admission = { kind: 'reject', status: 404, reason: 'Not Found' };
+/** Where a call goes by the routes alone. */
+type RouteAdmission = Exclude<Admission, { kind: 'feature' | 'intercept' }>;
+
+const NOT_FOUND: RouteAdmission = { kind: 'reject', status: 404, reason: 'Not Found' };
+
 
 /**
  * What the switchboard does with a call to `dialled` from `source`: the routing rules. Feature
  * codes come first and need neither a route nor a trusted source: their digest challenge proves
- * the operator (a route on *21 ... would never be reached).
+ * the operator (a route on *21 ... would never be reached). Then a changed or withdrawn number
+ * whose intercept runs now: everyone may hear that announcement, and it comes before any route
+ * still left on the old number. Then the routes.
  */
-export function admit(ctx: CallContext, dialled: string, source: string): Admission {
+export function admit(ctx: CallContext, dialled: string, source: string, now = Date.now()): Admission {
   const code = featureCodeOf(dialled);
   if (code) return { kind: 'feature', code };
+  const change = ctx.settings.numberChange(dialled);
+  if (change && intercepts(change, now)) return { kind: 'intercept', change };
+  return routeOf(ctx, dialled, source);
+}
+
+/** The route of `dialled` for a caller from `source`, or the refusal. */
+function routeOf(ctx: CallContext, dialled: string, source: string): RouteAdmission {
   const route = ctx.settings.route(dialled);
   if (!route) return NOT_FOUND;
   if (!route.allowOutside && !isTrusted(source, ctx.config.trustedSources)) return { kind: 'reject', status: 403, reason: 'Forbidden' };
@@ -88,11 +104,25 @@ async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfReq
   if (!accepting) return a.refuse(503, 'Service Unavailable: shutting down', 'failed');
   const admission = admit(ctx, a.dialled, req.source_address);
   switch (admission.kind) {
+    case 'feature':
+      return handleFeatureCode(ctx, deps.featureAuth, a, admission.code);
+    case 'intercept': {
+      const { newNumber } = admission.change;
+      // Put through as if the new number had been dialled; its own intercept, if any, is not
+      // played again (two changes pointing at each other must not loop).
+      const connect = (): Promise<void> => (newNumber === null ? Promise.resolve() : startRoute(ctx, deps, a, routeOf(ctx, newNumber, req.source_address)));
+      return startIntercept(ctx, a, admission.change, connect);
+    }
+    default:
+      return startRoute(ctx, deps, a, admission);
+  }
+}
+
+async function startRoute(ctx: CallContext, deps: InboundDeps, a: Arrival, admission: RouteAdmission): Promise<void> {
+  switch (admission.kind) {
     case 'reject':
       a.recorder.routed('reject');
       return a.refuse(admission.status, admission.reason, 'rejected');
-    case 'feature':
-      return handleFeatureCode(ctx, deps.featureAuth, a, admission.code);
     case 'operator':
       a.recorder.routed('operator');
       return startDirectCall(ctx, a, admission.operator);
@@ -110,7 +140,7 @@ async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue, route:
   if (queue.noOperators === 'reject' && !anyoneLoggedIn(ctx, queue)) {
     return a.refuse(480, 'Temporarily Unavailable: no operator logged in', 'rejected');
   }
-  const ms = ctx.media.pick();
+  const ms = a.pickMedia();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
 
   const answered = await a.answerOnto(ms);

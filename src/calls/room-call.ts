@@ -25,7 +25,7 @@ import type { ActiveCall, CallContext } from './context.js';
 import { releaseEndpoint } from '../media/endpoint.js';
 
 export async function startRoomCall(ctx: CallContext, rooms: Rooms, a: Arrival, room: Room): Promise<void> {
-  const ms = ctx.media.pick();
+  const ms = a.pickMedia();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
   let members: number;
   try {

@@ -95,6 +95,7 @@ export class CallRecorder {
   private lastEventAt = 0;
   private priority = 0;
   private skill = '';
+  private intercept: Pick<CallRecord, 'intercept' | 'interceptNewNumber'> = { intercept: null, interceptNewNumber: null };
 
   constructor(
     private readonly start: CallStart,
@@ -108,6 +109,11 @@ export class CallRecorder {
 
   routed(type: NonNullable<CallRecord['routeType']>): void {
     this.routeType = type;
+  }
+
+  /** The dialled number was changed or withdrawn: the caller heard the intercept announcement. */
+  intercepted(outcome: NonNullable<CallRecord['intercept']>, newNumber: string | null): void {
+    this.intercept = { intercept: outcome, interceptNewNumber: newNumber };
   }
 
   leg(role: LegRole, direction: 'inbound' | 'outbound', sipCallId: string, party: string, startedAt: number, operatorId?: number): LegRecorder {
@@ -304,6 +310,7 @@ export class CallRecorder {
         sipReason: e.sipReason ?? null,
         priority: this.priority,
         skill: this.skill === '' ? null : this.skill,
+        ...this.intercept,
       },
     });
   }

@@ -54,6 +54,8 @@ export const RECORD_TABLES: RecordTables = {
       sipReason: 'sip_reason',
       priority: 'priority',
       skill: 'skill',
+      intercept: 'intercept',
+      interceptNewNumber: 'intercept_new_number',
     },
   },
   leg: {

@@ -52,6 +52,9 @@ export interface CallRecord {
   priority: number;
   /** The skill the call needed in a queue; null when none. */
   skill: string | null;
+  /** Set when the dialled number was changed or withdrawn (sql/005_number_changes.sql). */
+  intercept: 'withdrawn' | 'changed' | 'connected' | null;
+  interceptNewNumber: string | null;
 }
 
 export interface LegRecord {

@@ -18,7 +18,8 @@ const CALL_COLUMNS = `call_id AS "callId", instance_id AS "instanceId", caller_n
   queue_number AS "queueNumber", operator_id AS "operatorId", operator_username AS "operatorUsername", operators,
   arrived_at AS "arrivedAt", queued_at AS "queuedAt", offered_at AS "offeredAt", answered_at AS "answeredAt",
   ended_at AS "endedAt", wait_s AS "waitS", talk_s AS "talkS", hold_s AS "holdS", disposition,
-  hangup_by AS "hangupBy", sip_status AS "sipStatus", sip_reason AS "sipReason", priority, skill`;
+  hangup_by AS "hangupBy", sip_status AS "sipStatus", sip_reason AS "sipReason", priority, skill, intercept,
+  intercept_new_number AS "interceptNewNumber"`;
 
 /** Call records by time range, number, operator, queue and disposition, newest first. */
 export async function searchCdrs(pool: Pool, f: CdrFilter): Promise<{ items: Record<string, unknown>[]; total: number }> {

@@ -15,16 +15,17 @@ export interface AnsweredCall {
 }
 
 /**
- * Answers an incoming call onto the media server. Unlike drachtio-fsmrf's connectCaller, it
- * never leaves a media server channel behind: if the caller cancels while the endpoint is being
- * made, or the answer fails, the endpoint is destroyed.
+ * Answers an incoming call onto the media server, with `early` when the caller already hears
+ * that endpoint as early media (the 200 OK must carry the same SDP as the 183). Unlike
+ * drachtio-fsmrf's connectCaller, it never leaves a media server channel behind: if the caller
+ * cancels while the endpoint is being made, or the answer fails, the endpoint is destroyed.
  */
-export async function answerOntoMedia(srf: Srf, ms: Mrf.MediaServer, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<AnsweredCall> {
+export async function answerOntoMedia(srf: Srf, ms: Mrf.MediaServer, req: Srf.SrfRequest, res: Srf.SrfResponse, early?: Mrf.Endpoint): Promise<AnsweredCall> {
   let cancelled = false;
   req.on('cancel', () => {
     cancelled = true;
   });
-  const endpoint = await ms.createEndpoint({ remoteSdp: req.body });
+  const endpoint = early ?? (await ms.createEndpoint({ remoteSdp: req.body }));
   if (cancelled) {
     await releaseEndpoint(endpoint);
     throw new CallerGone();

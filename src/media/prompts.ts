@@ -11,6 +11,14 @@ export const ROOM_PROMPTS = {
 } as const;
 export type RoomPrompt = keyof typeof ROOM_PROMPTS;
 
+/** The intercept announcements of changed and withdrawn numbers: file name -> what it says. */
+export const INTERCEPT_PROMPTS = {
+  'number-withdrawn': 'The number you have dialled is no longer in service.',
+  'number-changed': 'The number you have dialled has changed. The new number is',
+  'number-connecting': 'Please hold, we are connecting you to the new number.',
+} as const;
+export type InterceptPrompt = keyof typeof INTERCEPT_PROMPTS;
+
 /**
  * What callers hear besides hold music. Files live in PROMPTS_DIR on the media server (see the
  * README for the list); tones need no files, so feature codes work on a bare FreeSWITCH.
@@ -18,7 +26,7 @@ export type RoomPrompt = keyof typeof ROOM_PROMPTS;
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | RoomPrompt): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | RoomPrompt | InterceptPrompt): string {
     return `${this.dir}/${name}.wav`;
   }
 
@@ -36,5 +44,21 @@ export class Prompts {
   async position(endpoint: Mrf.Endpoint, position: number): Promise<void> {
     await endpoint.play(this.file('position'));
     await endpoint.say(String(position), { sayType: 'NUMBER', sayMethod: 'pronounced' });
+  }
+
+  /**
+   * The intercept announcement of a changed number (its digits said one by one, then, when the
+   * caller is put through, "connecting you") or of a withdrawn one. A part that cannot be played
+   * (a missing file) is skipped: the rest still tells the caller.
+   */
+  async intercept(endpoint: Mrf.Endpoint, newNumber: string | null, digits: string, connecting: boolean): Promise<void> {
+    const skip = (): undefined => undefined;
+    if (newNumber === null) {
+      await endpoint.play(this.file('number-withdrawn')).catch(skip);
+      return;
+    }
+    await endpoint.play(this.file('number-changed')).catch(skip);
+    if (digits !== '') await endpoint.say(digits, { sayType: 'NUMBER', sayMethod: 'iterated' }).catch(skip);
+    if (connecting) await endpoint.play(this.file('number-connecting')).catch(skip);
   }
 }

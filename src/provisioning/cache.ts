@@ -1,5 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
+import type { NumberChange } from '../numbers/number-changes.js';
 import type { CallerList, Operator, Queue, Room, Route } from './types.js';
 
 export interface Member {
@@ -22,6 +23,7 @@ interface Snapshot {
   queuesByOperator: Map<number, number[]>;
   /** Caller number -> the highest priority of the lists it is on. */
   priorities: Map<string, number>;
+  numberChanges: Map<string, NumberChange>;
 }
 
 const camel = (c: string): string => c.replace(/_([a-z])/g, (_m, x: string) => x.toUpperCase());
@@ -66,6 +68,7 @@ export class ConfigCache {
     membersByQueue: new Map(),
     queuesByOperator: new Map(),
     priorities: new Map(),
+    numberChanges: new Map(),
   };
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
@@ -106,7 +109,7 @@ export class ConfigCache {
   }
 
   private async load(): Promise<void> {
-    const [operators, queues, rooms, routes, members, callerLists] = await Promise.all([
+    const [operators, queues, rooms, routes, members, callerLists, numberChanges] = await Promise.all([
       rows<Operator>(this.pool, 'SELECT id, username, display_name, work_number, grade, created_at, updated_at FROM operators'),
       rows<Queue>(this.pool, 'SELECT * FROM queues'),
       rows<Room>(this.pool, 'SELECT * FROM rooms'),
@@ -116,6 +119,8 @@ export class ConfigCache {
         'SELECT m.queue_id, m.operator_id, m.penalty, m.skills, COALESCE(m.grade, o.grade) AS grade FROM queue_members m JOIN operators o ON o.id = m.operator_id',
       ),
       rows<CallerList>(this.pool, 'SELECT priority, numbers FROM caller_lists'),
+      // Past intercepts are history: only those running now or later matter to routing.
+      rows<NumberChange>(this.pool, 'SELECT * FROM number_changes WHERE intercept_until > now()'),
     ]);
     this.snapshot = {
       operators: new Map(operators.map((o) => [o.id, o])),
@@ -127,12 +132,18 @@ export class ConfigCache {
       membersByQueue: group(members, (m) => m.queueId),
       queuesByOperator: new Map([...group(members, (m) => m.operatorId)].map(([op, ms]) => [op, ms.map((m) => m.queueId)])),
       priorities: highestPriorities(callerLists),
+      numberChanges: new Map(numberChanges.map((c) => [c.oldNumber, c])),
     };
   }
 
   /** A caller's priority from the caller lists: 0 when on none. */
   callerPriority(number: string): number {
     return this.snapshot.priorities.get(number) ?? 0;
+  }
+
+  /** The number change of an old number (intercepting now, later, or until recently). */
+  numberChange(oldNumber: string): NumberChange | undefined {
+    return this.snapshot.numberChanges.get(oldNumber);
   }
 
   route(number: string): Route | undefined {

@@ -94,3 +94,22 @@ export const callerListsTable: TableSpec = {
   constraints: { unique: { caller_lists_name_key: 'name' }, references: {}, referencedBy: {} },
   orderBy: 'priority DESC, name',
 };
+
+export const numberChangesTable: TableSpec = {
+  kind: 'number change',
+  table: 'number_changes',
+  fields: {
+    oldNumber: 'old_number',
+    newNumber: 'new_number',
+    effectiveFrom: 'effective_from',
+    interceptUntil: 'intercept_until',
+    connectToNew: 'connect_to_new',
+    note: 'note',
+  },
+  constraints: {
+    unique: { number_changes_old_number_key: 'oldNumber' },
+    references: {},
+    referencedBy: {},
+  },
+  orderBy: 'old_number',
+};

@@ -46,6 +46,8 @@ function callRecord(full: boolean): CallRecord {
     sipReason: full ? 'OK' : null,
     priority: full ? 5 : 0,
     skill: full ? 'fr' : null,
+    intercept: full ? 'connected' : null,
+    interceptNewNumber: full ? '201' : null,
   };
 }
 

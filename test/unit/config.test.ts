@@ -38,6 +38,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the intercept period of number changes and the directory import limit, one line per bad value', () => {
+    expect(loadConfig(valid)).toMatchObject({ numberChangeInterceptDays: 90, directoryImportMaxBytes: 5 * 1024 * 1024 });
+    expect(loadConfig({ ...valid, NUMBER_CHANGE_INTERCEPT_DAYS: '30', DIRECTORY_IMPORT_MAX_BYTES: '65536' })).toMatchObject({ numberChangeInterceptDays: 30, directoryImportMaxBytes: 65536 });
+    expect(problems({ ...valid, NUMBER_CHANGE_INTERCEPT_DAYS: '0', DIRECTORY_IMPORT_MAX_BYTES: '5MB' })).toEqual([
+      'DIRECTORY_IMPORT_MAX_BYTES must be a whole number, got "5MB"',
+      'NUMBER_CHANGE_INTERCEPT_DAYS must be between 1 and 3650, got 0',
+    ]);
+  });
+
   it('names every missing required variable, one line each', () => {
     expect(problems({})).toEqual([
       'API_KEYS is required but not set',

@@ -49,6 +49,7 @@ describe('CallRecorder', () => {
         offeredAt: new Date(T0 + 10_100).toISOString(), answeredAt: new Date(T0 + 28_200).toISOString(),
         endedAt: new Date(T0 + 88_200).toISOString(), waitS: 28.1, talkS: 60, holdS: 0,
         disposition: 'answered', hangupBy: 'caller', sipStatus: 200, sipReason: 'BYE', priority: 0, skill: null,
+        intercept: null, interceptNewNumber: null,
       },
     ]);
   });
@@ -92,6 +93,21 @@ describe('CallRecorder', () => {
     rec.end({ at: T0, hangupBy: 'system', sipStatus: 403, sipReason: 'Forbidden', disposition: 'rejected' });
     expect(calls(out)[0]).toMatchObject({ disposition: 'rejected', sipStatus: 403, routeType: 'reject', queueId: null });
     expect(events(out)).toEqual([]);
+  });
+
+  it('says when the dialled number was intercepted, and where the caller went on to', () => {
+    const told = recorder();
+    told.rec.intercepted('withdrawn', null);
+    told.rec.end({ at: T0 + 4000, hangupBy: 'system', sipStatus: 410, sipReason: 'Gone', disposition: 'rejected' });
+    expect(calls(told.out)[0]).toMatchObject({ intercept: 'withdrawn', interceptNewNumber: null, disposition: 'rejected', routeType: null });
+
+    const connected = recorder();
+    connected.rec.intercepted('connected', '8001');
+    connected.rec.routed('queue');
+    connected.rec.enterQueue(queue, 1, T0 + 4000);
+    connected.rec.connect(alice, 1000, T0 + 6000);
+    connected.rec.end({ at: T0 + 9000, hangupBy: 'caller' });
+    expect(calls(connected.out)[0]).toMatchObject({ intercept: 'connected', interceptNewNumber: '8001', routeType: 'queue', disposition: 'answered', waitS: 2 });
   });
 
   it('takes hold time out of talk time', () => {

@@ -15,6 +15,7 @@ function columnsBySqlTable(): Map<string, string[]> {
     const columns = body.filter((l) => /^[a-z_]+\s+[a-z]/.test(l) && !/^(CHECK|PRIMARY|UNIQUE)\b/i.test(l)).map((l) => l.split(/\s+/)[0] ?? '');
     tables.set(match[1] ?? '', columns);
   }
+  // Columns later migrations add (ALTER TABLE t ADD COLUMN c ..., ADD COLUMN d ...;).
   for (const match of sql.matchAll(/ALTER TABLE (\w+)\s([^;]*);/g)) {
     const added = [...(match[2] ?? '').matchAll(/ADD COLUMN (\w+)/g)].map((m) => m[1] ?? '');
     tables.set(match[1] ?? '', [...(tables.get(match[1] ?? '') ?? []), ...added]);
