@@ -6,6 +6,7 @@ import { Dispatcher } from './acd/dispatcher.js';
 import { OperatorService } from './acd/operator-service.js';
 import { OperatorStore } from './acd/operator-store.js';
 import { QueueStore } from './acd/queue-store.js';
+import { StateRecovery } from './acd/recovery.js';
 import { StatusCache } from './acd/status-cache.js';
 import { Sweeper } from './acd/sweeper.js';
 import { buildApi } from './api/server.js';
@@ -239,9 +240,21 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   }, DISPATCH_TICK_MS);
   tick.unref();
 
-  const sweeper = new Sweeper({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, statuses, operators, queues, settings, record: d.record, log });
-  await sweeper.start();
   const registrar = attachRegistrar(d.srf, { pool: d.pool, redis: d.redis, keys: d.keys, realm: config.sipDomain, log });
+  const recovery = new StateRecovery({
+    redis: d.redis,
+    keys: d.keys,
+    instanceId: config.instanceId,
+    log,
+    statuses,
+    operators: operatorStore,
+    queues,
+    calls: () => calls.all(),
+    restoreBindings: () => registrar.restoreBindings(),
+  });
+  await recovery.start();
+  const sweeper = new Sweeper({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, statuses, operators, queues, settings, record: d.record, log, recovery });
+  await sweeper.start();
   const ctx: CallContext = {
     instanceId: config.instanceId,
     config,
@@ -263,7 +276,9 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   let accepting = true;
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
-  attachInbound(ctx, () => accepting, { featureAuth, rooms });
+  // Without Redis a call could be answered but neither queued nor given an operator: 503 it.
+  const refusal = (): string | undefined => (!accepting ? 'shutting down' : d.redis.status !== 'ready' ? 'live state unavailable' : undefined);
+  attachInbound(ctx, refusal, { featureAuth, rooms });
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {
@@ -275,6 +290,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
       await drainCalls(calls, config.shutdownGraceSeconds, log);
       for (const t of timers) clearTimeout(t);
       await sweeper.stop();
+      recovery.stop();
       registrar.close();
       featureAuth.stop();
     },

@@ -101,6 +101,20 @@ end
 return taken
 `;
 
+// Puts an operator's status back after Redis lost it: only if the operator has no hash, or (when
+// ARGV[2] names a call) if the hash is about that call, whose owner knows best. Returns 1 if written.
+const RESTORE_SCRIPT = `
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 1 then
+  if ARGV[2] == '' or redis.call('HGET', key, 'callId') ~= ARGV[2] then return 0 end
+end
+local status = cjson.decode(ARGV[1])
+for k, v in pairs(status) do redis.call('HSET', key, k, tostring(v)) end
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], '{"type":"operator","status":' .. cjson.encode(status) .. '}')
+return 1
+`;
+
 const NUMERIC: (keyof OperatorStatus)[] = ['operatorId', 'since', 'idleSince', 'deadline', 'calls', 'misses'];
 
 /** Parses an operator hash as Redis returns it (all strings). */
@@ -119,6 +133,7 @@ declare module 'ioredis' {
   interface RedisCommander {
     operatorCas(key: string, index: string, from: string, callId: string, changes: string, id: string, channel: string, defaults: string): Promise<[number, string, string, string?]>;
     operatorMatch(...args: (string | number)[]): Promise<(string | number)[]>;
+    operatorRestore(key: string, index: string, status: string, callId: string, id: string, channel: string): Promise<number>;
   }
 }
 
@@ -135,6 +150,19 @@ export class OperatorStore {
   ) {
     redis.defineCommand('operatorCas', { numberOfKeys: 2, lua: CAS_SCRIPT });
     redis.defineCommand('operatorMatch', { lua: MATCH_SCRIPT });
+    redis.defineCommand('operatorRestore', { numberOfKeys: 2, lua: RESTORE_SCRIPT });
+  }
+
+  /**
+   * Writes a status back after Redis lost it: only where the operator has none, or, with
+   * `ownerOf`, where the one there is about that call. True if it was written.
+   */
+  async restore(status: OperatorStatus, ownerOf = ''): Promise<boolean> {
+    // All text, as Redis keeps it: Lua would print large numbers in exponent form.
+    const json = JSON.stringify(Object.fromEntries(Object.entries(status).map(([k, v]) => [k, String(v)])));
+    const id = String(status.operatorId);
+    const written = await this.redis.operatorRestore(this.keys.operator(id), this.keys.operatorIndex(), json, ownerOf, id, this.keys.eventsChannel());
+    return written === 1;
   }
 
   async get(operatorId: number): Promise<OperatorStatus> {

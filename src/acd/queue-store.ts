@@ -54,16 +54,17 @@ export function decodeNeed(callId: string, value: string | undefined): Need {
 }
 
 // Puts a caller ahead of everyone waiting: one less than the best score now in the queue.
+// Returns the caller's score (as text: scores exceed Lua's default number format), 0 if absent.
 const FRONT_SCRIPT = `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then return 0 end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if head[1] == ARGV[1] then return 1 end
-local front = tonumber(head[2]) - 1
+if head[1] == ARGV[1] then return score end
+local front = string.format('%.0f', tonumber(head[2]) - 1)
 redis.call('ZADD', KEYS[1], front, ARGV[1])
-redis.call('HSET', KEYS[2], 'score', tostring(front))
+redis.call('HSET', KEYS[2], 'score', front)
 redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
+return front
 `;
 
 // Moves a waiting caller to another queue, keeping their place by priority and arrival, and
@@ -86,7 +87,7 @@ return 1
 
 declare module 'ioredis' {
   interface RedisCommander {
-    queueFront(queueKey: string, callKey: string, callId: string, channel: string, event: string): Promise<number>;
+    queueFront(queueKey: string, callKey: string, callId: string, channel: string, event: string): Promise<number | string>;
     queueMove(fromKey: string, toKey: string, callKey: string, fromNeeds: string, toNeeds: string, callId: string, toQueueId: string, channel: string, e1: string, e2: string): Promise<number>;
   }
 }
@@ -95,8 +96,15 @@ declare module 'ioredis' {
  * Queues and live calls in Redis: each queue is a sorted set of waiting call ids in serving
  * order; each live call a hash. Changes to a queue are published so that every instance knows
  * when the head of a queue may have changed.
+ *
+ * Only the instance that owns a call writes its hash, so this store also keeps a copy of what it
+ * wrote for the calls it saved: after Redis lost its data the owner can put them back as they were.
  */
 export class QueueStore {
+  private readonly own = new Map<string, LiveCall>();
+  /** The skill needs of this instance's waiting calls, as kept in the needs hash. */
+  private readonly ownNeeds = new Map<string, string>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -110,10 +118,12 @@ export class QueueStore {
   }
 
   async saveCall(call: LiveCall): Promise<void> {
+    this.own.set(call.callId, { ...call });
     await this.redis.multi().hset(this.keys.call(call.callId), toHash(call)).sadd(this.keys.liveCalls(), call.callId).exec();
   }
 
   async updateCall(callId: string, changes: Partial<LiveCall>): Promise<void> {
+    this.remember(callId, changes);
     await this.redis.hset(this.keys.call(callId), toHash(changes));
   }
 
@@ -139,6 +149,8 @@ export class QueueStore {
   }
 
   async removeCall(callId: string, queueId: number | null): Promise<void> {
+    this.own.delete(callId);
+    this.ownNeeds.delete(callId);
     const tx = this.redis.multi().del(this.keys.call(callId)).srem(this.keys.liveCalls(), callId);
     if (queueId !== null) {
       tx.zrem(this.keys.queueWaiting(queueId), callId).hdel(this.keys.queueNeeds(queueId), callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'left'));
@@ -151,11 +163,18 @@ export class QueueStore {
    * position (1 = next to be served).
    */
   async enqueue(queueId: number, callId: string, score: number, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<number> {
+    this.remember(callId, { queueId, score, state: 'waiting' });
     const key = this.keys.queueWaiting(queueId);
     const needs = this.keys.queueNeeds(queueId);
     const tx = this.redis.multi();
-    if (need && need.skill !== '') tx.hset(needs, callId, encodeNeed(need));
-    else tx.hdel(needs, callId);
+    if (need && need.skill !== '') {
+      const encoded = encodeNeed(need);
+      if (this.own.has(callId)) this.ownNeeds.set(callId, encoded);
+      tx.hset(needs, callId, encoded);
+    } else {
+      this.ownNeeds.delete(callId);
+      tx.hdel(needs, callId);
+    }
     const results = await tx
       .zadd(key, score, callId)
       .hset(this.keys.call(callId), { queueId: String(queueId), score: String(score), state: 'waiting' })
@@ -212,7 +231,9 @@ export class QueueStore {
       this.keys.eventsChannel(),
       this.changed(queueId, 'reordered'),
     );
-    return moved === 1;
+    if (moved === 0) return false;
+    this.remember(callId, { score: Number(moved) });
+    return true;
   }
 
   async moveToQueue(fromQueueId: number, toQueueId: number, callId: string): Promise<boolean> {
@@ -228,6 +249,32 @@ export class QueueStore {
       this.changed(fromQueueId, 'left'),
       this.changed(toQueueId, 'entered'),
     );
-    return moved === 1;
+    if (moved !== 1) return false;
+    this.remember(callId, { queueId: toQueueId });
+    return true;
+  }
+
+  private remember(callId: string, changes: Partial<LiveCall>): void {
+    const call = this.own.get(callId);
+    if (call) this.own.set(callId, { ...call, ...changes });
+  }
+
+  /** The calls this instance saved and has not removed, as it last wrote them. */
+  savedCalls(): LiveCall[] {
+    return [...this.own.values()];
+  }
+
+  /**
+   * Writes a call back as saved (after Redis lost it), and into its queue at its old score when
+   * it is waiting there, so callers keep their order across instances.
+   */
+  async restoreCall(call: LiveCall, waitingIn: number | undefined): Promise<void> {
+    const tx = this.redis.multi().hset(this.keys.call(call.callId), toHash(call)).sadd(this.keys.liveCalls(), call.callId);
+    if (waitingIn !== undefined && call.score !== null) {
+      const need = this.ownNeeds.get(call.callId);
+      if (need !== undefined) tx.hset(this.keys.queueNeeds(waitingIn), call.callId, need);
+      tx.zadd(this.keys.queueWaiting(waitingIn), call.score, call.callId).publish(this.keys.eventsChannel(), this.changed(waitingIn, 'entered'));
+    }
+    await tx.exec();
   }
 }

@@ -26,6 +26,8 @@ export interface SweeperDeps {
   settings: ConfigCache;
   record(r: HistoryRecord): void;
   log: Logger;
+  /** Rebuilding after a Redis outage (recovery.ts): asked before every pass. */
+  recovery: { check(): Promise<void>; settling(now: number): boolean };
 }
 
 /**
@@ -53,6 +55,7 @@ export class Sweeper {
   }
 
   async start(): Promise<void> {
+    await this.sweepPredecessor(Date.now());
     await this.renew();
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
@@ -65,6 +68,7 @@ export class Sweeper {
   private async tick(): Promise<void> {
     try {
       await this.renew();
+      await this.d.recovery.check();
       await this.sweep(Date.now());
       await this.sweepCalls(Date.now());
     } catch (err) {
@@ -79,10 +83,12 @@ export class Sweeper {
     const alive = await this.alive(owners);
     let freed = 0;
     for (const s of held) {
+      // Just after a Redis outage, instances and calls may not be back in Redis yet.
+      const settling = this.d.recovery.settling(Date.now());
       const overdue = s.deadline > 0 && s.deadline + GRACE_MS < now;
-      const orphaned = s.instance !== '' && !alive.has(s.instance);
+      const orphaned = !settling && s.instance !== '' && !alive.has(s.instance);
       // Busy on a call that is no longer in progress anywhere: a lost hang-up, not a live call.
-      const callless = !overdue && !orphaned && s.state === 'busy' && now - s.since > CALLLESS_GRACE_MS && !(await this.isLive(s.callId));
+      const callless = !settling && !overdue && !orphaned && s.state === 'busy' && now - s.since > CALLLESS_GRACE_MS && !(await this.isLive(s.callId));
       if (!overdue && !orphaned && !callless) continue;
       const done = await this.d.operators.tryApply(s.operatorId, { type: 'expire' });
       if (!done) continue;
@@ -104,11 +110,30 @@ export class Sweeper {
 
   /** Takes the calls of vanished instances off the live list and the queues, with a record. */
   async sweepCalls(now: number): Promise<number> {
+    if (this.d.recovery.settling(now)) return 0;
     const calls = await this.d.queues.liveCalls();
     const alive = await this.alive([...new Set(calls.map((c) => c.owner))]);
+    return this.sweepOrphans(calls.filter((c) => !alive.has(c.owner)), now);
+  }
+
+  /**
+   * At start, before this instance has a call: whatever Redis shows on a call of this instance's
+   * id belonged to a predecessor under the same INSTANCE_ID that died (its lease may not have
+   * run out yet, and this instance renews it).
+   */
+  private async sweepPredecessor(now: number): Promise<void> {
+    const calls = (await this.d.queues.liveCalls()).filter((c) => c.owner === this.instanceId);
+    await this.sweepOrphans(calls, now);
+    const held = this.d.statuses.all().filter((s) => s.instance === this.instanceId && (s.state === 'ringing' || s.state === 'busy'));
+    for (const s of held) {
+      if (!(await this.d.operators.tryApply(s.operatorId, { type: 'expire' }))) continue;
+      this.log.warn({ operatorId: s.operatorId, was: s.state, callId: s.callId }, 'freed an operator held by this instance before a restart');
+    }
+  }
+
+  private async sweepOrphans(calls: LiveCall[], now: number): Promise<number> {
     let swept = 0;
     for (const call of calls) {
-      if (alive.has(call.owner)) continue;
       // Another instance may have swept it a moment ago: only the one that removes it records it.
       if (!(await this.d.queues.claimOrphan(call.callId))) continue;
       await this.d.queues.removeCall(call.callId, call.queueId);

@@ -1,5 +1,6 @@
 import type Srf from 'drachtio-srf';
 import type { Dispatcher, WaitingCall } from '../acd/dispatcher.js';
+import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { OperatorService } from '../acd/operator-service.js';
 import type { QueueStore } from '../acd/queue-store.js';
 import type { StatusCache } from '../acd/status-cache.js';
@@ -17,6 +18,11 @@ export interface ActiveCall {
   readonly callId: string;
   /** Set while the call waits in a queue for an operator. */
   waiting(): WaitingCall | undefined;
+  /**
+   * The operators this call holds (ringing or talking), for rebuilding their state after Redis
+   * lost it. Calls that never hold an operator need not say.
+   */
+  held?(): HeldOperator[];
   /** Ends the call from the switchboard's side (API, shutdown). */
   hangup(reason: string): void;
   /** A promise that settles once the call has ended and its records are out. */

@@ -1,6 +1,7 @@
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import { LEASE_MARGIN_MS, MAX_MISSES_OUTSIDE_QUEUES } from '../acd/operator-rules.js';
+import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
@@ -135,6 +136,14 @@ export class Conversation implements ActiveCall {
 
   waiting(): undefined {
     return undefined;
+  }
+
+  held(): HeldOperator[] {
+    if (this.ended) return [];
+    const held: HeldOperator[] = this.operator ? [{ operatorId: this.operator.operator.id, callId: this.callId, state: 'busy' }] : [];
+    const third = this.third;
+    if (third) held.push({ operatorId: third.target.id, callId: this.callId, state: third.talker ? 'busy' : 'ringing' });
+    return held;
   }
 
   private get wrapupMs(): number {

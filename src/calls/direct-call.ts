@@ -9,6 +9,7 @@
 import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import { LEASE_MARGIN_MS, MAX_MISSES_OUTSIDE_QUEUES } from '../acd/operator-rules.js';
+import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { LegRecorder } from '../cdr/call-recorder.js';
 import { publishCallEvent } from '../events/call-events.js';
 import { isConnected } from '../media/answer.js';
@@ -112,6 +113,10 @@ export class DirectCall implements ActiveCall {
 
   waiting(): undefined {
     return undefined;
+  }
+
+  held(): HeldOperator[] {
+    return this.state.phase === 'ended' ? [] : [{ operatorId: this.operator.id, callId: this.callId, state: 'ringing' }];
   }
 
   hangup(reason: string): void {

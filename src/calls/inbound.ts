@@ -84,24 +84,24 @@ export interface InboundDeps {
 }
 
 /**
- * Handles every new INVITE: routes it (feature code, queue, operator, room or refusal), answers
+ * Handles every new INVITE (or refuses it with 503 when `refusal` gives a reason): routes it (feature code, queue, operator, room or refusal), answers
  * it onto the media server when its target says so, and leaves a record of every call, refused
  * ones included (a 407 challenge is half of a feature code's handshake, not a call: no record).
  */
-export function attachInbound(ctx: CallContext, accepting: () => boolean, deps: InboundDeps): void {
+export function attachInbound(ctx: CallContext, refusal: () => string | undefined, deps: InboundDeps): void {
   ctx.srf.invite((req, res) => {
-    void handleInvite(ctx, deps, req, res, accepting()).catch((err: Error) => {
+    void handleInvite(ctx, deps, req, res, refusal()).catch((err: Error) => {
       ctx.log.error({ err: err.message, sipCallId: req.get('Call-ID') }, 'INVITE handling failed');
       if (!res.finalResponseSent) res.send(500);
     });
   });
 }
 
-async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, accepting: boolean): Promise<void> {
+async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfRequest, res: Srf.SrfResponse, refusal: string | undefined): Promise<void> {
   const a = newArrival(ctx, req, res);
   a.log.info({ from: a.caller.number, dialled: a.dialled, source: req.source_address, sipCallId: a.sipCallId }, 'incoming call');
 
-  if (!accepting) return a.refuse(503, 'Service Unavailable: shutting down', 'failed');
+  if (refusal !== undefined) return a.refuse(503, `Service Unavailable: ${refusal}`, 'failed');
   const admission = admit(ctx, a.dialled, req.source_address);
   switch (admission.kind) {
     case 'feature':
@@ -164,7 +164,13 @@ async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue, route:
     call.callerGone();
     return;
   }
-  await enterQueue(ctx, call, queue);
+  try {
+    await enterQueue(ctx, call, queue);
+  } catch (err) {
+    // Redis went away between the answer and the queue: end the call cleanly, with its record.
+    log.warn({ err: (err as Error).message }, 'cannot queue the caller');
+    call.hangup('cannot queue the caller: live state unavailable');
+  }
 }
 
 async function enterQueue(ctx: CallContext, call: QueueCall, queue: Queue): Promise<void> {

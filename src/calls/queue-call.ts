@@ -2,6 +2,7 @@ import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import type { WaitingCall } from '../acd/dispatcher.js';
 import type { AppliedTransition } from '../acd/operator-store.js';
+import type { HeldOperator } from '../acd/recovery-plan.js';
 import { waitingScore } from '../acd/queue-order.js';
 import type { Need } from '../acd/skill-match.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
@@ -86,6 +87,10 @@ export class QueueCall implements ActiveCall {
 
   waiting(): WaitingCall | undefined {
     return this.state.phase === 'waiting' ? this.waitingCall : undefined;
+  }
+
+  held(): HeldOperator[] {
+    return this.state.rings.map((r) => ({ operatorId: r.operatorId, callId: this.callId, state: 'ringing' }));
   }
 
   hangup(reason: string): void {

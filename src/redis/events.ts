@@ -30,6 +30,9 @@ export class EventBus extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    // Outages are reported by the main connection's health; without a listener ioredis prints
+    // every failed reconnect of this one to the console.
+    this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (channel: string, text: string) => this.receive(channel, text));
     this.on('command:reply', (e: BusEvent) => {
       const resolve = this.pending.get(String(e.requestId));

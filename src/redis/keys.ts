@@ -96,6 +96,14 @@ export class RedisKeys {
     return this.key('calls');
   }
 
+  /**
+   * String: a random mark of this Redis dataset, written once (SET NX). An instance that finds
+   * it missing or changed knows Redis lost its data and rebuilds what it owns.
+   */
+  stateEpoch(): string {
+    return this.key('epoch');
+  }
+
   /** Key with a TTL that an instance renews while it lives. */
   instanceLease(instanceId: string): string {
     return this.key('instance', instanceId);

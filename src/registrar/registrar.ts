@@ -24,6 +24,8 @@ export type { Binding, BindingSource } from './store.js';
 export interface Registrar {
   /** The operator's current bindings, oldest first: where to ring their phones. */
   contacts(username: string): Promise<Binding[]>;
+  /** After Redis lost its data: writes back the unexpired bindings this instance knows of. */
+  restoreBindings(): Promise<number>;
   close(): void;
 }
 
@@ -265,6 +267,7 @@ export function attachRegistrar(srf: Srf, deps: RegistrarDeps): Registrar {
 
   return {
     contacts: (username) => store.list(username),
+    restoreBindings: () => store.restore(),
     close: () => {
       closed = true;
       secret?.stop();

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
-import type { Params } from './contact.js';
+import { contactKey, type Params } from './contact.js';
 import type { PlannedContact } from './rules.js';
 
 export interface BindingSource {
@@ -144,7 +144,23 @@ class Script {
   }
 }
 
+// Writes bindings back after Redis lost its data, unless the operator has registered since.
+// ARGV: now, then per binding: field, json; the hash expires with the latest binding.
+const RESTORE_SCRIPT = `
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 1 then return 0 end
+local latest = 0
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+  local expiresAt = tonumber(cjson.decode(ARGV[i + 1]).expiresAt)
+  if expiresAt > latest then latest = expiresAt end
+end
+redis.call('PEXPIRE', key, string.format('%.0f', latest - tonumber(ARGV[1])))
+return 1
+`;
+
 const LIST = new Script(LIST_SCRIPT);
+const RESTORE = new Script(RESTORE_SCRIPT);
 const APPLY = new Script(APPLY_SCRIPT);
 
 function decode(values: unknown): Binding[] {
@@ -155,7 +171,14 @@ function decode(values: unknown): Binding[] {
 
 export const DEFAULT_MAX_CONTACTS = 10;
 
+/**
+ * Operators' bindings in Redis. It also remembers the bindings it last read or wrote for each
+ * operator, so that after Redis lost its data the phones can still be rung until they register
+ * again (a phone re-registers only when its registration is close to expiry).
+ */
 export class BindingStore {
+  private readonly known = new Map<string, Binding[]>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -164,7 +187,31 @@ export class BindingStore {
 
   /** Current bindings, oldest first; expired ones are left out (and deleted). */
   async list(username: string, now = Date.now()): Promise<Binding[]> {
-    return decode(await LIST.run(this.redis, [this.keys.registrations(username)], [now]));
+    return this.remember(username, decode(await LIST.run(this.redis, [this.keys.registrations(username)], [now])));
+  }
+
+  /**
+   * Writes back the bindings this store knows and that have not expired, for every operator that
+   * has none in Redis (after Redis lost its data). Returns how many operators got theirs back.
+   */
+  async restore(now = Date.now()): Promise<number> {
+    let restored = 0;
+    for (const [username, bindings] of this.known) {
+      const live = bindings.filter((b) => b.expiresAt > now);
+      if (live.length === 0) {
+        this.known.delete(username);
+        continue;
+      }
+      const args = [now, ...live.flatMap((b) => [contactKey(b.contact), JSON.stringify(b)])];
+      if ((await RESTORE.run(this.redis, [this.keys.registrations(username)], args)) === 1) restored++;
+    }
+    return restored;
+  }
+
+  private remember(username: string, bindings: Binding[]): Binding[] {
+    if (bindings.length === 0) this.known.delete(username);
+    else this.known.set(username, bindings);
+    return bindings;
   }
 
   /** Adds, refreshes or removes the planned contacts, all or none (§10.3 steps 7 and 8). */
@@ -184,20 +231,20 @@ export class BindingStore {
       };
       args.push(c.key, expiresAt, c.expires === 0 ? '' : JSON.stringify(binding));
     }
-    return this.result(await APPLY.run(this.redis, [this.keys.registrations(username)], args));
+    return this.result(username, await APPLY.run(this.redis, [this.keys.registrations(username)], args));
   }
 
   /** `Contact: *` with Expires: 0 (§10.3 step 6). */
   async removeAll(username: string, change: Pick<BindingChange, 'callId' | 'cseq' | 'now'>): Promise<ApplyResult> {
     const args = [change.now, change.callId, change.cseq, this.maxContacts, 'remove-all'];
-    return this.result(await APPLY.run(this.redis, [this.keys.registrations(username)], args));
+    return this.result(username, await APPLY.run(this.redis, [this.keys.registrations(username)], args));
   }
 
-  private result(reply: unknown): ApplyResult {
+  private result(username: string, reply: unknown): ApplyResult {
     const [status, ...rest] = Array.isArray(reply) ? (reply as unknown[]) : [];
     if (status === 'out-of-order') return { status: 'out-of-order' };
     if (status === 'too-many') return { status: 'too-many' };
     if (status !== 'ok') throw new Error(`unexpected reply from the registration script: ${String(status)}`);
-    return { status: 'ok', bindings: decode(rest) };
+    return { status: 'ok', bindings: this.remember(username, decode(rest)) };
   }
 }

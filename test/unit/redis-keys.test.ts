@@ -23,6 +23,7 @@ describe('RedisKeys', () => {
       keys.call('c1'),
       keys.liveCalls(),
       keys.instanceLease('i1'),
+      keys.stateEpoch(),
       keys.recordOutbox(),
       keys.eventsChannel(),
     ];
