@@ -51,6 +51,8 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** How long an operator's phones ring for a call to their own number before the caller hears 480. */
   directRingTimeoutS: number;
+  /** How long a caller camps on a busy operator before going back; 0 turns camp-on off. */
+  campOnTimeoutS: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -140,6 +142,8 @@ class Reader {
 // About six rings: what PBXs commonly allow before giving up, long enough to reach a desk phone,
 // and well short of the 3 minutes an unanswered INVITE may live (Timer C).
 export const DEFAULT_DIRECT_RING_TIMEOUT_S = 30;
+// A minute of music is about what callers put up with before they hang up or want a person.
+export const DEFAULT_CAMP_ON_TIMEOUT_S = 60;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 const ROLES: readonly Role[] = ['admin', 'supervisor', 'operator'];
@@ -317,6 +321,7 @@ export function loadConfig(env: Env): Config {
     startupWaitSeconds: r.integer('STARTUP_WAIT_SECONDS', 30, 0, 3600),
     shutdownGraceSeconds: r.integer('SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
     directRingTimeoutS: r.integer('DIRECT_RING_TIMEOUT_SECONDS', DEFAULT_DIRECT_RING_TIMEOUT_S, 1, 300),
+    campOnTimeoutS: r.integer('CAMP_ON_TIMEOUT_SECONDS', DEFAULT_CAMP_ON_TIMEOUT_S, 0, 3600),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -41,10 +41,13 @@ redis.call('PUBLISH', ARGV[5], '{"type":"operator","status":' .. json .. '}')
 return {1, state, since, json}
 `;
 
-// Reserves operators for the caller at the head of a queue: takes the first `width` of the
-// listed operators that are still available, and takes the caller off the queue, all at once.
+// Reserves operators for the caller at the head of a waiting list (a queue, or the callers camped
+// on one operator): takes the first `width` of the listed operators that are still available, and
+// takes the caller off the list, all at once. KEYS: the list, the n operators, then optionally
+// each operator's camp-on list: an operator with callers camped on them (entries scored by an
+// expiry after ARGV[7], now) is kept for those callers and not taken.
 // Returns {new status json, previous since} pairs, flattened; an empty list when none was free; {-1} when the
-// caller is no longer first in the queue (someone else got there first, or the caller left).
+// caller is no longer first in the list (someone else got there first, or the caller left).
 const MATCH_SCRIPT = `
 local queue = KEYS[1]
 local callId = ARGV[1]
@@ -52,14 +55,18 @@ local changes = cjson.decode(ARGV[2])
 local width = tonumber(ARGV[3])
 local channel = ARGV[4]
 local from = ARGV[5]
+local n = tonumber(ARGV[6])
+local now = ARGV[7]
 local head = redis.call('ZRANGE', queue, 0, 0)
 if head[1] ~= callId then return {-1} end
 local taken = {}
 local count = 0
-for i = 2, #KEYS do
+for i = 2, n + 1 do
   if count >= width then break end
   local key = KEYS[i]
-  if redis.call('HGET', key, 'state') == from then
+  local camp = KEYS[i + n]
+  local kept = camp ~= nil and redis.call('ZCOUNT', camp, now, '+inf') > 0
+  if not kept and redis.call('HGET', key, 'state') == from then
     local since = redis.call('HGET', key, 'since') or '0'
     for k, v in pairs(changes) do redis.call('HSET', key, k, tostring(v)) end
     local all = redis.call('HGETALL', key)
@@ -164,7 +171,8 @@ export class OperatorStore {
 
   /**
    * Reserves up to `width` of `operatorIds` (best first) for the call at the head of the queue
-   * and takes it off the queue. 'not-head' when the call is not first in line any more.
+   * and takes it off the queue. 'not-head' when the call is not first in line any more. Operators
+   * with callers camped on them are left to those callers.
    */
   async reserveForHead(
     queueId: number,
@@ -173,16 +181,37 @@ export class OperatorStore {
     width: number,
     reserve: { instance: string; leaseMs: number },
   ): Promise<AppliedTransition[] | 'not-head'> {
+    const campLists = operatorIds.map((id) => this.keys.campOn(id));
+    return this.reserveForHeadOf(this.keys.queueWaiting(queueId), callId, operatorIds, width, reserve, campLists);
+  }
+
+  /**
+   * Reserves one operator for the first of the callers camped on them, taking that caller off
+   * their camp-on list: 'not-head' when another caller camped first, [] when the operator is not
+   * available.
+   */
+  async reserveForCampOn(operatorId: number, callId: string, reserve: { instance: string; leaseMs: number }): Promise<AppliedTransition[] | 'not-head'> {
+    return this.reserveForHeadOf(this.keys.campOn(operatorId), callId, [operatorId], 1, reserve, []);
+  }
+
+  private async reserveForHeadOf(
+    listKey: string,
+    callId: string,
+    operatorIds: number[],
+    width: number,
+    reserve: { instance: string; leaseMs: number },
+    campLists: string[],
+  ): Promise<AppliedTransition[] | 'not-head'> {
     const now = this.now();
     const plan = planTransition(
       { ...newOperatorStatus(0, now), state: 'available' },
       { type: 'reserve', callId, instance: reserve.instance, leaseMs: reserve.leaseMs },
       now,
     );
-    const keys = [this.keys.queueWaiting(queueId), ...operatorIds.map((id) => this.keys.operator(id))];
+    const keys = [listKey, ...operatorIds.map((id) => this.keys.operator(id)), ...campLists];
     const [from] = plan.from as [OperatorState];
     const changes = JSON.stringify(toHash(plan.changes));
-    const result = await this.redis.operatorMatch(keys.length, ...keys, callId, changes, width, this.keys.eventsChannel(), from);
+    const result = await this.redis.operatorMatch(keys.length, ...keys, callId, changes, width, this.keys.eventsChannel(), from, operatorIds.length, now);
     if (result.length === 1 && result[0] === -1) return 'not-head';
     const taken: AppliedTransition[] = [];
     for (let i = 0; i < result.length; i += 2) {

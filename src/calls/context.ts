@@ -1,4 +1,5 @@
 import type Srf from 'drachtio-srf';
+import type { CampOnStore } from '../acd/camp-on-store.js';
 import type { Dispatcher, WaitingCall } from '../acd/dispatcher.js';
 import type { OperatorService } from '../acd/operator-service.js';
 import type { QueueStore } from '../acd/queue-store.js';
@@ -59,6 +60,8 @@ export interface CallContext {
   operators: OperatorService;
   statuses: StatusCache;
   queues: QueueStore;
+  /** The callers camped on busy operators. */
+  campOns: CampOnStore;
   dispatcher: Dispatcher;
   registrar: Registrar;
   bus: EventBus;

@@ -18,7 +18,7 @@ export type RoomPrompt = keyof typeof ROOM_PROMPTS;
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | RoomPrompt): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt): string {
     return `${this.dir}/${name}.wav`;
   }
 
