@@ -6,7 +6,8 @@ import type { RedisKeys } from '../redis/keys.js';
  * a sorted set per operator scored by each camp-on's expiry (the same timeout everywhere, so the
  * order in which they camped). The first of them takes the operator when free
  * (OperatorStore.reserveForCampOn), and queues leave an operator with campers alone. An entry
- * whose instance died drops out when it expires, so it can only hold the line that long.
+ * whose instance died stops counting when it expires, so it can only hold the line that long, and
+ * is removed by the next join or reservation; a line that empties is gone from Redis.
  */
 export class CampOnStore {
   constructor(
@@ -21,10 +22,9 @@ export class CampOnStore {
       .multi()
       .zremrangebyscore(key, '-inf', `(${now}`)
       .zadd(key, expiresAt, callId)
-      .pexpireat(key, expiresAt)
       .zrank(key, callId)
       .exec();
-    return Number(results?.[3]?.[1] ?? 0) + 1;
+    return Number(results?.[2]?.[1] ?? 0) + 1;
   }
 
   async leave(operatorId: number, callId: string): Promise<void> {

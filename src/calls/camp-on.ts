@@ -238,6 +238,9 @@ export class CampOn implements ActiveCall {
     const operator = this.party(who);
     const { caller } = this.s;
     const role = who === 'target' && this.s.origin === 'transfer' ? 'target' : 'operator';
+    const contacts = (await this.ctx.registrar.contacts(operator.username).catch(() => [])).map((b) => b.contact);
+    // Ended while the phones were looked up: the reservation is already given back.
+    if (this.state.phase === 'ended') return;
     const leg = this.s.recorder.leg(role, 'outbound', '', operator.username, Date.now(), operator.id);
     const failed = (status: number, reason: string): void => {
       clearTimeout(ringing.timer);
@@ -249,7 +252,7 @@ export class CampOn implements ActiveCall {
       this.ctx.srf,
       caller.endpoint.mediaserver,
       {
-        contacts: (await this.ctx.registrar.contacts(operator.username).catch(() => [])).map((b) => b.contact),
+        contacts,
         username: operator.username,
         domain: this.ctx.config.sipDomain,
         fromNumber: caller.number,

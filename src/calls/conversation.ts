@@ -484,6 +484,8 @@ export class Conversation implements ActiveCall {
     const from = this.operator;
     this.s.recorder.campedOn(from?.operator.id ?? null, { id: third.target.id, username: third.target.username }, at);
     if (from) await this.releaseOperator(from, 'system');
+    // The caller may have hung up meanwhile: callerGone ended the call.
+    if (this.ended) return;
     this.ended = true;
     this.stopHold();
     await this.s.caller.endpoint.unbridge().catch(() => undefined);

