@@ -9,6 +9,7 @@ import type Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import { randomUUID } from 'node:crypto';
 import { LEASE_MARGIN_MS, MAX_MISSES_OUTSIDE_QUEUES, type OperatorStatus } from '../acd/operator-rules.js';
+import type { StatusCache } from '../acd/status-cache.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import { publishCallEvent } from '../events/call-events.js';
 import type { Logger } from '../log.js';
@@ -60,6 +61,33 @@ export async function othersCampedOn(ctx: CallContext, operatorId: number): Prom
   return (await ctx.campOns.count(operatorId, Date.now())) > 0;
 }
 
+type StatusListener = (s: OperatorStatus) => void;
+const watchers = new WeakMap<StatusCache, Map<number, Set<StatusListener>>>();
+
+/**
+ * Calls `fn` with each status update of one operator; returns how to stop. One listener on the
+ * status cache serves every camped call of the instance, however many there are.
+ */
+function watchOperator(statuses: StatusCache, operatorId: number, fn: StatusListener): () => void {
+  let byOperator = watchers.get(statuses);
+  if (!byOperator) {
+    const map = new Map<number, Set<StatusListener>>();
+    statuses.on('changed', (s: OperatorStatus) => {
+      for (const listener of map.get(s.operatorId) ?? []) listener(s);
+    });
+    watchers.set(statuses, map);
+    byOperator = map;
+  }
+  const listeners = byOperator.get(operatorId) ?? new Set<StatusListener>();
+  byOperator.set(operatorId, listeners);
+  listeners.add(fn);
+  const map = byOperator;
+  return () => {
+    listeners.delete(fn);
+    if (listeners.size === 0 && map.get(operatorId) === listeners) map.delete(operatorId);
+  };
+}
+
 interface Ringing {
   who: Party;
   operator: Operator;
@@ -83,6 +111,7 @@ export class CampOn implements ActiveCall {
   private tick: NodeJS.Timeout | undefined;
   private ringing: Ringing | undefined;
   private finished = false;
+  private unwatch: (() => void) | undefined;
   private readonly onStatus = (s: OperatorStatus): void => {
     if (s.operatorId === this.s.target.id && s.state === 'available') this.step({ type: 'target-free' });
   };
@@ -129,7 +158,7 @@ export class CampOn implements ActiveCall {
       answeredAt: null,
     });
     this.timer = setTimeout(() => this.step({ type: 'timeout' }), timeoutMs);
-    this.ctx.statuses.on('changed', this.onStatus);
+    this.unwatch = watchOperator(this.ctx.statuses, target.id, this.onStatus);
     this.tick = setInterval(() => this.look(), WATCH_TICK_MS);
     void this.announce();
     // The caller may have left while we lined them up; or the operator may be free already.
@@ -160,7 +189,8 @@ export class CampOn implements ActiveCall {
   private stopWatching(): void {
     clearTimeout(this.timer);
     clearInterval(this.tick);
-    this.ctx.statuses.off('changed', this.onStatus);
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 
   private step(event: CampOnEvent): void {
