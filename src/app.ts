@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type Srf from 'drachtio-srf';
+import { CampOnStore } from './acd/camp-on-store.js';
 import { Dispatcher } from './acd/dispatcher.js';
 import { OperatorService } from './acd/operator-service.js';
 import { OperatorStore } from './acd/operator-store.js';
@@ -265,6 +266,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     operators,
     statuses,
     queues,
+    campOns: new CampOnStore(d.redis, d.keys),
     dispatcher,
     registrar,
     bus,

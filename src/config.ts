@@ -55,6 +55,8 @@ export interface Config {
   directoryImportMaxBytes: number;
   /** How long a number change intercepts calls when it names no end. */
   numberChangeInterceptDays: number;
+  /** How long a caller camps on a busy operator before going back; 0 turns camp-on off. */
+  campOnTimeoutS: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -144,6 +146,8 @@ class Reader {
 // About six rings: what PBXs commonly allow before giving up, long enough to reach a desk phone,
 // and well short of the 3 minutes an unanswered INVITE may live (Timer C).
 export const DEFAULT_DIRECT_RING_TIMEOUT_S = 30;
+// A minute of music is about what callers put up with before they hang up or want a person.
+export const DEFAULT_CAMP_ON_TIMEOUT_S = 60;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 const ROLES: readonly Role[] = ['admin', 'supervisor', 'operator'];
@@ -323,6 +327,7 @@ export function loadConfig(env: Env): Config {
     directRingTimeoutS: r.integer('DIRECT_RING_TIMEOUT_SECONDS', DEFAULT_DIRECT_RING_TIMEOUT_S, 1, 300),
     directoryImportMaxBytes: r.integer('DIRECTORY_IMPORT_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     numberChangeInterceptDays: r.integer('NUMBER_CHANGE_INTERCEPT_DAYS', 90, 1, 3650),
+    campOnTimeoutS: r.integer('CAMP_ON_TIMEOUT_SECONDS', DEFAULT_CAMP_ON_TIMEOUT_S, 0, 3600),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

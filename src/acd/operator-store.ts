@@ -41,15 +41,18 @@ redis.call('PUBLISH', ARGV[5], '{"type":"operator","status":' .. json .. '}')
 return {1, state, since, json}
 `;
 
-// Reserves operators for a waiting caller whose turn it is (skill-match.ts has the rule): takes
-// the first `width` of the listed operators that are still available and that no caller ahead
-// could take, and takes the caller off the queue, all at once. A caller ahead with no entry in
-// the needs hash, or whose skill wait is over, could take anyone: then nobody is taken ({-1}). A
-// caller ahead still waiting for skill S keeps the operators with S. Returns {new status json,
-// previous since} pairs, flattened; an empty list when none was free; {-1} when the caller is not
-// waiting or not in turn.
-// KEYS: queue, needs, operators...; ARGV: callId, changes, width, channel, from, now, skills
-// (a JSON list per operator). `now` is the dispatcher's clock, the one it planned with.
+// Reserves operators for a waiting caller whose turn it is, in a waiting list (a queue, or the
+// callers camped on one operator; skill-match.ts has the rule): takes the first `width` of the
+// listed operators that are still available, that no caller ahead could take and that no camped
+// caller waits for, and takes the caller off the list, all at once. A caller ahead with no entry
+// in the needs hash, or whose skill wait is over, could take anyone: then nobody is taken ({-1}).
+// A caller ahead still waiting for skill S keeps the operators with S. An operator with callers
+// camped on them (entries scored by an expiry after campNow) is kept for those callers.
+// Returns {new status json, previous since} pairs, flattened; an empty list when none was free;
+// {-1} when the caller is not waiting or not in turn.
+// KEYS: list, needs, the n operators, then optionally each operator's camp-on list.
+// ARGV: callId, changes, width, channel, from, now, skills (a JSON list per operator), n, campNow.
+// `now` is the dispatcher's clock, the one it planned with.
 const MATCH_SCRIPT = `
 local queue = KEYS[1]
 local needs = KEYS[2]
@@ -60,6 +63,8 @@ local channel = ARGV[4]
 local from = ARGV[5]
 local now = tonumber(ARGV[6])
 local skills = cjson.decode(ARGV[7])
+local n = tonumber(ARGV[8])
+local campNow = ARGV[9]
 local rank = redis.call('ZRANK', queue, callId)
 if not rank then return {-1} end
 local held = {}
@@ -74,10 +79,12 @@ if rank > 0 then
 end
 local taken = {}
 local count = 0
-for i = 3, #KEYS do
+for i = 3, n + 2 do
   if count >= width then break end
   local key = KEYS[i]
+  local camp = KEYS[i + n]
   local free = redis.call('HGET', key, 'state') == from
+  if camp ~= nil and redis.call('ZCOUNT', camp, campNow, '+inf') > 0 then free = false end
   for _, skill in ipairs(skills[i - 2] or {}) do
     if held[skill] then free = false end
   end
@@ -219,6 +226,7 @@ export class OperatorStore {
    * Reserves up to `width` of `operators` (best first, with their skills in this queue) for a
    * waiting call and takes it off the queue, if it is the call's turn for them at `now` (see
    * skill-match.ts). 'out-of-turn' when the call is not waiting or a call ahead has the turn.
+   * Operators with callers camped on them are left to those callers.
    */
   async reserveInTurn(
     queueId: number,
@@ -227,17 +235,43 @@ export class OperatorStore {
     width: number,
     reserve: { instance: string; leaseMs: number; now: number },
   ): Promise<AppliedTransition[] | 'out-of-turn'> {
+    const lists = { list: this.keys.queueWaiting(queueId), needs: this.keys.queueNeeds(queueId) };
+    const campLists = operators.map((o) => this.keys.campOn(o.operatorId));
+    return this.reserveFromList(lists, callId, operators, width, reserve, campLists);
+  }
+
+  /**
+   * Reserves one operator for the first of the callers camped on them, taking that caller off
+   * their camp-on list: 'out-of-turn' when another caller camped first, [] when the operator is
+   * not available.
+   */
+  async reserveForCampOn(operatorId: number, callId: string, reserve: { instance: string; leaseMs: number }): Promise<AppliedTransition[] | 'out-of-turn'> {
+    const list = this.keys.campOn(operatorId);
+    // Camped callers need no skill: their needs hash is one nothing writes, so only the first
+    // of them is ever in turn.
+    const lists = { list, needs: `${list}:needs` };
+    return this.reserveFromList(lists, callId, [{ operatorId, skills: [] }], 1, { ...reserve, now: this.now() }, []);
+  }
+
+  private async reserveFromList(
+    lists: { list: string; needs: string },
+    callId: string,
+    operators: { operatorId: number; skills: readonly string[] }[],
+    width: number,
+    reserve: { instance: string; leaseMs: number; now: number },
+    campLists: string[],
+  ): Promise<AppliedTransition[] | 'out-of-turn'> {
     const now = this.now();
     const plan = planTransition(
       { ...newOperatorStatus(0, now), state: 'available' },
       { type: 'reserve', callId, instance: reserve.instance, leaseMs: reserve.leaseMs },
       now,
     );
-    const keys = [this.keys.queueWaiting(queueId), this.keys.queueNeeds(queueId), ...operators.map((o) => this.keys.operator(o.operatorId))];
+    const keys = [lists.list, lists.needs, ...operators.map((o) => this.keys.operator(o.operatorId)), ...campLists];
     const [from] = plan.from as [OperatorState];
     const changes = JSON.stringify(toHash(plan.changes));
     const skills = JSON.stringify(operators.map((o) => o.skills));
-    const result = await this.redis.operatorMatch(keys.length, ...keys, callId, changes, width, this.keys.eventsChannel(), from, reserve.now, skills);
+    const result = await this.redis.operatorMatch(keys.length, ...keys, callId, changes, width, this.keys.eventsChannel(), from, reserve.now, skills, operators.length, now);
     if (result.length === 1 && result[0] === -1) return 'out-of-turn';
     const taken: AppliedTransition[] = [];
     for (let i = 0; i < result.length; i += 2) {

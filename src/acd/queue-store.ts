@@ -11,7 +11,8 @@ export interface LiveCall {
   callerName: string;
   dialledNumber: string;
   arrivedAt: number;
-  state: 'routing' | 'waiting' | 'offering' | 'connected' | 'ending';
+  /** camped: waiting for the busy operator in operatorId (camp-on). */
+  state: 'routing' | 'waiting' | 'offering' | 'connected' | 'camped' | 'ending';
   queueId: number | null;
   queuedAt: number | null;
   priority: number;

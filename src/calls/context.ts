@@ -1,4 +1,5 @@
 import type Srf from 'drachtio-srf';
+import type { CampOnStore } from '../acd/camp-on-store.js';
 import type { Dispatcher, WaitingCall } from '../acd/dispatcher.js';
 import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { OperatorService } from '../acd/operator-service.js';
@@ -65,6 +66,8 @@ export interface CallContext {
   operators: OperatorService;
   statuses: StatusCache;
   queues: QueueStore;
+  /** The callers camped on busy operators. */
+  campOns: CampOnStore;
   dispatcher: Dispatcher;
   registrar: Registrar;
   bus: EventBus;

@@ -11,6 +11,7 @@ import type { Operator, Queue } from '../provisioning/types.js';
 import { isHoldSdp, parseReferTo, sipfrag, type Replaces } from '../sip/refer.js';
 import { bounded, hangUpDialog, settleOnce } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
+import { CampOn, othersCampedOn, wantsCampOn } from './camp-on.js';
 import { holdRequests, OperatorRing } from './operator-ring.js';
 import { QueueCall, type AnsweredCaller } from './queue-call.js';
 
@@ -386,11 +387,14 @@ export class Conversation implements ActiveCall {
     // find the transfer under way (RFC 5589 §7), not end the call.
     const third: Third = { mode, target, leg, ring: undefined, timer: undefined, notify, talker: undefined, completeOnAnswer: false };
     this.third = third;
+    // A blind transfer to an operator others are camped on lines up behind them.
+    if (mode === 'blind' && (await othersCampedOn(this.ctx, target.id))) return this.campOn(third);
     try {
       await this.ctx.operators.apply(target.id, { type: 'reserve', callId: this.callId, instance: this.ctx.instanceId, leaseMs: THIRD_RING_TIMEOUT_MS + LEASE_MARGIN_MS });
     } catch (err) {
       this.log.info({ to: target.username, err: (err as Error).message }, 'the operator asked for is not available');
       if (this.third !== third) return;
+      if (mode === 'blind' && (await wantsCampOn(this.ctx, target.id))) return this.campOn(third);
       this.third = undefined;
       leg.end(Date.now(), null, 486, 'operator not available');
       await this.thirdFailed(third, 486, 'Busy Here');
@@ -474,6 +478,40 @@ export class Conversation implements ActiveCall {
     await bounded(this.s.caller.endpoint.play(this.ctx.prompts.file('transfer-failed')), PROMPT_MAX_MS);
     if (this.ended) return;
     await this.backToOperator();
+  }
+
+  /**
+   * A blind transfer's target is busy: the transfer is taken (final NOTIFY 200, the transferor
+   * is hung up and free) and the caller camps on the target; a CampOn holds the call from here.
+   */
+  private async campOn(third: Third): Promise<void> {
+    if (this.third !== third || this.ended) return;
+    this.third = undefined;
+    const at = Date.now();
+    third.leg.end(at, null, 486, 'busy: the caller camps on');
+    third.notify?.send(200, 'OK', true);
+    const from = this.operator;
+    this.s.recorder.campedOn(from?.operator.id ?? null, { id: third.target.id, username: third.target.username }, at);
+    if (from) await this.releaseOperator(from, 'system');
+    // The caller may have hung up meanwhile: callerGone ended the call.
+    if (this.ended) return;
+    this.ended = true;
+    this.stopHold();
+    await this.s.caller.endpoint.unbridge().catch(() => undefined);
+    const campOn = new CampOn(this.ctx, {
+      callId: this.callId,
+      log: this.log,
+      recorder: this.s.recorder,
+      caller: this.s.caller,
+      target: third.target,
+      origin: 'transfer',
+      fromOperator: from?.operator,
+      fallbackQueue: this.s.queue,
+      queue: this.s.queue,
+    });
+    this.ctx.calls.add(campOn);
+    this.settled.resolve();
+    await campOn.start();
   }
 
   /** After a failed or cancelled transfer: the caller with their operator, or the queue's front. */

@@ -16,6 +16,8 @@ import { isConnected } from '../media/answer.js';
 import type { Operator } from '../provisioning/types.js';
 import { hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
+import { CampOn, othersCampedOn, wantsCampOn } from './camp-on.js';
+import { fallbackQueue } from './camp-on-machine.js';
 import { Conversation } from './conversation.js';
 import { directCallStep, initialDirectCallState, type DirectCallEvent, type DirectCallState, type DirectEffect } from './direct-call-machine.js';
 import { OperatorRing } from './operator-ring.js';
@@ -40,8 +42,13 @@ export async function startDirectCall(ctx: CallContext, a: Arrival, operator: Op
   a.req.on('cancel', () => {
     cancelled = true;
   });
+  // Callers already camped on the operator go first: a newcomer lines up behind them.
+  if (await othersCampedOn(ctx, operator.id)) return campOnDirect(ctx, a, operator, ms, () => cancelled);
   const reserved = await reserve(ctx, a, operator, ringTimeoutMs);
-  if (reserved === 'busy') return a.refuse(486, 'Busy Here: operator not available', 'rejected');
+  if (reserved === 'busy') {
+    if (await wantsCampOn(ctx, operator.id)) return campOnDirect(ctx, a, operator, ms, () => cancelled);
+    return a.refuse(486, 'Busy Here: operator not available', 'rejected');
+  }
   if (reserved === 'error') return a.refuse(503, 'Service Unavailable: operator state unavailable', 'failed');
   const release = (): Promise<unknown> => ctx.operators.tryApply(operator.id, { type: 'release', callId: a.callId, missed: false, maxMisses: MAX_MISSES_OUTSIDE_QUEUES }).catch(() => undefined);
   if (cancelled) {
@@ -65,6 +72,36 @@ export async function startDirectCall(ctx: CallContext, a: Arrival, operator: Op
   const call = new DirectCall(ctx, a, operator, ms, endpoint, ringTimeoutMs);
   ctx.calls.add(call);
   await call.start();
+}
+
+/**
+ * The operator is on a call: the caller is answered, hears that the line is busy, and camps on
+ * them. If the camp-on ends without them, the caller goes to the operator's own queue (lowest
+ * penalty first), or hears the busy announcement when the operator is in no queue.
+ */
+async function campOnDirect(ctx: CallContext, a: Arrival, operator: Operator, ms: Mrf.MediaServer, cancelled: () => boolean): Promise<void> {
+  if (cancelled()) return a.abandoned();
+  const answered = await a.answerOnto(ms);
+  if (!answered) return;
+  a.leg.answered(Date.now());
+  const queueId = fallbackQueue(ctx.settings.queuesOf(operator.id).map((q) => ({ queueId: q, penalty: memberPenalty(ctx, q, operator.id) })));
+  const campOn = new CampOn(ctx, {
+    callId: a.callId,
+    log: a.log,
+    recorder: a.recorder,
+    caller: { ...answered, number: a.caller.number, name: a.caller.name, dialled: a.dialled, leg: a.leg, arrivedAt: a.arrivedAt, priority: 0, skill: '' },
+    target: operator,
+    origin: 'direct',
+    fromOperator: undefined,
+    fallbackQueue: queueId === undefined ? undefined : ctx.settings.queue(queueId),
+    queue: undefined,
+  });
+  ctx.calls.add(campOn);
+  await campOn.start();
+}
+
+function memberPenalty(ctx: CallContext, queueId: number, operatorId: number): number {
+  return ctx.settings.members(queueId).find((m) => m.operatorId === operatorId)?.penalty ?? 0;
 }
 
 async function reserve(ctx: CallContext, a: Arrival, operator: Operator, ringTimeoutMs: number): Promise<'reserved' | 'busy' | 'error'> {

@@ -241,6 +241,11 @@ export class CallRecorder {
     this.connectedOperator = to.operator.id;
   }
 
+  /** A blind transfer found its target busy: the caller camps on them (the camp_ons table says how it ended). */
+  campedOn(fromOperatorId: number | null, target: OperatorRef, at: number): void {
+    this.queueEvent('transfer', at, { operatorId: fromOperatorId, data: { kind: 'blind', toOperatorId: target.id, toOperator: target.username, result: 'camped-on' } });
+  }
+
   /** A transfer that the target did not take (busy, no answer, refused) or that was called off. */
   transferFailed(fromOperatorId: number | null, status: number, at: number, kind: 'blind' | 'attended' = 'blind'): void {
     this.queueEvent('transfer', at, { operatorId: fromOperatorId, data: { kind, result: status === 487 ? 'cancelled' : 'failed', status } });

@@ -132,6 +132,23 @@ export const RECORD_TABLES: RecordTables = {
       leftHow: 'left_how',
     },
   },
+  'camp-on': {
+    table: 'camp_ons',
+    key: 'campOnId',
+    columns: {
+      campOnId: 'camp_on_id',
+      callId: 'call_id',
+      instanceId: 'instance_id',
+      operatorId: 'operator_id',
+      operatorUsername: 'operator_username',
+      origin: 'origin',
+      fromOperatorId: 'from_operator_id',
+      campedAt: 'camped_at',
+      endedAt: 'ended_at',
+      waitS: 'wait_s',
+      outcome: 'outcome',
+    },
+  },
 };
 
 export const RECORD_KINDS = Object.keys(RECORD_TABLES) as RecordKind[];

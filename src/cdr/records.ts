@@ -121,9 +121,29 @@ export interface RoomMemberRecord {
   leftHow: 'hangup' | 'kicked' | 'ended' | 'moderator-left' | 'system';
 }
 
+/** One caller's camp-on on a busy operator (sql/008_camp_on.sql), written when it ends. */
+export interface CampOnRecord {
+  campOnId: string;
+  callId: string;
+  instanceId: string;
+  /** The operator camped on. */
+  operatorId: number;
+  operatorUsername: string;
+  /** transfer: a blind transfer found them busy; direct: a call to their own number did. */
+  origin: 'transfer' | 'direct';
+  /** The operator who transferred the caller (transfers only). */
+  fromOperatorId: number | null;
+  campedAt: string;
+  endedAt: string;
+  waitS: number;
+  /** connected: the operator answered once free; timeout; no-answer: rung once free, did not answer; abandoned: the caller hung up; ended: by the switchboard. */
+  outcome: 'connected' | 'timeout' | 'no-answer' | 'abandoned' | 'ended';
+}
+
 export type HistoryRecord =
   | { kind: 'call'; row: CallRecord }
   | { kind: 'leg'; row: LegRecord }
   | { kind: 'queue-event'; row: QueueEventRecord }
   | { kind: 'operator-event'; row: OperatorEventRecord }
-  | { kind: 'room-member'; row: RoomMemberRecord };
+  | { kind: 'room-member'; row: RoomMemberRecord }
+  | { kind: 'camp-on'; row: CampOnRecord };

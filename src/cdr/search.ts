@@ -72,5 +72,11 @@ export async function callStory(pool: Pool, callId: string): Promise<Record<stri
      FROM room_members WHERE call_id = $1 ORDER BY joined_at`,
     [callId],
   );
-  return { ...call, legs: legs.rows, queueEvents: events.rows, roomStays: rooms.rows };
+  const campOns = await pool.query(
+    `SELECT operator_id AS "operatorId", operator_username AS "operatorUsername", origin, from_operator_id AS "fromOperatorId",
+       camped_at AS "campedAt", ended_at AS "endedAt", wait_s AS "waitS", outcome
+     FROM camp_ons WHERE call_id = $1 ORDER BY camped_at`,
+    [callId],
+  );
+  return { ...call, legs: legs.rows, queueEvents: events.rows, roomStays: rooms.rows, campOns: campOns.rows };
 }

@@ -21,7 +21,10 @@ export type CallEventName =
   | 'left-queue'
   | 'transferred'
   | 'completed'
-  | 'ended';
+  | 'ended'
+  /** Camp-on: the caller waits for a busy operator ('camped-on'), and how that ended ('camp-on-ended', reason = outcome). */
+  | 'camped-on'
+  | 'camp-on-ended';
 
 /** What a call event carries; fields a step does not know are left out. */
 export interface CallEvent extends BusEvent {
@@ -87,6 +90,10 @@ function fromQueueEvent(q: QueueEventRecord): CallEvent | undefined {
 /** The live event a history record stands for, if any (legs and operator records have none here). */
 export function callEventOf(record: HistoryRecord): CallEvent | undefined {
   if (record.kind === 'queue-event') return fromQueueEvent(record.row);
+  if (record.kind === 'camp-on') {
+    const c = record.row;
+    return { type: 'call', event: 'camp-on-ended', callId: c.callId, at: c.endedAt, operatorId: c.operatorId, waitS: c.waitS, reason: c.outcome };
+  }
   if (record.kind !== 'call') return undefined;
   const c = record.row;
   return {

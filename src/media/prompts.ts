@@ -26,7 +26,7 @@ export type InterceptPrompt = keyof typeof INTERCEPT_PROMPTS;
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | RoomPrompt | InterceptPrompt): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt): string {
     return `${this.dir}/${name}.wav`;
   }
 

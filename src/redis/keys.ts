@@ -37,6 +37,14 @@ export class RedisKeys {
     return this.key('op', operatorId);
   }
 
+  /**
+   * Sorted set: the calls camped on a busy operator, scored by when each camp-on expires (ms), so
+   * in the order they camped; entries of a crashed instance drop out when they expire.
+   */
+  campOn(operatorId: number | string): string {
+    return this.key('op', operatorId, 'camp-on');
+  }
+
   /** Set of the ids of every operator with a live state. */
   operatorIndex(): string {
     return this.key('ops');

@@ -7,14 +7,15 @@ import { describeRun, flow, requestsOf, responsesOf, type SippMessage, type Sipp
  * ringing and is answered only when the operator answers; busy, reject, no-answer and a caller
  * who gives up while it rings; the routing refusals (404, 403). Each test has an operator and a
  * number of its own. The bench trusts no source (TRUSTED_SOURCES is elsewhere), so the routes
- * allow outside callers except where a test says otherwise; the ring timeout is 2 s.
+ * allow outside callers except where a test says otherwise; the ring timeout is 2 s. Camp-on is
+ * off here (a busy operator's caller gets 486); camp-on.test.ts has the calls that camp on.
  */
 let bench: CallBench;
 const phones: Phone[] = [];
 let seq = 0;
 
 beforeAll(async () => {
-  bench = await startCallBench({ TRUSTED_SOURCES: '192.0.2.0/24', DIRECT_RING_TIMEOUT_SECONDS: '2' });
+  bench = await startCallBench({ TRUSTED_SOURCES: '192.0.2.0/24', DIRECT_RING_TIMEOUT_SECONDS: '2', CAMP_ON_TIMEOUT_SECONDS: '0' });
 });
 
 afterEach(() => {

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     expect(c.redisPrefix).toBe('sb:');
     expect(c.trustedSources).toEqual([]);
     expect(c.shutdownGraceSeconds).toBe(30);
+    expect(c.campOnTimeoutS).toBe(60);
     expect(c.apiKeys).toEqual([
       { key: '0123456789abcdef0123', role: 'admin' },
       { key: 'fedcba9876543210fedc', role: 'supervisor' },
@@ -82,6 +83,7 @@ describe('loadConfig', () => {
     ['API_KEYS', ',,', 'API_KEYS lists no key'],
     ['FREESWITCH_ESL', ',', 'FREESWITCH_ESL lists no server'],
     ['SHUTDOWN_GRACE_SECONDS', '-1', 'SHUTDOWN_GRACE_SECONDS must be between 0 and 3600, got -1'],
+    ['CAMP_ON_TIMEOUT_SECONDS', '1m', 'CAMP_ON_TIMEOUT_SECONDS must be a whole number, got "1m"'],
   ])('rejects a bad %s (%s) with one line naming it', (name, value, message) => {
     expect(problems({ ...valid, [name]: value })).toEqual([message]);
   });

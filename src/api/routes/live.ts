@@ -32,7 +32,7 @@ const liveCallSchema = {
   properties: {
     callId: { type: 'string' },
     owner: { type: 'string', description: 'the switchboard instance that holds the call' },
-    state: { type: 'string', enum: ['routing', 'waiting', 'offering', 'connected', 'ending'] },
+    state: { type: 'string', enum: ['routing', 'waiting', 'offering', 'connected', 'camped', 'ending'] },
     callerNumber: { type: 'string' },
     callerName: { type: 'string' },
     dialledNumber: { type: 'string' },
