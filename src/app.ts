@@ -34,6 +34,7 @@ import { EventBus } from './redis/events.js';
 import { RedisKeys } from './redis/keys.js';
 import { attachRegistrar } from './registrar/index.js';
 import { connectDrachtio } from './sip/connection.js';
+import { attachStrayRequests } from './sip/stray-requests.js';
 import { StartupError, waitForPostgres, waitForRedis } from './startup.js';
 
 const POSTGRES_PROBE_MS = 5_000;
@@ -262,6 +263,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   let accepting = true;
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
   attachInbound(ctx, () => accepting, { featureAuth, rooms });
+  attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {

@@ -2,6 +2,7 @@ import type Srf from 'drachtio-srf';
 import type { Rooms } from '../conference/rooms.js';
 import { isConnected } from '../media/answer.js';
 import type { Operator, Queue, Room, Route } from '../provisioning/types.js';
+import { checkOffer } from '../sip/offer.js';
 import { isTrusted } from '../sip/trust.js';
 import { newArrival, type Arrival } from './arrival.js';
 import type { CallContext } from './context.js';
@@ -86,10 +87,14 @@ async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfReq
 
   if (!accepting) return a.refuse(503, 'Service Unavailable: shutting down', 'failed');
   const admission = admit(ctx, a.dialled, req.source_address);
+  if (admission.kind === 'reject') {
+    a.recorder.routed('reject');
+    return a.refuse(admission.status, admission.reason, 'rejected');
+  }
+  // Every call that is not refused is answered onto the media server with the caller's offer.
+  const offer = checkOffer(req.get('Content-Type'), req.body);
+  if (!offer.ok) return a.refuse(offer.status, offer.reason, 'rejected', offer.headers);
   switch (admission.kind) {
-    case 'reject':
-      a.recorder.routed('reject');
-      return a.refuse(admission.status, admission.reason, 'rejected');
     case 'feature':
       return handleFeatureCode(ctx, deps.featureAuth, a, admission.code);
     case 'operator':
