@@ -45,7 +45,7 @@ export function parseResponse(text: string): RawResponse | undefined {
 }
 
 export class RawSipClient {
-  private readonly responses: RawResponse[] = [];
+  private responses: RawResponse[] = [];
   private readonly waiters: (() => void)[] = [];
   private tcpBuffer = '';
 
@@ -90,11 +90,6 @@ export class RawSipClient {
     return client;
   }
 
-  /** Every response received so far, in order. */
-  get all(): readonly RawResponse[] {
-    return this.responses;
-  }
-
   /** A request URI on the server for `user`. */
   uri(user: string): string {
     return `sip:${user}@${this.remote.host}:${this.remote.port}`;
@@ -133,6 +128,8 @@ export class RawSipClient {
     this.send(built.text);
     const final = await this.waitFor((res) => res.status >= 200 && res.headers.get('call-id') === built.callId, ms);
     if (final && r.method === 'INVITE' && final.status >= 300) this.ackFor(r, built, final);
+    // Forget this request's responses: a long run must not hold every answer it ever got.
+    this.responses = this.responses.filter((res) => res.headers.get('call-id') !== built.callId);
     return final;
   }
 
