@@ -37,6 +37,7 @@ import { EventBus } from './redis/events.js';
 import { RedisKeys } from './redis/keys.js';
 import { attachRegistrar } from './registrar/index.js';
 import { connectDrachtio } from './sip/connection.js';
+import { attachStrayRequests } from './sip/stray-requests.js';
 import { StartupError, waitForPostgres, waitForRedis } from './startup.js';
 
 const POSTGRES_PROBE_MS = 5_000;
@@ -281,6 +282,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   // Without Redis a call could be answered but neither queued nor given an operator: 503 it.
   const refusal = (): string | undefined => (!accepting ? 'shutting down' : d.redis.status !== 'ready' ? 'live state unavailable' : undefined);
   attachInbound(ctx, refusal, { featureAuth, rooms });
+  attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {

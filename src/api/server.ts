@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ApiKey, Role } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { Health } from '../health.js';
@@ -68,6 +68,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
+    // A malformed URL or an overlong path parameter is refused by the router before any handler:
+    // answer it in the API's error format too.
+    frameworkErrors: (err, _request, reply) => {
+      const apiError = toApiError(err);
+      void (reply as FastifyReply).code(apiError.status).send(apiError.body());
+    },
   });
   app.setValidatorCompiler(compileValidator);
   app.addSchema(errorSchema);

@@ -27,8 +27,8 @@ export interface Arrival {
   readonly recorder: CallRecorder;
   /** The caller's leg (inbound); ended by whoever ends the call. */
   readonly leg: LegRecorder;
-  /** Answers the INVITE with a failure status and records the call as refused. */
-  refuse(status: number, reason: string, disposition: Extract<Disposition, 'rejected' | 'failed'>): void;
+  /** Answers the INVITE with a failure status (and headers, e.g. Warning) and records the call as refused. */
+  refuse(status: number, reason: string, disposition: Extract<Disposition, 'rejected' | 'failed'>, headers?: Record<string, string>): void;
   /** Records a caller who gave up (CANCEL) before the call was answered. */
   abandoned(): void;
   /**
@@ -67,9 +67,9 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
     return taken;
   };
   publishCallEvent(ctx.bus, { event: 'arrived', callId, instanceId: ctx.instanceId, callerNumber: caller.number, callerName: caller.name, dialledNumber: dialled, at: arrivedAt });
-  const refuse: Arrival['refuse'] = (status, reason, disposition) => {
+  const refuse: Arrival['refuse'] = (status, reason, disposition, headers) => {
     void releaseEndpoint(takeEarlyMedia());
-    if (!res.finalResponseSent) res.send(status);
+    if (!res.finalResponseSent) res.send(status, headers ? { headers } : {});
     const at = Date.now();
     leg.end(at, 'system', status, reason);
     recorder.end({ at, hangupBy: 'system', sipStatus: status, sipReason: reason, disposition });

@@ -3,6 +3,7 @@ import type { Rooms } from '../conference/rooms.js';
 import { isConnected } from '../media/answer.js';
 import { intercepts, type NumberChange } from '../numbers/number-changes.js';
 import type { Operator, Queue, Room, Route } from '../provisioning/types.js';
+import { checkOffer } from '../sip/offer.js';
 import { isTrusted } from '../sip/trust.js';
 import { newArrival, type Arrival } from './arrival.js';
 import type { CallContext } from './context.js';
@@ -103,6 +104,13 @@ async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfReq
 
   if (refusal !== undefined) return a.refuse(503, `Service Unavailable: ${refusal}`, 'failed');
   const admission = admit(ctx, a.dialled, req.source_address);
+  if (admission.kind === 'reject') {
+    a.recorder.routed('reject');
+    return a.refuse(admission.status, admission.reason, 'rejected');
+  }
+  // Every call that is not refused is answered onto the media server with the caller's offer.
+  const offer = checkOffer(req.get('Content-Type'), req.body);
+  if (!offer.ok) return a.refuse(offer.status, offer.reason, 'rejected', offer.headers);
   switch (admission.kind) {
     case 'feature':
       return handleFeatureCode(ctx, deps.featureAuth, a, admission.code);

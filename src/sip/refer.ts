@@ -29,7 +29,9 @@ export function parseReferTo(header: string | undefined): ReferTarget | undefine
   if (!scheme) return undefined;
   const rest = address.slice(scheme.length + 1);
   const number = scheme === 'tel' ? (rest.split(';')[0] ?? '') : (/^([^@;]+)@/.exec(rest)?.[1] ?? '');
-  const target: ReferTarget = { uri: address, number: decodeURIComponent(number) };
+  const decoded = decode(number);
+  if (decoded === undefined) return undefined;
+  const target: ReferTarget = { uri: address, number: decoded };
   const replaces = parseReplaces(query);
   if (replaces) target.replaces = replaces;
   return target;
@@ -40,13 +42,22 @@ function parseReplaces(query: string): Replaces | undefined {
   for (const pair of query.split('&')) {
     const [name = '', value = ''] = pair.split('=');
     if (name.toLowerCase() !== 'replaces') continue;
-    const decoded = decodeURIComponent(value);
+    const decoded = decode(value) ?? '';
     const [callId = '', ...params] = decoded.split(';');
     const param = (key: string): string => params.find((p) => p.trim().toLowerCase().startsWith(`${key}=`))?.split('=')[1]?.trim() ?? '';
     const replaces = { callId: callId.trim(), toTag: param('to-tag'), fromTag: param('from-tag') };
     return replaces.callId && replaces.toTag && replaces.fromTag ? replaces : undefined;
   }
   return undefined;
+}
+
+/** %-decoding that answers undefined for a broken escape (junk from the wire) instead of throwing. */
+function decode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The body of a NOTIFY reporting a REFER's progress (RFC 3515 §2.4.5): a status line. */

@@ -49,3 +49,17 @@ describe('sipfrag', () => {
     expect(sipfrag(100, 'Trying')).toBe('SIP/2.0 100 Trying\r\n');
   });
 });
+
+describe('parseReferTo on hostile input', () => {
+  it('refuses broken %-escapes instead of throwing', () => {
+    expect(parseReferTo('<sip:%zz@pbx>')).toBeUndefined();
+    expect(parseReferTo('<sip:%E0%A4%A@pbx>')).toBeUndefined();
+    expect(parseReferTo('<sip:bob@pbx?Replaces=%zz%3Bto-tag%3D1%3Bfrom-tag%3D2>')).toEqual({ uri: 'sip:bob@pbx', number: 'bob' });
+  });
+
+  it('refuses junk of every shape', () => {
+    for (const junk of ['<', '>', '<>', '<<sip:>>', ';;;', 'sip', 'mailto:x@y', '"Bob" <>', '\u0000\u0001', 'x'.repeat(10_000)]) {
+      expect(parseReferTo(junk)?.number ?? '', junk.slice(0, 20)).toBe('');
+    }
+  });
+});
