@@ -52,6 +52,9 @@ export const RECORD_TABLES: RecordTables = {
       hangupBy: 'hangup_by',
       sipStatus: 'sip_status',
       sipReason: 'sip_reason',
+      rating: 'rating',
+      ratingResult: 'rating_result',
+      ratingOperatorId: 'rating_operator_id',
     },
   },
   leg: {

@@ -48,7 +48,13 @@ export interface CallRecord {
   hangupBy: Exclude<HangupBy, 'guest'> | null;
   sipStatus: number | null;
   sipReason: string | null;
+  /** The caller's rating 1-5 (sql/007); ratingResult null: not asked. */
+  rating: number | null;
+  ratingResult: RatingResult | null;
+  ratingOperatorId: number | null;
 }
+
+export type RatingResult = 'rated' | 'not-rated';
 
 export interface LegRecord {
   legId: string;

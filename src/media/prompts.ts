@@ -11,6 +11,14 @@ export const ROOM_PROMPTS = {
 } as const;
 export type RoomPrompt = keyof typeof ROOM_PROMPTS;
 
+/** The prompts of the satisfaction rating (README: Greeting and rating). */
+export const RATING_PROMPTS = {
+  rating: 'Please rate our service from 1, poor, to 5, excellent, on your keypad.',
+  'rating-invalid': 'Please press a digit from 1 to 5.',
+  'rating-thanks': 'Thank you for your rating. Goodbye.',
+} as const;
+export type RatingPrompt = keyof typeof RATING_PROMPTS;
+
 /**
  * What callers hear besides hold music. Files live in PROMPTS_DIR on the media server (see the
  * README for the list); tones need no files, so feature codes work on a bare FreeSWITCH.
@@ -18,7 +26,12 @@ export type RoomPrompt = keyof typeof ROOM_PROMPTS;
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | RoomPrompt): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | RoomPrompt | RatingPrompt): string {
+    return `${this.dir}/${name}.wav`;
+  }
+
+  /** A prompt named in the configuration (a queue's greeting or whisper), already validated. */
+  configured(name: string): string {
     return `${this.dir}/${name}.wav`;
   }
 
@@ -31,5 +44,10 @@ export class Prompts {
   async position(endpoint: Mrf.Endpoint, position: number): Promise<void> {
     await endpoint.play(this.file('position'));
     await endpoint.say(String(position), { sayType: 'NUMBER', sayMethod: 'pronounced' });
+  }
+
+  /** Digits spoken one by one ("six seven three five four"), as a work number is read out. */
+  async digits(endpoint: Mrf.Endpoint, digits: string): Promise<void> {
+    await endpoint.say(digits, { sayType: 'NUMBER', sayMethod: 'iterated' });
   }
 }

@@ -33,6 +33,11 @@ export const queuesTable: TableSpec = {
     holdMusic: 'hold_music',
     announceIntervalS: 'announce_interval_s',
     serviceLevelS: 'service_level_s',
+    greeting: 'greeting',
+    greetingPrompt: 'greeting_prompt',
+    whisper: 'whisper',
+    rating: 'rating',
+    ratingTimeoutS: 'rating_timeout_s',
   },
   constraints: {
     unique: { queues_number_key: 'number' },

@@ -44,6 +44,9 @@ function callRecord(full: boolean): CallRecord {
     hangupBy: full ? 'operator' : null,
     sipStatus: full ? 200 : null,
     sipReason: full ? 'OK' : null,
+    rating: full ? 4 : null,
+    ratingResult: full ? 'rated' : null,
+    ratingOperatorId: full ? 7 : null,
   };
 }
 
