@@ -152,6 +152,11 @@ export class Conversation implements ActiveCall {
    */
   private async greet(plan: GreetingPlan, op: OperatorTalker): Promise<void> {
     this.log.info({ workNumber: op.operator.workNumber, greeting: plan.caller.length > 0, whisper: plan.operator.length > 0 }, 'greeting before connecting');
+    // The queue's hold music was just broken off with `uuid_break all`, which would also flush a
+    // greeting queued behind it. Breaking again on the same event socket and awaiting the answer
+    // makes sure that break is behind us before the greeting starts.
+    const caller = this.s.caller.endpoint;
+    await caller.api('uuid_break', `${caller.uuid} all`).catch(() => undefined);
     await Promise.all([this.playSteps(this.s.caller.endpoint, plan.caller), this.playSteps(op.endpoint, plan.operator)]);
     this.greeting = false;
     if (this.ended || this.operator !== op) return;

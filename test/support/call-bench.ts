@@ -6,6 +6,7 @@
 import path from 'node:path';
 import pg from 'pg';
 import { ROOT_DIR } from '../../src/paths.js';
+import type { FreeswitchStandInOptions } from '../benches/freeswitch/index.js';
 import { useDrachtio, type DrachtioTarget } from './drachtio-env.js';
 import { useFreeswitch, type FreeswitchTarget } from './freeswitch-env.js';
 import { getFreePort } from './ports.js';
@@ -51,9 +52,10 @@ async function connected(sb: TestSwitchboard): Promise<void> {
   await until('drachtio-server and FreeSWITCH to be connected', async () => (sb.health.report().status === 'ok' ? true : undefined), 15_000);
 }
 
-export async function startCallBench(extraEnv: Record<string, string> = {}): Promise<CallBench> {
+/** `standIn`: options of the FreeSWITCH stand-in (e.g. how long a file plays); ignored for a real one. */
+export async function startCallBench(extraEnv: Record<string, string> = {}, standIn: FreeswitchStandInOptions = {}): Promise<CallBench> {
   const drachtio = await useDrachtio();
-  const freeswitch = await useFreeswitch();
+  const freeswitch = await useFreeswitch(standIn);
   const env = {
     DRACHTIO_HOST: drachtio.host,
     DRACHTIO_PORT: String(drachtio.port),
