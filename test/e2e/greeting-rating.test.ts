@@ -123,14 +123,15 @@ async function settings(body: Record<string, unknown>): Promise<void> {
 }
 
 /** Alice's phone for one call: hangs up after `talkMs`, or (talkMs undefined) waits for the BYE. */
-async function alicePhone(talkMs?: number): Promise<Promise<SippResult>> {
+async function alicePhone(talkMs?: number): Promise<{ done: Promise<SippResult> }> {
   await until('alice available', async () => {
     const res = await bench.sb.api(`/v1/operators/${alice.id}/state`);
     return (res.body as { state: string }).state === 'available' ? true : undefined;
   }, WAIT_MS);
   const phone = await operatorPhone(bench, alice.username, alice.password, talkMs === undefined ? 'operator-answer.xml' : 'operator-hangup.xml', { calls: 1, pauseMs: talkMs ?? 0, timeoutMs: SIPP_MS });
   phones.push(phone.run);
-  return phone.run.done;
+  // Wrapped: an async function returning the promise itself would wait for the phone to finish.
+  return { done: phone.run.done };
 }
 
 /** A caller who stays until hung up (pauseMs undefined) or hangs up `pauseMs` after the answer. */
@@ -171,7 +172,8 @@ describe('work-number greeting', () => {
   it('the caller hears the greeting and the work number digit by digit, the operator the queue\'s name, then they talk', async () => {
     await settings({ greeting: true, greetingPrompt: 'welcome', whisper: true, rating: false });
     const since = media.executions.length;
-    const phone = await alicePhone(1500);
+    // Talks 6 s after answering: longer than the greeting.
+    const phone = await alicePhone(6000);
     const run = caller('3101');
     const callerUuid = await media.prompt('welcome', since);
     const standIn = bench.freeswitch.standIn;
@@ -188,8 +190,8 @@ describe('work-number greeting', () => {
     if (standIn) await until('caller and operator connected after the greeting', async () => (standIn.model.bridgedWith(callerUuid) === operatorUuid ? true : undefined), WAIT_MS);
 
     passed(await run);
-    passed(await phone);
-    const [invite] = requestsOf(await phone, 'received', 'INVITE');
+    passed(await phone.done);
+    const [invite] = requestsOf(await phone.done, 'received', 'INVITE');
     const cdr = await cdrOf('31011');
     expect(cdr.call_id).toBe(invite?.get('X-Call-ID'));
     expect(cdr).toMatchObject({ disposition: 'answered', hangup_by: 'operator', rating: null, rating_result: null, rating_operator_id: null });
@@ -204,7 +206,7 @@ describe('work-number greeting', () => {
     const run = caller('3102', 6000);
     const callerUuid = await media.prompt('long-greeting', since);
     passed(await run);
-    const operator = await phone;
+    const operator = await phone.done;
     passed(operator);
     expect(flow(operator).slice(-2)).toEqual(['< BYE', '> 200 BYE']);
     const cdr = await cdrOf('31021');
@@ -225,7 +227,7 @@ describe('work-number greeting', () => {
     const result = await run;
     passed(result);
     expect(flow(result).slice(-2)).toEqual(['< BYE', '> 200 BYE']);
-    passed(await phone);
+    passed(await phone.done);
     const cdr = await cdrOf('31031');
     expect(cdr).toMatchObject({ disposition: 'answered', hangup_by: 'operator', rating: null, rating_result: null });
     expect(media.executions.slice(since).some((e) => e.data.endsWith('/rating.wav'))).toBe(false);
@@ -244,7 +246,7 @@ describe('satisfaction rating', () => {
     const result = await run;
     passed(result);
     expect(flow(result).slice(-2)).toEqual(['< BYE', '> 200 BYE']);
-    passed(await phone);
+    passed(await phone.done);
     return { run: result, cdr: await cdrOf(`${prefix}1`) };
   }
 
@@ -254,7 +256,7 @@ describe('satisfaction rating', () => {
       await media.dtmf(uuid, '4');
       expect(await media.prompt('rating-thanks', since)).toBe(uuid);
     });
-    expect(cdr).toMatchObject({ disposition: 'answered', hangup_by: 'operator', rating: 4, rating_result: 'rated', rating_operator_id: String(alice.id) });
+    expect(cdr).toMatchObject({ disposition: 'answered', hangup_by: 'operator', rating: 4, rating_result: 'rated', rating_operator_id: alice.id });
     // Talk time ends when the operator hung up, not after the rating.
     expect(cdr.talk_s as number).toBeLessThan(cdr.answered_s as number);
     expect(await legsOf(cdr.call_id)).toEqual([{ role: 'caller', hangup_by: 'system' }, { role: 'operator', hangup_by: 'operator' }]);
@@ -283,7 +285,7 @@ describe('satisfaction rating', () => {
       await media.dtmf(uuid, '#');
       expect(await media.prompt('goodbye', since)).toBe(uuid);
     });
-    expect(cdr).toMatchObject({ rating: null, rating_result: 'not-rated', rating_operator_id: String(alice.id), hangup_by: 'operator' });
+    expect(cdr).toMatchObject({ rating: null, rating_result: 'not-rated', rating_operator_id: alice.id, hangup_by: 'operator' });
     expect(media.executions.slice(since3203).some((e) => e.data.endsWith('/rating-thanks.wav'))).toBe(false);
     await noChannelsLeft();
   }, CALL_TEST_MS);
@@ -305,7 +307,7 @@ describe('satisfaction rating', () => {
     const run = caller('3205', 8000);
     await media.prompt('rating', since);
     passed(await run);
-    passed(await phone);
+    passed(await phone.done);
     const cdr = await cdrOf('32051');
     expect(cdr).toMatchObject({ rating: null, rating_result: 'not-rated', hangup_by: 'operator' });
     expect(await legsOf(cdr.call_id)).toEqual([{ role: 'caller', hangup_by: 'caller' }, { role: 'operator', hangup_by: 'operator' }]);
@@ -317,7 +319,7 @@ describe('satisfaction rating', () => {
     const since = media.executions.length;
     const phone = await alicePhone();
     passed(await caller('3206', 5000));
-    passed(await phone);
+    passed(await phone.done);
     const cdr = await cdrOf('32061');
     expect(cdr).toMatchObject({ disposition: 'answered', hangup_by: 'caller', rating: null, rating_result: null, rating_operator_id: null });
     expect(media.executions.slice(since).some((e) => e.data.endsWith('/rating.wav'))).toBe(false);
