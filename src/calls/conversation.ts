@@ -157,10 +157,10 @@ export class Conversation implements ActiveCall {
     // makes sure that break is behind us before the greeting starts.
     const caller = this.s.caller.endpoint;
     await caller.api('uuid_break', `${caller.uuid} all`).catch(() => undefined);
-    await Promise.all([this.playSteps(this.s.caller.endpoint, plan.caller), this.playSteps(op.endpoint, plan.operator)]);
+    await Promise.all([this.playSteps(caller, plan.caller), this.playSteps(op.endpoint, plan.operator)]);
     this.greeting = false;
     if (this.ended || this.operator !== op) return;
-    await this.s.caller.endpoint.bridge(op.endpoint);
+    await caller.bridge(op.endpoint);
     this.log.info({ operator: op.operator.username }, 'greeting over: caller and operator connected');
   }
 
@@ -244,7 +244,11 @@ export class Conversation implements ActiveCall {
     this.stopHold();
     const queue = this.ratingQueue();
     if (queue) {
-      void this.rate(op.operator, queue).catch((err: Error) => this.log.warn({ err: err.message }, 'rating failed'));
+      void this.rate(op.operator, queue).catch((err: Error) => {
+        this.log.warn({ err: err.message }, 'rating failed');
+        hangUpDialog(this.s.caller.dialog);
+        void this.finish('operator', 'operator hung up');
+      });
       return;
     }
     hangUpDialog(this.s.caller.dialog);
