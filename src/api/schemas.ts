@@ -4,7 +4,7 @@
  */
 
 import { DEFAULT_HOLD_MUSIC } from '../media/hold.js';
-import { SKILL_PATTERN, USERNAME_PATTERN } from '../provisioning/types.js';
+import { PROMPT_NAME_PATTERN, SKILL_PATTERN, USERNAME_PATTERN } from '../provisioning/types.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -109,6 +109,11 @@ export const queueSchemas = resource(
       description: 'DTMF digit -> skill, asked of callers whose route names no skill; null: no menu',
     },
     skillMenuPrompt: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'skill-menu', description: 'the menu prompt: a file in PROMPTS_DIR, without .wav' },
+    greeting: { type: 'boolean', default: false, description: 'the caller hears greetingPrompt and the operator\'s work number before being connected' },
+    greetingPrompt: { type: 'string', pattern: PROMPT_NAME_PATTERN, default: 'greeting', description: 'a file in PROMPTS_DIR, without .wav' },
+    whisper: { type: 'boolean', default: false, description: 'the operator hears queue-<number>.wav (the queue\'s name) before being connected' },
+    rating: { type: 'boolean', default: false, description: 'when the operator hangs up first, the caller is asked to rate the call 1-5' },
+    ratingTimeoutS: { ...seconds(3, 60), default: 10, description: 'how long the caller has to press a digit after the rating prompt' },
   },
   ['number', 'name'],
 );

@@ -12,6 +12,8 @@ import { isHoldSdp, parseReferTo, sipfrag, type Replaces } from '../sip/refer.js
 import { bounded, hangUpDialog, settleOnce } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
 import { CampOn, othersCampedOn, wantsCampOn } from './camp-on.js';
+import { greetingPlan, type GreetingPlan, type GreetingStep } from './greeting.js';
+import { askForRating } from './rating.js';
 import { holdRequests, OperatorRing } from './operator-ring.js';
 import { QueueCall, type AnsweredCaller } from './queue-call.js';
 
@@ -114,6 +116,10 @@ export class Conversation implements ActiveCall {
   /** Listeners on the operator's dialog, to hand the operator to another call intact. */
   private readonly detach = new Map<OperatorTalker, () => void>();
   private ended = false;
+  /** The work-number greeting plays: caller and operator are not connected yet. */
+  private greeting = false;
+  /** The operator hung up and the caller is being asked for a rating. */
+  private rating = false;
 
   private constructor(
     private readonly ctx: CallContext,
@@ -123,16 +129,49 @@ export class Conversation implements ActiveCall {
     this.log = s.log;
   }
 
-  /** Takes over a call whose caller and operator were just bridged. */
+  /**
+   * Takes over a call whose operator just answered: caller and operator are bridged already,
+   * unless the queue greets (greeting.ts), in which case they are once the greeting is over.
+   */
   static begin(ctx: CallContext, s: ConversationStart): Conversation {
     const c = new Conversation(ctx, s);
     ctx.calls.add(c);
     s.caller.dialog.on('destroy', () => c.callerGone());
     c.adopt(s.operator);
+    const plan = greetingPlan(s.queue, s.operator.operator.workNumber);
+    if (plan) c.greeting = true;
     // A BYE right behind the answer may have ended a dialog before these listeners existed.
     if (!isConnected(s.caller.dialog)) c.callerGone();
     else if (!isConnected(s.operator.dialog)) c.operatorGone(s.operator);
+    else if (plan) void c.greet(plan, s.operator).catch((err: Error) => c.log.warn({ err: err.message }, 'greeting failed'));
     return c;
+  }
+
+  /**
+   * The caller hears the greeting and the operator's work number while the operator hears the
+   * whisper; then they are connected. Either hanging up meanwhile ends the call as at any time
+   * (callerGone, operatorGone), and the greeting stops with the endpoints.
+   */
+  private async greet(plan: GreetingPlan, op: OperatorTalker): Promise<void> {
+    this.log.info({ workNumber: op.operator.workNumber, greeting: plan.caller.length > 0, whisper: plan.operator.length > 0 }, 'greeting before connecting');
+    // The queue's hold music was just broken off with `uuid_break all`, which would also flush a
+    // greeting queued behind it. Breaking again on the same event socket and awaiting the answer
+    // makes sure that break is behind us before the greeting starts.
+    const caller = this.s.caller.endpoint;
+    await caller.api('uuid_break', `${caller.uuid} all`).catch(() => undefined);
+    await Promise.all([this.playSteps(caller, plan.caller), this.playSteps(op.endpoint, plan.operator)]);
+    this.greeting = false;
+    if (this.ended || this.operator !== op) return;
+    await caller.bridge(op.endpoint);
+    this.log.info({ operator: op.operator.username }, 'greeting over: caller and operator connected');
+  }
+
+  private async playSteps(endpoint: Mrf.Endpoint, steps: GreetingStep[]): Promise<void> {
+    for (const step of steps) {
+      if (this.ended) return;
+      const work = step.kind === 'play' ? endpoint.play(this.ctx.prompts.configured(step.prompt)) : this.ctx.prompts.digits(endpoint, step.digits);
+      await bounded(work, PROMPT_MAX_MS);
+    }
   }
 
   waiting(): undefined {
@@ -186,6 +225,8 @@ export class Conversation implements ActiveCall {
     if (this.ended) return;
     this.log.info('caller hung up');
     this.s.caller.leg.end(Date.now(), 'caller', 200, 'BYE');
+    // The operator already hung up: the rating sees the caller go and ends the call as theirs.
+    if (this.rating) return;
     if (this.conference) return this.partyLeft();
     this.dropThird('caller hung up', 'caller');
     const op = this.operator;
@@ -211,8 +252,41 @@ export class Conversation implements ActiveCall {
     this.log.info({ operator: op.operator.username }, 'operator hung up');
     this.dropThird('operator hung up', 'operator');
     this.stopHold();
+    const queue = this.ratingQueue();
+    if (queue) {
+      void this.rate(op.operator, queue).catch((err: Error) => {
+        this.log.warn({ err: err.message }, 'rating failed');
+        hangUpDialog(this.s.caller.dialog);
+        void this.finish('operator', 'operator hung up');
+      });
+      return;
+    }
     hangUpDialog(this.s.caller.dialog);
     void this.finish('operator', 'operator hung up');
+  }
+
+  /**
+   * The queue (as configured now) whose rating the caller is asked for, if any: only a caller
+   * who talked to the operator (not during the greeting) and is still on the line.
+   */
+  private ratingQueue(): Queue | undefined {
+    const from = this.s.queue;
+    if (!from || this.greeting || !isConnected(this.s.caller.dialog)) return undefined;
+    const queue = this.ctx.settings.queue(from.id) ?? from;
+    return queue.rating ? queue : undefined;
+  }
+
+  /** The operator hung up first: the caller stays on to rate them, then is hung up. */
+  private async rate(operator: Operator, queue: Queue): Promise<void> {
+    this.rating = true;
+    const talkEndedAt = Date.now();
+    this.log.info({ operator: operator.username }, 'the caller is asked to rate the call');
+    await this.s.caller.endpoint.unbridge().catch(() => undefined);
+    const outcome = await askForRating(this.s.caller, this.ctx.prompts, queue.ratingTimeoutS * 1000, this.log);
+    this.s.recorder.rated(operator.id, outcome.rating);
+    this.s.caller.leg.end(Date.now(), 'system', 200, 'rating over');
+    hangUpDialog(this.s.caller.dialog);
+    await this.finish('operator', 'operator hung up', talkEndedAt);
   }
 
   /** A re-INVITE from the operator's phone: hold (sendonly/inactive) or back (sendrecv). */
@@ -226,7 +300,7 @@ export class Conversation implements ActiveCall {
       return;
     }
     res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp' } } as never);
-    if (this.operator !== op || this.third || this.conference) return;
+    if (this.operator !== op || this.third || this.conference || this.greeting) return;
     if (isHoldSdp(req.body)) await this.holdCaller();
     else await this.unholdCaller(op);
   }
@@ -265,7 +339,7 @@ export class Conversation implements ActiveCall {
     res.send(202, subscribed ? {} : ({ headers: { 'Refer-Sub': 'false' } } as never));
     const notify = new ReferNotifier(op.dialog, subscribed, this.log);
     notify.send(100, 'Trying', false);
-    if (this.third || this.conference) {
+    if (this.third || this.conference || this.greeting) {
       notify.send(491, 'Request Pending', true);
       return;
     }
@@ -317,7 +391,7 @@ export class Conversation implements ActiveCall {
   }
 
   private get talking(): boolean {
-    return !this.ended && !this.third && !this.conference && this.operator !== undefined;
+    return !this.ended && !this.third && !this.conference && !this.greeting && this.operator !== undefined;
   }
 
   /** A blind transfer: to an operator (rung now) or into a queue. */
@@ -723,14 +797,14 @@ export class Conversation implements ActiveCall {
     if (front) await next.moveToFront();
   }
 
-  private async finish(hangupBy: 'caller' | 'operator' | 'system', reason: string): Promise<void> {
+  private async finish(hangupBy: 'caller' | 'operator' | 'system', reason: string, talkEndedAt?: number): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     const at = Date.now();
     this.stopHold();
     this.s.caller.leg.end(at, hangupBy, 200, reason);
     await releaseEndpoint(this.s.caller.endpoint);
-    this.s.recorder.end({ at, hangupBy });
+    this.s.recorder.end({ at, hangupBy, ...(talkEndedAt === undefined ? {} : { talkEndedAt }) });
     await this.ctx.queues.removeCall(this.callId, null).catch(() => undefined);
     this.log.info({ hangupBy, reason }, 'call ended');
     this.settled.resolve();

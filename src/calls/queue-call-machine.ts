@@ -29,7 +29,8 @@ export interface QueueCallState {
 export type QueueCallEvent =
   | { type: 'offer'; operatorIds: number[]; at: number }
   | { type: 'ring-timeout'; operatorId: number; at: number }
-  | { type: 'operator-answered'; operatorId: number; at: number }
+  /** greet: the queue greets (greeting.ts), so the Conversation connects them after it. */
+  | { type: 'operator-answered'; operatorId: number; at: number; greet?: boolean }
   | { type: 'operator-failed'; operatorId: number; status: number; at: number }
   | { type: 'caller-hangup'; at: number }
   | { type: 'max-wait'; at: number }
@@ -47,7 +48,7 @@ export type Effect =
   /** The ringing operator took the call. */
   | { type: 'operator-busy'; operatorId: number }
   | { type: 'bridge'; operatorId: number }
-  /** Caller and operator are talking: a Conversation takes the call from here. */
+  /** A Conversation takes the call from here (and connects them after any greeting). */
   | { type: 'hand-over'; operatorId: number }
   | { type: 'stop-hold-music' }
   /** Back in line at the same place, not to be offered these operators again right away. */
@@ -122,7 +123,7 @@ export function queueCallStep(s: QueueCallState, e: QueueCallEvent): Transition 
           ...cancelAll(s.rings, true, e.operatorId),
           { type: 'operator-busy', operatorId: e.operatorId },
           { type: 'stop-hold-music' },
-          { type: 'bridge', operatorId: e.operatorId },
+          ...(e.greet ? [] : [{ type: 'bridge', operatorId: e.operatorId } as Effect]),
           { type: 'record-connect', operatorId: e.operatorId, ringMs: e.at - ring.startedAt },
           { type: 'hand-over', operatorId: e.operatorId },
         ],

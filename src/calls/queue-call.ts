@@ -12,6 +12,7 @@ import type { Queue } from '../provisioning/types.js';
 import type { ActiveCall, CallContext } from './context.js';
 import { hangUpDialog } from './arrival.js';
 import { Conversation } from './conversation.js';
+import { greets } from './greeting.js';
 import { COMPLETED_ELSEWHERE, OperatorRing } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
 import { releaseEndpoint } from '../media/endpoint.js';
@@ -289,7 +290,7 @@ export class QueueCall implements ActiveCall {
           entry.dialog = dialog;
           entry.endpoint = endpoint;
           entry.leg.answered(Date.now());
-          this.step({ type: 'operator-answered', operatorId, at: Date.now() });
+          this.step({ type: 'operator-answered', operatorId, at: Date.now(), greet: greets(this.queue) });
         },
         failed: fail,
       },

@@ -18,7 +18,7 @@ export function skillOfChoice(menu: Record<string, string> | null, digit: string
 
 /** Asks the caller; undefined when they hung up meanwhile. */
 export async function askSkill(endpoint: Mrf.Endpoint, queue: Queue, prompts: Prompts, log: Logger): Promise<string | undefined> {
-  const digit = await collectEntry(endpoint, prompts.menu(queue.skillMenuPrompt), 1, PIN_DIGIT_TIMEOUT_MS, log);
+  const digit = await collectEntry(endpoint, prompts.configured(queue.skillMenuPrompt), 1, PIN_DIGIT_TIMEOUT_MS, log);
   if (digit === undefined) return undefined;
   const skill = skillOfChoice(queue.skillMenu, digit);
   log.info({ queue: queue.number, digit, skill }, 'skill menu choice');

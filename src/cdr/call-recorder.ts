@@ -35,6 +35,11 @@ export interface CallEnd {
   sipReason?: string;
   /** Set by the caller of end() only where the story alone cannot tell (e.g. a rejection). */
   disposition?: Disposition;
+  /**
+   * When caller and operator stopped talking, if before `at`: the caller stayed on to rate the
+   * call. Talk time and the completion event end here.
+   */
+  talkEndedAt?: number;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -96,6 +101,7 @@ export class CallRecorder {
   private priority = 0;
   private skill = '';
   private intercept: Pick<CallRecord, 'intercept' | 'interceptNewNumber'> = { intercept: null, interceptNewNumber: null };
+  private rating: { value: number | null; operatorId: number } | undefined;
 
   constructor(
     private readonly start: CallStart,
@@ -271,14 +277,20 @@ export class CallRecorder {
     }
   }
 
+  /** The caller was asked to rate `operatorId`: `value` 1-5, or null for no valid answer. */
+  rated(operatorId: number, value: number | null): void {
+    this.rating = { value, operatorId };
+  }
+
   /** Ends the call: emits the completion event (if it was connected from a queue) and its row. */
   end(e: CallEnd): void {
     if (this.finished) return;
     this.finished = true;
-    this.unhold(e.at);
-    const talkMs = this.answeredAt === undefined ? 0 : Math.max(0, e.at - this.answeredAt - this.holdMs);
+    const talkEnd = Math.min(e.talkEndedAt ?? e.at, e.at);
+    this.unhold(talkEnd);
+    const talkMs = this.answeredAt === undefined ? 0 : Math.max(0, talkEnd - this.answeredAt - this.holdMs);
     if (this.connectedOperator !== undefined && (e.hangupBy === 'caller' || e.hangupBy === 'operator')) {
-      this.queueEvent(e.hangupBy === 'caller' ? 'complete-caller' : 'complete-operator', e.at, {
+      this.queueEvent(e.hangupBy === 'caller' ? 'complete-caller' : 'complete-operator', talkEnd, {
         operatorId: this.connectedOperator,
         waitS: seconds(this.waitedMs(this.answeredAt ?? e.at)),
         talkS: seconds(talkMs),
@@ -316,6 +328,9 @@ export class CallRecorder {
         priority: this.priority,
         skill: this.skill === '' ? null : this.skill,
         ...this.intercept,
+        rating: this.rating?.value ?? null,
+        ratingResult: this.rating ? (this.rating.value === null ? 'not-rated' : 'rated') : null,
+        ratingOperatorId: this.rating?.operatorId ?? null,
       },
     });
   }

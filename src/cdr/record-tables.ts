@@ -56,6 +56,9 @@ export const RECORD_TABLES: RecordTables = {
       skill: 'skill',
       intercept: 'intercept',
       interceptNewNumber: 'intercept_new_number',
+      rating: 'rating',
+      ratingResult: 'rating_result',
+      ratingOperatorId: 'rating_operator_id',
     },
   },
   leg: {

@@ -55,7 +55,13 @@ export interface CallRecord {
   /** Set when the dialled number was changed or withdrawn (sql/005_number_changes.sql). */
   intercept: 'withdrawn' | 'changed' | 'connected' | null;
   interceptNewNumber: string | null;
+  /** The caller's rating 1-5 (sql/007); ratingResult null: not asked. */
+  rating: number | null;
+  ratingResult: RatingResult | null;
+  ratingOperatorId: number | null;
 }
+
+export type RatingResult = 'rated' | 'not-rated';
 
 export interface LegRecord {
   legId: string;

@@ -19,6 +19,14 @@ export const INTERCEPT_PROMPTS = {
 } as const;
 export type InterceptPrompt = keyof typeof INTERCEPT_PROMPTS;
 
+/** The prompts of the satisfaction rating (README: Greeting and rating). */
+export const RATING_PROMPTS = {
+  rating: 'Please rate our service from 1, poor, to 5, excellent, on your keypad.',
+  'rating-invalid': 'Please press a digit from 1 to 5.',
+  'rating-thanks': 'Thank you for your rating. Goodbye.',
+} as const;
+export type RatingPrompt = keyof typeof RATING_PROMPTS;
+
 /**
  * What callers hear besides hold music. Files live in PROMPTS_DIR on the media server (see the
  * README for the list); tones need no files, so feature codes work on a bare FreeSWITCH.
@@ -26,12 +34,12 @@ export type InterceptPrompt = keyof typeof INTERCEPT_PROMPTS;
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt | RatingPrompt): string {
     return `${this.dir}/${name}.wav`;
   }
 
-  /** A queue's skill menu prompt, named in the queue's settings. */
-  menu(name: string): string {
+  /** A prompt named in a queue's settings (greeting, whisper, skill menu), already validated. */
+  configured(name: string): string {
     return `${this.dir}/${name}.wav`;
   }
 
@@ -58,7 +66,12 @@ export class Prompts {
       return;
     }
     await endpoint.play(this.file('number-changed')).catch(skip);
-    if (digits !== '') await endpoint.say(digits, { sayType: 'NUMBER', sayMethod: 'iterated' }).catch(skip);
+    if (digits !== '') await this.digits(endpoint, digits).catch(skip);
     if (connecting) await endpoint.play(this.file('number-connecting')).catch(skip);
+  }
+
+  /** Digits spoken one by one ("six seven three five four"), as a work number is read out. */
+  async digits(endpoint: Mrf.Endpoint, digits: string): Promise<void> {
+    await endpoint.say(digits, { sayType: 'NUMBER', sayMethod: 'iterated' });
   }
 }

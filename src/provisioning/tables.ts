@@ -36,6 +36,11 @@ export const queuesTable: TableSpec = {
     skillWaitS: 'skill_wait_s',
     skillMenu: 'skill_menu',
     skillMenuPrompt: 'skill_menu_prompt',
+    greeting: 'greeting',
+    greetingPrompt: 'greeting_prompt',
+    whisper: 'whisper',
+    rating: 'rating',
+    ratingTimeoutS: 'rating_timeout_s',
   },
   constraints: {
     unique: { queues_number_key: 'number' },

@@ -15,6 +15,9 @@ export function isUsername(s: string): boolean {
   return USERNAME.test(s);
 }
 
+/** A prompt file's name in PROMPTS_DIR without ".wav" (sql/007's CHECK): no directories. */
+export const PROMPT_NAME_PATTERN = '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$';
+
 export interface Operator extends Stamped {
   username: string;
   displayName: string;
@@ -47,6 +50,14 @@ export interface Queue extends Stamped {
   skillMenu: Record<string, string> | null;
   /** The menu's prompt: a file in PROMPTS_DIR, without .wav. */
   skillMenuPrompt: string;
+  /** The caller hears greetingPrompt and the operator's work number before being connected. */
+  greeting: boolean;
+  greetingPrompt: string;
+  /** The operator hears the queue's name (file queue-<number>) before being connected. */
+  whisper: boolean;
+  /** Callers whose operator hangs up first are asked to rate the call 1-5. */
+  rating: boolean;
+  ratingTimeoutS: number;
 }
 
 export interface Room extends Stamped {

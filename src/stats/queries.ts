@@ -42,6 +42,26 @@ export function intervalCount(r: StatsRange): number {
 const ratio = (num: string, den: string): string => `round((${num})::numeric / NULLIF((${den})::numeric, 0), 4)::float8`;
 const secs = (expr: string): string => `round((${expr})::numeric, 3)::float8`;
 
+/**
+ * Ratings (sql/007) per subject and interval, by the time the call ended: rated, asked but not
+ * rated, and the mean of the ratings. `subject` is the calls column that names the queue or the
+ * operator; `scope` the CTE of the report's queues or operators.
+ */
+const ratingsCte = (subject: string, scope: string): string => `
+ratings AS (
+  SELECT c.${subject} AS subject_id, b.bucket_start,
+    count(*) FILTER (WHERE c.rating_result = 'rated') AS rated,
+    count(*) FILTER (WHERE c.rating_result = 'not-rated') AS not_rated,
+    avg(c.rating) AS avg_rating
+  FROM calls c
+  JOIN ${scope} s ON s.id = c.${subject}
+  JOIN b ON b.bucket_start = stats_bucket_of(c.ended_at, $1, $3, $4)
+  WHERE c.rating_result IS NOT NULL AND c.ended_at >= $1 AND c.ended_at < $2
+  GROUP BY c.${subject}, b.bucket_start
+)`;
+const ratingColumns = (r: string): string =>
+  `coalesce(${r}.rated, 0)::int AS rated, coalesce(${r}.not_rated, 0)::int AS "notRated", round(${r}.avg_rating::numeric, 2)::float8 AS "avgRating"`;
+
 const QUEUE_SQL = `
 WITH b AS (SELECT * FROM stats_buckets($1, $2, $3, $4)),
 q AS (SELECT id, number, name, service_level_s FROM queues WHERE $5::bigint IS NULL OR id = $5),
@@ -50,7 +70,7 @@ v AS (
   FROM queue_visits v JOIN q ON q.id = v.queue_id
   WHERE v.entered_at >= $1 AND v.entered_at < $2
 ),
-h AS (SELECT * FROM handled_calls WHERE connected_at >= $1),
+h AS (SELECT * FROM handled_calls WHERE connected_at >= $1),${ratingsCte('queue_id', 'q')},
 agg AS (
   SELECT v.queue_id, b.bucket_start,
     count(*) AS offered,
@@ -84,9 +104,11 @@ z AS (
     coalesce(a.timed_out, 0) AS timed_out, coalesce(a.overflowed, 0) AS overflowed,
     coalesce(a.transferred, 0) AS transferred, coalesce(a.waiting, 0) AS waiting,
     a.asa, a.longest_wait, coalesce(a.handled, 0) AS handled, coalesce(a.talk, 0) AS talk,
-    coalesce(a.hold, 0) AS hold, coalesce(a.wrapup, 0) AS wrapup, a.aht, coalesce(a.operators, 0) AS operators
+    coalesce(a.hold, 0) AS hold, coalesce(a.wrapup, 0) AS wrapup, a.aht, coalesce(a.operators, 0) AS operators,
+    ${ratingColumns('r')}
   FROM q CROSS JOIN b
   LEFT JOIN agg a ON a.queue_id = q.id AND a.bucket_start = b.bucket_start
+  LEFT JOIN ratings r ON r.subject_id = q.id AND r.bucket_start = b.bucket_start
 )
 SELECT id AS "queueId", number, name, service_level_s AS "serviceLevelS", bucket_start AS "start", bucket_end AS "end",
   offered::int, answered::int, answered_within_t::int AS "answeredWithinT", abandoned::int,
@@ -99,13 +121,15 @@ SELECT id AS "queueId", number, name, service_level_s AS "serviceLevelS", bucket
   ${secs('asa')} AS "avgSpeedOfAnswerS", ${secs('longest_wait')} AS "longestWaitS",
   handled::int, ${secs('talk')} AS "talkS", ${secs('hold')} AS "holdS", ${secs('wrapup')} AS "wrapupS",
   ${secs('aht')} AS "avgHandleS", operators::int AS "operatorsAnswering",
-  ${ratio('answered', 'operators')} AS "callsPerOperator"
+  ${ratio('answered', 'operators')} AS "callsPerOperator",
+  rated, "notRated", "avgRating"
 FROM z
 ORDER BY number, id, bucket_start`;
 
 const OPERATOR_SQL = `
 WITH b AS (SELECT * FROM stats_buckets($1, $2, $3, $4)),
 o AS (SELECT id, username, display_name FROM operators WHERE $5::bigint IS NULL OR id = $5),
+-- Before the "calls" of this query, so that it reads the calls table.${ratingsCte('rating_operator_id', 'o')},
 calls AS (
   SELECT e.operator_id, b.bucket_start,
     count(*) FILTER (WHERE e.event = 'offer') AS offered,
@@ -149,11 +173,13 @@ SELECT o.id AS "operatorId", o.username, o.display_name AS "displayName", b.buck
   ${secs('coalesce(t.logged_in, 0)')} AS "loggedInS", ${secs('coalesce(t.on_break, 0)')} AS "onBreakS",
   ${secs('coalesce(t.available, 0)')} AS "availableS", ${secs('coalesce(t.ringing, 0)')} AS "ringingS",
   ${secs('coalesce(t.busy, 0)')} AS "busyS", ${secs('coalesce(t.wrap_up, 0)')} AS "wrapUpStateS",
-  ${ratio('t.busy + t.wrap_up', 't.logged_in - t.on_break')} AS occupancy
+  ${ratio('t.busy + t.wrap_up', 't.logged_in - t.on_break')} AS occupancy,
+  ${ratingColumns('r')}
 FROM o CROSS JOIN b
 LEFT JOIN calls c ON c.operator_id = o.id AND c.bucket_start = b.bucket_start
 LEFT JOIN handled h ON h.operator_id = o.id AND h.bucket_start = b.bucket_start
 LEFT JOIN times t ON t.operator_id = o.id AND t.bucket_start = b.bucket_start
+LEFT JOIN ratings r ON r.subject_id = o.id AND r.bucket_start = b.bucket_start
 ORDER BY o.username, b.bucket_start`;
 
 type Row = Record<string, unknown>;

@@ -48,6 +48,9 @@ function callRecord(full: boolean): CallRecord {
     skill: full ? 'fr' : null,
     intercept: full ? 'connected' : null,
     interceptNewNumber: full ? '201' : null,
+    rating: full ? 4 : null,
+    ratingResult: full ? 'rated' : null,
+    ratingOperatorId: full ? 7 : null,
   };
 }
 

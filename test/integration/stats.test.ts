@@ -154,7 +154,7 @@ const emptyQueueInterval = {
   offered: 0, answered: 0, answeredWithinT: 0, abandoned: 0, abandonedWithinT: 0, shortAbandoned: 0, timedOut: 0,
   overflowed: 0, transferred: 0, waiting: 0, serviceLevel: null, serviceLevelWithAbandons: null, abandonRate: null,
   abandonRateWithoutShort: null, avgSpeedOfAnswerS: null, longestWaitS: null, handled: 0, talkS: 0, holdS: 0, wrapupS: 0,
-  avgHandleS: null, operatorsAnswering: 0, callsPerOperator: null,
+  avgHandleS: null, operatorsAnswering: 0, callsPerOperator: null, rated: 0, notRated: 0, avgRating: null,
 };
 
 describe('queue statistics', () => {
@@ -381,5 +381,44 @@ describe('statistics requests', () => {
   it('answer 404 for a queue or operator that does not exist', async () => {
     expect((await sb.api(`/v1/stats/queues?${range}&queueId=9999`)).status).toBe(404);
     expect((await sb.api(`/v1/stats/operators?${range}&operatorId=9999`)).status).toBe(404);
+  });
+});
+
+describe('ratings', () => {
+  /** A call row as the recorder writes it, ended at `ended` on 2024-05-07 with a rating outcome. */
+  async function ratedCall(queue: number, op: number, ended: string, rating: number | null, result: 'rated' | 'not-rated' | null): Promise<void> {
+    const end = `2024-05-07T${ended}Z`;
+    await db.query(
+      `INSERT INTO calls (call_id, instance_id, caller_number, dialled_number, queue_id, operator_id, arrived_at, ended_at, disposition,
+                          rating, rating_result, rating_operator_id)
+       VALUES ($1, 'sb-1', '555', '8000', $2, $3, $4, $4, 'answered', $5, $6, $7)`,
+      [randomUUID(), queue, op, end, rating, result, result === null ? null : op],
+    );
+  }
+
+  it('counts rated and not-rated calls and averages the ratings per queue and per operator, by when the call ended', async () => {
+    await ratedCall(qa, alice, '09:10:00', 5, 'rated');
+    await ratedCall(qa, alice, '09:20:00', 2, 'rated');
+    await ratedCall(qa, bob, '09:25:00', null, 'not-rated');
+    await ratedCall(qb, bob, '09:30:00', 4, 'rated');
+    await ratedCall(qa, bob, '09:40:00', null, null); // not asked: counts nowhere
+    await ratedCall(qa, alice, '10:10:00', 3, 'rated'); // the next hour
+
+    const range = 'from=2024-05-07T09:00:00Z&to=2024-05-07T11:00:00Z&interval=1h';
+    const queues = await report(`/v1/stats/queues?${range}`);
+    expect(queues.status).toBe(200);
+    expect(itemOf(queues.items, 'queueId', qa).intervals.map((i) => [i.rated, i.notRated, i.avgRating])).toEqual([[2, 1, 3.5], [1, 0, 3]]);
+    expect(itemOf(queues.items, 'queueId', qb).intervals.map((i) => [i.rated, i.notRated, i.avgRating])).toEqual([[1, 0, 4], [0, 0, null]]);
+
+    const operators = await report(`/v1/stats/operators?${range}`);
+    expect(operators.status).toBe(200);
+    expect(itemOf(operators.items, 'operatorId', alice).intervals.map((i) => [i.rated, i.notRated, i.avgRating])).toEqual([[2, 0, 3.5], [1, 0, 3]]);
+    expect(itemOf(operators.items, 'operatorId', bob).intervals.map((i) => [i.rated, i.notRated, i.avgRating])).toEqual([[1, 1, 4], [0, 0, null]]);
+  });
+
+  it('refuses a rating outside 1-5, and a rating without the rated result', async () => {
+    await expect(ratedCall(qa, alice, '12:00:00', 6, 'rated')).rejects.toThrow(/check constraint/);
+    await expect(ratedCall(qa, alice, '12:00:00', 3, 'not-rated')).rejects.toThrow(/calls_rating_given/);
+    await expect(ratedCall(qa, alice, '12:00:00', null, 'rated')).rejects.toThrow(/calls_rating_given/);
   });
 });

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import pg from 'pg';
 import { ROOT_DIR } from '../../src/paths.js';
+import type { FreeswitchStandInOptions } from '../benches/freeswitch/index.js';
 import { useDrachtio, type DrachtioTarget } from './drachtio-env.js';
 import { useFreeswitch, type FreeswitchTarget } from './freeswitch-env.js';
 import { getFreePort } from './ports.js';
@@ -54,9 +55,10 @@ async function connected(sb: TestSwitchboard): Promise<void> {
 /** Extra environment, or a function of the servers that returns it (e.g. to put a TcpProxy in between). */
 export type BenchEnv = Record<string, string> | ((servers: { drachtio: DrachtioTarget; freeswitch: FreeswitchTarget }) => Promise<Record<string, string>>);
 
-export async function startCallBench(benchEnv: BenchEnv = {}): Promise<CallBench> {
+/** `standIn`: options of the FreeSWITCH stand-in (e.g. how long a file plays); ignored for a real one. */
+export async function startCallBench(benchEnv: BenchEnv = {}, standIn: FreeswitchStandInOptions = {}): Promise<CallBench> {
   const drachtio = await useDrachtio();
-  const freeswitch = await useFreeswitch();
+  const freeswitch = await useFreeswitch(standIn);
   const extraEnv = typeof benchEnv === 'function' ? await benchEnv({ drachtio, freeswitch }) : benchEnv;
   const env = {
     DRACHTIO_HOST: drachtio.host,

@@ -14,6 +14,12 @@ const ratio = { type: ['number', 'null'], description: '0 to 1; null when there 
 const seconds = (description: string): Record<string, unknown> => ({ type: ['number', 'null'], description });
 const count = (description: string): Record<string, unknown> => ({ type: 'integer', description });
 
+const ratings = {
+  rated: count('calls that ended in the interval whose caller rated them (1-5)'),
+  notRated: count('calls that ended in the interval whose caller was asked to rate but did not (timeout, invalid keys, hung up)'),
+  avgRating: { type: ['number', 'null'], description: 'mean rating 1-5 of the rated calls, 2 decimals; null without any' },
+};
+
 const interval = {
   start: { type: 'string', format: 'date-time' },
   end: { type: 'string', format: 'date-time' },
@@ -46,6 +52,7 @@ const queueInterval = {
     avgHandleS: seconds('(talkS + holdS + wrapupS) / handled'),
     operatorsAnswering: count('operators who answered a call'),
     callsPerOperator: { type: ['number', 'null'], description: 'answered / operatorsAnswering' },
+    ...ratings,
   },
 };
 
@@ -68,6 +75,7 @@ const operatorInterval = {
     busyS: num,
     wrapUpStateS: seconds('time in the wrap-up state within the interval'),
     occupancy: { ...ratio, description: '(busyS + wrapUpStateS) / (loggedInS - onBreakS)' },
+    ...ratings,
   },
 };
 

@@ -31,6 +31,14 @@ describe('a caller in a queue', () => {
     expect(state).toMatchObject({ phase: 'ended', operatorId: 7, rings: [] });
   });
 
+  it('with a greeting, leaves connecting them to the conversation, after the greeting', () => {
+    const { effects } = run([
+      { type: 'offer', operatorIds: [7], at: 0 },
+      { type: 'operator-answered', operatorId: 7, at: 3000, greet: true },
+    ]);
+    expect(types(effects[1] ?? [])).toEqual(['operator-busy', 'stop-hold-music', 'record-connect', 'hand-over']);
+  });
+
   it('hangs up while the phone rings: the ring is cancelled at once and the operator freed', () => {
     const { state, effects } = run([
       { type: 'offer', operatorIds: [7], at: 0 },

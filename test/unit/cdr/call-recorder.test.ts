@@ -49,7 +49,7 @@ describe('CallRecorder', () => {
         offeredAt: new Date(T0 + 10_100).toISOString(), answeredAt: new Date(T0 + 28_200).toISOString(),
         endedAt: new Date(T0 + 88_200).toISOString(), waitS: 28.1, talkS: 60, holdS: 0,
         disposition: 'answered', hangupBy: 'caller', sipStatus: 200, sipReason: 'BYE', priority: 0, skill: null,
-        intercept: null, interceptNewNumber: null,
+        intercept: null, interceptNewNumber: null, rating: null, ratingResult: null, ratingOperatorId: null,
       },
     ]);
   });
@@ -120,6 +120,29 @@ describe('CallRecorder', () => {
     rec.end({ at: T0 + 41_000, hangupBy: 'operator' });
     expect(calls(out)[0]).toMatchObject({ talkS: 20, holdS: 20 });
     expect(events(out).at(-1)).toMatchObject({ event: 'complete-operator', talkS: 20, holdS: 20 });
+  });
+
+  it('records the rating of the operator who hung up first; talk time ends at their hang-up, not after the rating', () => {
+    const { rec, out } = recorder();
+    rec.enterQueue(queue, 1, T0);
+    rec.connect(alice, 1000, T0 + 1000);
+    rec.rated(alice.id, 4);
+    rec.end({ at: T0 + 50_000, hangupBy: 'operator', talkEndedAt: T0 + 31_000 });
+    expect(calls(out)[0]).toMatchObject({ talkS: 30, rating: 4, ratingResult: 'rated', ratingOperatorId: alice.id, endedAt: new Date(T0 + 50_000).toISOString() });
+    expect(events(out).at(-1)).toMatchObject({ event: 'complete-operator', talkS: 30, at: new Date(T0 + 31_000).toISOString() });
+  });
+
+  it('tells "not rated" (asked, no valid answer) from not asked', () => {
+    const asked = recorder();
+    asked.rec.enterQueue(queue, 1, T0);
+    asked.rec.connect(alice, 1000, T0 + 1000);
+    asked.rec.rated(alice.id, null);
+    asked.rec.end({ at: T0 + 20_000, hangupBy: 'operator' });
+    expect(calls(asked.out)[0]).toMatchObject({ rating: null, ratingResult: 'not-rated', ratingOperatorId: alice.id });
+    const notAsked = recorder();
+    notAsked.rec.enterQueue(queue, 1, T0);
+    notAsked.rec.end({ at: T0 + 20_000, hangupBy: 'caller' });
+    expect(calls(notAsked.out)[0]).toMatchObject({ rating: null, ratingResult: null, ratingOperatorId: null });
   });
 
   it('emits the row once even if ended twice, and legs once each', () => {

@@ -15,10 +15,11 @@ function columnsBySqlTable(): Map<string, string[]> {
     const columns = body.filter((l) => /^[a-z_]+\s+[a-z]/.test(l) && !/^(CHECK|PRIMARY|UNIQUE)\b/i.test(l)).map((l) => l.split(/\s+/)[0] ?? '');
     tables.set(match[1] ?? '', columns);
   }
-  // Columns later migrations add (ALTER TABLE t ADD COLUMN c ..., ADD COLUMN d ...;).
-  for (const match of sql.matchAll(/ALTER TABLE (\w+)\s([^;]*);/g)) {
+  // Later migrations add columns with ALTER TABLE ... ADD COLUMN name type.
+  for (const match of sql.matchAll(/ALTER TABLE (\w+)\b([\s\S]*?);/g)) {
     const added = [...(match[2] ?? '').matchAll(/ADD COLUMN (\w+)/g)].map((m) => m[1] ?? '');
-    tables.set(match[1] ?? '', [...(tables.get(match[1] ?? '') ?? []), ...added]);
+    const table = match[1] ?? '';
+    tables.set(table, [...(tables.get(table) ?? []), ...added]);
   }
   return tables;
 }
