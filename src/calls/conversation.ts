@@ -494,7 +494,10 @@ export class Conversation implements ActiveCall {
         headers: { 'X-Call-ID': this.callId, ...(this.operator ? { 'X-Transferred-By': this.operator.operator.username } : {}) },
       },
       {
-        answered: (dialog, endpoint) => void this.thirdAnswered(third, dialog, endpoint),
+        // A party gone while the answer is handled (the endpoint no longer there) ends through
+        // its own hang-up; the failure itself is only worth a line.
+        answered: (dialog, endpoint) =>
+          void this.thirdAnswered(third, dialog, endpoint).catch((err: Error) => this.log.warn({ err: err.message, to: third.target.username }, 'connecting the third party failed')),
         failed: (status, reason) => void this.thirdRingFailed(third, status, reason),
       },
       this.log,

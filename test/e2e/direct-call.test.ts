@@ -96,7 +96,9 @@ describe('a call to an operator\'s number', () => {
 
     const [cdr] = await rowsWhenThere(bench, 'SELECT * FROM calls WHERE call_id = $1', 1, [callId]);
     expect(cdr).toMatchObject({ route_type: 'operator', dialled_number: t.number, operator_username: t.username, disposition: 'answered', hangup_by: 'operator', queue_id: null });
-    expect(Number(cdr?.talk_s)).toBeGreaterThanOrEqual(1.4);
+    // The phone hangs up 1.5 s after its 200; the talk counts from the bridge, which comes a
+    // little later on a loaded machine. A talk time that was not measured would be about 0.
+    expect(Number(cdr?.talk_s)).toBeGreaterThanOrEqual(1.0);
     const legs = await rowsWhenThere(bench, 'SELECT role, direction, hangup_by FROM call_legs WHERE call_id = $1 ORDER BY started_at', 2, [callId]);
     expect(legs).toEqual([
       { role: 'caller', direction: 'inbound', hangup_by: 'operator' },

@@ -66,7 +66,9 @@ describe('a call through a queue to an operator', () => {
       disposition: 'answered',
       hangup_by: 'operator',
     });
-    expect(Number(cdr?.talk_s)).toBeGreaterThanOrEqual(1.4);
+    // The phone hangs up 1.5 s after its 200; the talk counts from the bridge, which comes a
+    // little later on a loaded machine. A talk time that was not measured would be about 0.
+    expect(Number(cdr?.talk_s)).toBeGreaterThanOrEqual(1.0);
     const legs = await rowsWhenThere(bench, 'SELECT role, direction, hangup_by FROM call_legs WHERE call_id = $1 ORDER BY started_at', 2, [callId]);
     expect(legs).toEqual([
       { role: 'caller', direction: 'inbound', hangup_by: 'operator' },
