@@ -24,6 +24,7 @@ let phone: Phone | undefined;
 let callerRun: SippRun | undefined;
 let queueId: number;
 let kim: { id: number };
+let channelsBefore: number;
 const NUMBER = '8520';
 const TALK_MS = 5_000;
 
@@ -112,6 +113,8 @@ async function stateOf(operatorId: number): Promise<{ state: string; callId: str
 
 beforeAll(async () => {
   bench = await startCallBench({ INSTANCE_ID: 'sb-a' });
+  // A shared real FreeSWITCH may hold channels of other tests: the end is compared with this.
+  channelsBefore = await channelCount();
   queueId = (await bench.create('/v1/queues', { number: '520', name: 'Instance fault', wrapupS: 0, announceIntervalS: 0, ringTimeoutS: 10 })).id as number;
   await bench.create('/v1/routes', { number: NUMBER, targetType: 'queue', queueId });
   kim = await addOperator(bench, 'kim', '520', { login: false });
@@ -214,7 +217,7 @@ describe('one of two instances killed', () => {
       return calls.length === 0 && (await stateOf(kim.id)).state === 'available' ? true : undefined;
     }, 15_000);
     // The killed instance's channels were ended with its address; A's ended with their calls.
-    await until('no media channel left', async () => ((await channelCount()) === 0 ? true : undefined), 15_000);
+    await until('no media channel left', async () => ((await channelCount()) <= channelsBefore ? true : undefined), 15_000);
     expect(await outboundOf('sb-b')).toEqual([]);
   }, 300_000);
 });
