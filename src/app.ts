@@ -28,6 +28,7 @@ import { createPool, type Pool } from './db/pool.js';
 import { publishRecordEvent } from './events/call-events.js';
 import { Health } from './health.js';
 import type { Logger } from './log.js';
+import { OrphanChannels } from './media/orphan-channels.js';
 import { MediaPool } from './media/pool.js';
 import { Prompts } from './media/prompts.js';
 import { ROOT_DIR, SQL_DIR } from './paths.js';
@@ -255,7 +256,10 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     restoreBindings: () => registrar.restoreBindings(),
   });
   await recovery.start();
-  const sweeper = new Sweeper({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, statuses, operators, queues, settings, record: d.record, log, recovery });
+  const channels = new OrphanChannels({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, media: d.media, log });
+  // A call may get a channel before the next lease renewal publishes the server's address.
+  d.media.onAdopted(() => void channels.publish().catch((err: Error) => log.warn({ err: err.message }, 'cannot publish the outbound addresses')));
+  const sweeper = new Sweeper({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, statuses, operators, queues, settings, record: d.record, log, recovery, channels });
   await sweeper.start();
   const ctx: CallContext = {
     instanceId: config.instanceId,

@@ -26,6 +26,8 @@ export interface SweeperDeps {
   settings: ConfigCache;
   record(r: HistoryRecord): void;
   log: Logger;
+  /** The media channels of vanished instances (src/media/orphan-channels.ts). */
+  channels: { publish(): Promise<void>; sweep(isAlive: (instanceId: string) => Promise<boolean>): Promise<number> };
   /** Rebuilding after a Redis outage (recovery.ts): asked before every pass. */
   recovery: { check(): Promise<void>; settling(now: number): boolean };
 }
@@ -34,8 +36,9 @@ export interface SweeperDeps {
  * Keeps operators and queues from getting stuck: every instance renews a lease while it lives,
  * and frees operators whose ringing or wrap-up deadline passed long ago or whose call belongs to
  * an instance whose lease is gone (crashed, killed). Calls of a vanished instance leave their
- * queues (they would block its head for good) with a record saying so. Every instance sweeps;
- * compare-and-set makes it harmless when two do the same.
+ * queues (they would block its head for good) with a record saying so, and its media channels,
+ * which FreeSWITCH keeps up, are ended. Every instance sweeps; compare-and-set and claims make it
+ * harmless when two do the same.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -63,6 +66,7 @@ export class Sweeper {
 
   private async renew(): Promise<void> {
     await this.redis.set(this.keys.instanceLease(this.instanceId), String(Date.now()), 'EX', LEASE_TTL_S);
+    await this.d.channels.publish();
   }
 
   private async tick(): Promise<void> {
@@ -71,6 +75,7 @@ export class Sweeper {
       await this.d.recovery.check();
       await this.sweep(Date.now());
       await this.sweepCalls(Date.now());
+      if (!this.d.recovery.settling(Date.now())) await this.d.channels.sweep((i) => this.isAlive(i));
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'operator sweep failed');
     }
@@ -104,8 +109,12 @@ export class Sweeper {
 
   private async alive(instances: string[]): Promise<Set<string>> {
     const alive = new Set<string>();
-    for (const i of instances) if ((await this.redis.exists(this.keys.instanceLease(i))) === 1) alive.add(i);
+    for (const i of instances) if (await this.isAlive(i)) alive.add(i);
     return alive;
+  }
+
+  private async isAlive(instanceId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.instanceLease(instanceId))) === 1;
   }
 
   /** Takes the calls of vanished instances off the live list and the queues, with a record. */

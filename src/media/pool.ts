@@ -5,6 +5,16 @@ import type { Health } from '../health.js';
 import type { Logger } from '../log.js';
 
 const RETRY_MAX_DELAY_MS = 2_000;
+// An API command on a link that drops meanwhile is never answered.
+const API_TIMEOUT_MS = 5_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 interface Member {
   where: string;
@@ -21,6 +31,7 @@ export class MediaPool {
   private readonly mrf: Mrf;
   private readonly members: Member[];
   private closing = false;
+  private readonly adoptedListeners: Array<() => void> = [];
 
   constructor(
     srf: Srf,
@@ -45,6 +56,35 @@ export class MediaPool {
       if (!best || m.server.currentSessions < best.currentSessions) best = m.server;
     }
     return best;
+  }
+
+  /** Called whenever a server is connected (a new outbound address exists). */
+  onAdopted(listener: () => void): void {
+    this.adoptedListeners.push(listener);
+  }
+
+  /**
+   * Where FreeSWITCH connects back for the endpoints of each connected server ("host:port", the
+   * X-esl-outbound header drachtio-fsmrf puts on their INVITEs).
+   */
+  outboundAddresses(): string[] {
+    return this.members.flatMap((m) => (m.server ? [`${m.server.advertisedAddress}:${m.server.advertisedPort}`] : []));
+  }
+
+  /**
+   * `hupall <cause> <variable> <value>` on every connected server: ends the channels on which the
+   * channel variable has that value. Resolves to the servers that took the command (FreeSWITCH
+   * does not say how many channels it ended); 0 when none is up.
+   */
+  async hangupMatching(variable: string, value: string, cause: string): Promise<number> {
+    let done = 0;
+    for (const m of this.members) {
+      if (!m.up || !m.server) continue;
+      const reply = await withTimeout(m.server.api(`hupall ${cause} ${variable} ${value}`), API_TIMEOUT_MS).catch((err: Error) => `-ERR ${err.message}`);
+      if (reply.startsWith('+OK')) done++;
+      else this.log.warn({ freeswitch: m.where, reply: reply.trim() }, 'hupall refused');
+    }
+    return done;
   }
 
   private async connect(s: HostPort, m: Member, attempt: number): Promise<void> {
@@ -80,6 +120,7 @@ export class MediaPool {
       this.mark(m, true, 'reconnected');
     });
     this.mark(m, true, 'connected');
+    for (const listener of this.adoptedListeners) listener();
   }
 
   private mark(m: Member, up: boolean, what: string): void {

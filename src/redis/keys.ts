@@ -117,6 +117,25 @@ export class RedisKeys {
     return this.key('instance', instanceId);
   }
 
+  /**
+   * Set: the addresses ("host:port") on which an instance's processes listened for FreeSWITCH's
+   * outbound connections; every channel it created carries one (X-esl-outbound). Emptied by the
+   * instance that ends those channels once the instance is gone.
+   */
+  instanceOutbound(instanceId: string): string {
+    return this.key('instance', instanceId, 'outbound');
+  }
+
+  /** Set of the instance ids that have published outbound addresses. */
+  outboundOwners(): string {
+    return this.key('instances', 'outbound');
+  }
+
+  /** Key with a TTL: the instance that ends the channels of a gone instance's outbound address. */
+  outboundClaim(address: string): string {
+    return this.key('outbound', address, 'swept');
+  }
+
   /** Stream: call records and events on their way to PostgreSQL (the durable outbox). */
   recordOutbox(): string {
     return this.key('outbox', 'records');

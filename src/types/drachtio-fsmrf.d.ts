@@ -101,6 +101,9 @@ declare module 'drachtio-fsmrf' {
       cpuIdle?: number;
       conn: EslConnection;
       sip: { ipv4: { udp: { address?: string } } };
+      /** Where FreeSWITCH connects back for this server's endpoints (their X-esl-outbound header). */
+      advertisedAddress: string;
+      advertisedPort: number;
       connected(): boolean;
       disconnect(): void;
       api(command: string): Promise<string>;

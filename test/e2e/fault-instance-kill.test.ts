@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import esl from 'drachtio-modesl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../src/paths.js';
+import { createRedis } from '../../src/redis/client.js';
+import { RedisKeys } from '../../src/redis/keys.js';
 import { addOperator, operatorPhone, rowsWhenThere, scenario, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
 import { getFreePort } from '../support/ports.js';
 import { startSipp, type SippRun } from '../support/sipp.js';
@@ -12,7 +15,8 @@ import { ADMIN_KEY, SIP_DOMAIN } from '../support/switchboard.js';
  * is a process of its own, SIGKILLed while its caller talks to the only operator and more callers
  * wait on both instances. The operator it held is freed once its lease is gone, its callers are
  * taken off the queue and closed in the records, and the first instance serves its own callers
- * with that operator.
+ * with that operator. FreeSWITCH keeps the killed instance's channels up (hold music, a bridge);
+ * the first instance ends them once the lease is gone, so no media channel is left at the end.
  */
 let bench: CallBench;
 let victim: ChildProcess | undefined;
@@ -20,6 +24,7 @@ let phone: Phone | undefined;
 let callerRun: SippRun | undefined;
 let queueId: number;
 let kim: { id: number };
+let channelsBefore: number;
 const NUMBER = '8520';
 const TALK_MS = 5_000;
 
@@ -67,6 +72,36 @@ async function startProcess(instanceId: string): Promise<{ child: ChildProcess; 
   return { child, url };
 }
 
+/** The media server's channels: the stand-in's model, or a real FreeSWITCH's `show channels count`. */
+async function channelCount(): Promise<number> {
+  const standIn = bench.freeswitch.standIn;
+  if (standIn) return standIn.model.channels().length;
+  const { address, port, secret } = bench.freeswitch;
+  const conn = await new Promise<esl.Connection>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('event socket did not answer')), 5_000);
+    const c: esl.Connection = new esl.Connection(address, port, secret, () => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  try {
+    return await new Promise((resolve) => conn.api('show', 'channels count', (res) => resolve(Number(/(\d+) total/.exec(res.getBody())?.[1] ?? NaN))));
+  } finally {
+    conn.disconnect();
+  }
+}
+
+/** Where the media server connects back to an instance (published in Redis; its channels carry it). */
+async function outboundOf(instanceId: string): Promise<string[]> {
+  const config = bench.sb.config;
+  const redis = createRedis(config.redisUrl, 'kill-test');
+  try {
+    return await redis.smembers(new RedisKeys(config.redisPrefix).instanceOutbound(instanceId));
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function waitingCallers(): Promise<LiveCall[]> {
   const res = await bench.sb.api(`/v1/queues/${queueId}/calls`);
   return res.status === 200 ? (res.body as { items: LiveCall[] }).items : [];
@@ -78,6 +113,8 @@ async function stateOf(operatorId: number): Promise<{ state: string; callId: str
 
 beforeAll(async () => {
   bench = await startCallBench({ INSTANCE_ID: 'sb-a' });
+  // A shared real FreeSWITCH may hold channels of other tests: the end is compared with this.
+  channelsBefore = await channelCount();
   queueId = (await bench.create('/v1/queues', { number: '520', name: 'Instance fault', wrapupS: 0, announceIntervalS: 0, ringTimeoutS: 10 })).id as number;
   await bench.create('/v1/routes', { number: NUMBER, targetType: 'queue', queueId });
   kim = await addOperator(bench, 'kim', '520', { login: false });
@@ -129,8 +166,16 @@ describe('one of two instances killed', () => {
       return s.state === 'busy' && s.callId === first ? true : undefined;
     });
 
+    const ofVictim = await outboundOf('sb-b');
+    expect(ofVictim.length).toBe(1);
     victim?.kill('SIGKILL');
     await once(victim as ChildProcess, 'exit');
+    // Its event sockets are closed, yet its channels stay: the bridge and two callers on hold music.
+    const model = bench.freeswitch.standIn?.model;
+    if (model) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(model.channels().filter((c) => ofVictim.includes(c.sipHeaders['x-esl-outbound'] ?? '')).length).toBe(ofB.length + 1);
+    }
 
     // B's lease runs out (10 s); A frees Kim and gives her its own callers, one after another.
     const next = await until('Kim freed and serving A\'s callers', async () => {
@@ -171,5 +216,8 @@ describe('one of two instances killed', () => {
       const calls = ((await bench.sb.api('/v1/calls')).body as { items: unknown[] }).items;
       return calls.length === 0 && (await stateOf(kim.id)).state === 'available' ? true : undefined;
     }, 15_000);
+    // The killed instance's channels were ended with its address; A's ended with their calls.
+    await until('no media channel left', async () => ((await channelCount()) <= channelsBefore ? true : undefined), 15_000);
+    expect(await outboundOf('sb-b')).toEqual([]);
   }, 300_000);
 });

@@ -15,6 +15,8 @@ import { testRedisPrefix, testServices } from '../support/services.js';
 
 const log = createLogger('silent', 'test');
 // No Redis outage in these tests: nothing to rebuild, never settling.
+/** The sweeper's media side, not under test here. */
+const noChannels = { publish: async (): Promise<void> => undefined, sweep: async (): Promise<number> => 0 };
 const noRecovery = { check: async (): Promise<void> => undefined, settling: (): boolean => false };
 let keys: RedisKeys;
 const clients: Redis[] = [];
@@ -255,7 +257,7 @@ describe('Sweeper', () => {
     await store.cas(503, { from: ['available'], changes: { state: 'ringing', callId: 'x3', instance: 'alive', deadline: Date.now() - 60_000 }, reason: 't' });
     await statuses.load();
 
-    const sweeper = new Sweeper({ redis, keys, instanceId: 'sweeping', statuses, operators, queues: new QueueStore(redis, keys), settings: new ConfigCache(undefined as never, log), record: (r) => records.push(r), log, recovery: noRecovery });
+    const sweeper = new Sweeper({ redis, keys, instanceId: 'sweeping', statuses, operators, queues: new QueueStore(redis, keys), settings: new ConfigCache(undefined as never, log), record: (r) => records.push(r), log, recovery: noRecovery, channels: noChannels });
     expect(await sweeper.sweep(Date.now())).toBe(2);
     expect((await store.get(501)).state).toBe('available');
     expect((await store.get(502)).state).toBe('ringing');
@@ -296,7 +298,7 @@ describe('Sweeper and calls', () => {
     await queues.enqueue(9, 'live-1', 2);
 
     const settings = new ConfigCache(undefined as never, log);
-    const make = (): Sweeper => new Sweeper({ redis, keys, instanceId: 'sweeping', statuses, operators, queues, settings, record: (r) => records.push(r), log, recovery: noRecovery });
+    const make = (): Sweeper => new Sweeper({ redis, keys, instanceId: 'sweeping', statuses, operators, queues, settings, record: (r) => records.push(r), log, recovery: noRecovery, channels: noChannels });
     // Two instances sweep at once: the call is removed and recorded once.
     const [a, b] = await Promise.all([make().sweepCalls(5000), make().sweepCalls(5000)]);
     expect(a + b).toBe(1);

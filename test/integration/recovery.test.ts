@@ -20,6 +20,9 @@ import { planRegister } from '../../src/registrar/rules.js';
 import { testRedisPrefix, testServices } from '../support/services.js';
 
 const log = createLogger('silent', 'test');
+/** The sweeper's media side, not under test here. */
+const noChannels = { publish: async (): Promise<void> => undefined, sweep: async (): Promise<number> => 0 };
+
 const clients: Redis[] = [];
 const prefixes: string[] = [];
 
@@ -147,7 +150,7 @@ describe('Sweeper', () => {
     await w.store.apply(3, { type: 'reserve', callId: 'old2', instance: 'sb-1', leaseMs: 60_000 });
     await w.statuses.load();
     const recovery = { check: async (): Promise<void> => undefined, settling: (): boolean => false };
-    const sweeper = new Sweeper({ redis: w.redis, keys: w.keys, instanceId: 'sb-1', statuses: w.statuses, operators: w.operators, queues: w.queues, settings, record: (r) => w.records.push(r), log, recovery });
+    const sweeper = new Sweeper({ redis: w.redis, keys: w.keys, instanceId: 'sb-1', statuses: w.statuses, operators: w.operators, queues: w.queues, settings, record: (r) => w.records.push(r), log, recovery, channels: noChannels });
     await sweeper.start();
     await sweeper.stop();
     expect(await w.queues.liveCalls()).toEqual([]);
@@ -164,7 +167,7 @@ describe('Sweeper', () => {
     await w.statuses.load();
     let settling = true;
     const recovery = { check: async (): Promise<void> => undefined, settling: (): boolean => settling };
-    const sweeper = new Sweeper({ redis: w.redis, keys: w.keys, instanceId: 'sb-2', statuses: w.statuses, operators: w.operators, queues: w.queues, settings, record: (r) => w.records.push(r), log, recovery });
+    const sweeper = new Sweeper({ redis: w.redis, keys: w.keys, instanceId: 'sb-2', statuses: w.statuses, operators: w.operators, queues: w.queues, settings, record: (r) => w.records.push(r), log, recovery, channels: noChannels });
     expect(await sweeper.sweep(Date.now())).toBe(0);
     expect(await sweeper.sweepCalls(Date.now())).toBe(0);
     settling = false;

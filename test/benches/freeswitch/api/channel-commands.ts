@@ -185,10 +185,19 @@ export function queueDtmfString(sw: Switch, session: Session, text: string, sour
   return sent > 0;
 }
 
+/**
+ * hupall_api_function(): "<cause> [<var> <value>]..." (at most ten words); with pairs, only the
+ * channels on which every variable has exactly that value (switch_core_session_hupall_matching_vars()).
+ */
 export const hupall: ApiHandler = (sw, args) => {
-  const [causeText] = words(args);
-  const parsed = causeFromText(causeText);
+  const argv = words(args).slice(0, 11);
+  const parsed = causeFromText(argv[0]);
   const cause = parsed === 'NONE' ? 'MANAGER_REQUEST' : parsed;
-  for (const session of sw.liveSessions()) sw.hangup(session, cause);
-  return `+OK hangup all channels with cause ${cause}\n`;
+  const vars: Array<[string, string]> = [];
+  for (let i = 1; i < argv.length - 1; i += 2) vars.push([argv[i] as string, argv[i + 1] as string]);
+  const matches = (session: Session): boolean => vars.every(([name, value]) => session.getVariable(name) === value);
+  for (const session of sw.liveSessions().filter(matches)) sw.hangup(session, cause);
+  if (vars.length === 0) return `+OK hangup all channels with cause ${cause}\n`;
+  const [first] = vars as [[string, string]];
+  return `+OK hangup all channels matching [${first[0]}]=[${first[1]}]${vars.length > 1 ? '...' : ''} with cause: ${cause}\n`;
 };

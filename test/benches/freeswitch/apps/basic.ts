@@ -91,11 +91,6 @@ export const noop: Application = {
  */
 export async function parkUntilInterrupted(context: AppContext): Promise<void> {
   const { sw, session } = context;
-  // switch_ivr_park() loops only while the channel is under control of a socket.
-  if (session.socketGone) {
-    sw.hangup(session);
-    return;
-  }
   session.state = 'CS_PARK';
   sw.model.setParked(session.uuid, true);
   sw.fire(sw.channelEvent('CHANNEL_PARK', session, PARK_ORIGIN));

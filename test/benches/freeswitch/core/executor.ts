@@ -117,6 +117,11 @@ export class Executor {
     frame.interruption.interrupt('leave');
   }
 
+  /** Messages waiting for their turn. */
+  queued(): number {
+    return this.queue.length;
+  }
+
   current(): Frame | undefined {
     return this.foreground;
   }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { Executor, type ExecutorHost } from './executor.js';
+import { Executor, type ExecutorHost, type Frame } from './executor.js';
 
 /** CALLSTATE_CHART in src/switch_channel.c (the states this stand-in goes through). */
 export type CallState = 'DOWN' | 'RINGING' | 'EARLY' | 'ACTIVE' | 'HANGUP';
@@ -81,8 +81,8 @@ export class Session {
   answered = false;
   hangupCause: string | undefined;
   sip: SipLegControl | undefined;
-  /** The outbound event socket controlling it has closed (CF_CONTROLLED cleared). */
-  socketGone = false;
+  /** The park loop that was running when its outbound event socket closed (CF_CONTROLLED cleared). */
+  uncontrolledPark: Frame | undefined;
   /**
    * Whether FreeSWITCH may send media to the far end. False while the far end's SDP says
    * sendonly or inactive, and for a 3PCC channel still on the answer to its own offer (see

@@ -52,6 +52,9 @@ export interface SwitchOptions {
   readonly apis: ReadonlyMap<string, ApiHandler>;
 }
 
+/** Applications that loop in switch_ivr_park(). */
+const PARK_LOOPS = new Set(['socket', 'park']);
+
 /** Variables sofia_glue / the mrf dialplan leave behind that change the core's behaviour. */
 const PARK_AFTER_BRIDGE = 'park_after_bridge';
 const HANGUP_AFTER_BRIDGE = 'hangup_after_bridge';
@@ -125,7 +128,7 @@ export class Switch {
 
   createSession(init: SessionInit): Session {
     const session = new Session(init, (self) => ({
-      run: (frame) => this.runFrame(self, frame),
+      run: (frame) => this.runFrameThenCheckControl(self, frame),
       takesMessages: () => this.takesMessages(self),
     }));
     this.sessions.set(session.uuid, session);
@@ -267,13 +270,41 @@ export class Switch {
   }
 
   /**
-   * The outbound socket controlling the channel closed: CF_CONTROLLED is cleared, so a parked
-   * channel leaves park, its dialplan ends and it is hung up; a bridged one stays bridged.
+   * The outbound socket controlling the channel closed: listener_run() clears CF_CONTROLLED,
+   * which switch_ivr_park() checks between the messages it runs. The park loop running then (the
+   * socket application's, or one a transfer started) ends once nothing is left to run: the
+   * channel idle there leaves park and its dialplan ends, which hangs it up; one playing hold music
+   * from there is hung up when the playback returns. A channel running no park (bridged) stays up,
+   * and so does one parked later (switch_ivr_park() sets CF_CONTROLLED again). Observed on
+   * FreeSWITCH 1.10.12 (test/e2e/freeswitch-bench/socket-loss.test.ts).
    */
   socketClosed(session: Session): void {
     if (!session.isUp) return;
-    session.socketGone = true;
-    if (this.model.channel(session.uuid)?.parked) this.hangup(session);
+    const innermost = session.executor.restingFrames().at(-1);
+    if (innermost && PARK_LOOPS.has(innermost.invocation.app)) session.uncontrolledPark = innermost;
+    this.leaveParkIfUncontrolled(session);
+  }
+
+  private runFrameThenCheckControl(session: Session, frame: Frame): Promise<boolean> | false {
+    const running = this.runFrame(session, frame);
+    if (running === false) return running;
+    // After the executor has finished the frame and taken whatever was queued behind it.
+    void running.finally(() => setImmediate(() => this.leaveParkIfUncontrolled(session)));
+    return running;
+  }
+
+  /** switch_ivr_park()'s loop test, once the park has nothing left to run. */
+  private leaveParkIfUncontrolled(session: Session): void {
+    const park = session.uncontrolledPark;
+    if (!park || !session.isUp) return;
+    const executor = session.executor;
+    if (!executor.isRunning(park)) {
+      session.uncontrolledPark = undefined;
+      return;
+    }
+    if (executor.current() || executor.queued() > 0 || executor.restingFrames().at(-1) !== park) return;
+    session.uncontrolledPark = undefined;
+    executor.leave(park);
   }
 
   /** Park a channel silently, as park_after_bridge does (CHANNEL_PARK, no CHANNEL_EXECUTE). */
