@@ -37,7 +37,7 @@ import { createRedis, type Redis } from './redis/client.js';
 import { EventBus } from './redis/events.js';
 import { RedisKeys } from './redis/keys.js';
 import { attachRegistrar } from './registrar/index.js';
-import { connectDrachtio } from './sip/connection.js';
+import { setUpDrachtio } from './sip/connection.js';
 import { attachStrayRequests } from './sip/stray-requests.js';
 import { StartupError, waitForPostgres, waitForRedis } from './startup.js';
 
@@ -138,7 +138,8 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
     bus.onEvent('config', () => void settings.refresh());
 
     const calls = new CallRegistry();
-    const srf = connectDrachtio(config.drachtio, health, log, new LinkLoss(calls, log));
+    const drachtio = setUpDrachtio(config.drachtio, health, log, new LinkLoss(calls, log));
+    const srf = drachtio.srf;
     stops.push(() => disconnectSrf(srf));
     const media = new MediaPool(srf, config.freeswitch, health, log);
     media.start();
@@ -151,6 +152,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
     };
     const callCore = await startCallCore({ config, log, redis, keys, srf, media, settings, bus, calls, record, pool });
     stops.push(() => callCore.stop());
+    drachtio.connect();
 
     const api = await buildApi({
       log,

@@ -27,11 +27,24 @@ export interface LinkWatcher {
   restored(): void;
 }
 
+/** A drachtio-srf application not yet connected: handlers first, then connect(). */
+export interface DrachtioApp {
+  srf: Srf;
+  connect(): void;
+}
+
 /**
- * Connects to drachtio-server and keeps the health record true. drachtio-srf reconnects by itself
- * once an 'error' listener exists (without one the process would die when the server goes away).
+ * Sets up the connection to drachtio-server and keeps the health record true. drachtio-srf
+ * reconnects by itself once an 'error' listener exists (without one the process would die when
+ * the server goes away).
+ *
+ * connect() comes after every request handler (srf.invite, srf.register, srf.use) is attached:
+ * drachtio-srf 5.0 sends all its routes again each time a handler is added on a live connection
+ * (routeVerbs never marks a route as sent), and drachtio-server then holds this application
+ * several times in its round-robin list for INVITE, so several instances get new calls in runs
+ * instead of in turn. Routes attached before the connection go once, when it is made.
  */
-export function connectDrachtio(cfg: Config['drachtio'], health: Health, log: Logger, link: LinkWatcher): Srf {
+export function setUpDrachtio(cfg: Config['drachtio'], health: Health, log: Logger, link: LinkWatcher): DrachtioApp {
   const srf = new Srf();
   const where = `${cfg.host}:${cfg.port}`;
   let connected = false;
@@ -62,7 +75,9 @@ export function connectDrachtio(cfg: Config['drachtio'], health: Health, log: Lo
     link.lost();
   });
   health.set('drachtio', false, `connecting to ${where}`);
-  // The typings lack the reconnect option that drachtio-srf's wire protocol reads.
-  void srf.connect({ host: cfg.host, port: cfg.port, secret: cfg.secret, reconnect: RECONNECT } as Srf.SrfConfig);
-  return srf;
+  return {
+    srf,
+    // The typings lack the reconnect option that drachtio-srf's wire protocol reads.
+    connect: () => void srf.connect({ host: cfg.host, port: cfg.port, secret: cfg.secret, reconnect: RECONNECT } as Srf.SrfConfig),
+  };
 }

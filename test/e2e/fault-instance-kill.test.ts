@@ -130,9 +130,11 @@ afterAll(async () => {
   await bench?.close().catch(() => undefined);
 });
 
+const CALLERS = 10;
+
 describe('one of two instances killed', () => {
   it('frees its operator by lease, closes its callers in the records, and the other instance serves on', async () => {
-    // Six callers wait (nobody is logged in yet), spread over both instances by drachtio-server.
+    // Ten callers wait (nobody is logged in yet), spread over both instances by drachtio-server.
     // B's callers never hear from a switchboard again, so this run is ended by the test.
     callerRun = await startSipp({
       scenario: scenario('caller.xml'),
@@ -140,15 +142,15 @@ describe('one of two instances killed', () => {
       transport: 'udp',
       service: NUMBER,
       keys: { prefix: '2000' },
-      calls: 6,
+      calls: CALLERS,
       rate: 10,
-      extraArgs: ['-l', '6'],
+      extraArgs: ['-l', String(CALLERS)],
       timeoutMs: 120_000,
       name: 'callers',
     });
-    const waiting = await until('six callers waiting', async () => {
+    const waiting = await until(`${CALLERS} callers waiting`, async () => {
       const w = await waitingCallers();
-      return w.length === 6 ? w : undefined;
+      return w.length === CALLERS ? w : undefined;
     }, 20_000);
     const owners = new Map(waiting.map((w) => [w.callId, w.owner]));
     const ofB = waiting.filter((w) => w.owner === 'sb-b').map((w) => w.callId);
