@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import esl from 'drachtio-modesl';
+import { eventSocket } from '../support/freeswitch-env.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../src/paths.js';
 import { createRedis } from '../../src/redis/client.js';
@@ -76,14 +76,7 @@ async function startProcess(instanceId: string): Promise<{ child: ChildProcess; 
 async function channelCount(): Promise<number> {
   const standIn = bench.freeswitch.standIn;
   if (standIn) return standIn.model.channels().length;
-  const { address, port, secret } = bench.freeswitch;
-  const conn = await new Promise<esl.Connection>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('event socket did not answer')), 5_000);
-    const c: esl.Connection = new esl.Connection(address, port, secret, () => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
+  const conn = await eventSocket(bench.freeswitch);
   try {
     return await new Promise((resolve) => conn.api('show', 'channels count', (res) => resolve(Number(/(\d+) total/.exec(res.getBody())?.[1] ?? NaN))));
   } finally {

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import esl from 'drachtio-modesl';
+import type esl from 'drachtio-modesl';
+import { eventSocket } from '../support/freeswitch-env.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type TestOperator } from '../support/call-bench.js';
 import { describeRun, flow, requestsOf, type SippResult, type SippRun } from '../support/sipp.js';
@@ -64,14 +65,7 @@ interface MediaLog {
 }
 
 async function mediaLog(b: CallBench): Promise<MediaLog> {
-  const { address, port, secret } = b.freeswitch;
-  const conn = await new Promise<esl.Connection>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('event socket did not answer')), 5_000);
-    const c: esl.Connection = new esl.Connection(address, port, secret, () => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
+  const conn = await eventSocket(b.freeswitch);
   const executions: Execution[] = [];
   conn.on('esl::event::CHANNEL_EXECUTE::*', (evt: esl.Event) => {
     const app = evt.getHeader('Application') ?? '';

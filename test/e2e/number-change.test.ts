@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import esl from 'drachtio-modesl';
+import type esl from 'drachtio-modesl';
+import { eventSocket } from '../support/freeswitch-env.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench } from '../support/call-bench.js';
 import { describeRun, flow, responsesOf } from '../support/sipp.js';
@@ -61,14 +62,7 @@ interface MediaLog {
 }
 
 async function mediaLog(): Promise<MediaLog> {
-  const { address, port, secret } = bench.freeswitch;
-  const conn = await new Promise<esl.Connection>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('event socket did not answer')), 5_000);
-    const c: esl.Connection = new esl.Connection(address, port, secret, () => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
+  const conn = await eventSocket(bench.freeswitch);
   const executions: Execution[] = [];
   conn.on('esl::event::CHANNEL_EXECUTE::*', (evt: esl.Event) => {
     const app = evt.getHeader('Application') ?? '';

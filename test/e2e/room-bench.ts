@@ -5,7 +5,8 @@
  * FreeSWITCH the same way (SIPp sends RFC 2833 only with RTP, which the stand-in does not carry),
  * so the PIN tests run against both.
  */
-import esl from 'drachtio-modesl';
+import type esl from 'drachtio-modesl';
+import { eventSocket } from '../support/freeswitch-env.js';
 import { until, type CallBench } from '../support/call-bench.js';
 import type { TestSwitchboard } from '../support/switchboard.js';
 
@@ -107,14 +108,7 @@ export interface MediaDriver {
 
 /** Connects to the bench's FreeSWITCH (stand-in or real) over its inbound event socket. */
 export async function mediaDriver(bench: CallBench): Promise<MediaDriver> {
-  const { address, port, secret } = bench.freeswitch;
-  const conn = await new Promise<esl.Connection>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('event socket did not answer')), 5_000);
-    const c: esl.Connection = new esl.Connection(address, port, secret, () => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
+  const conn = await eventSocket(bench.freeswitch);
   const api = (command: string, args: string): Promise<string> => new Promise((resolve) => conn.api(command, args, (res) => resolve(res.getBody())));
   // Every playback that starts (CHANNEL_EXECUTE comes even when a real FreeSWITCH lacks the
   // file, so the tests need no prompt files), by prompt name and by channel.

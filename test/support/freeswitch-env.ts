@@ -13,6 +13,7 @@
  *   FREESWITCH_LISTEN_ADDRESS   where drachtio-fsmrf listens for the outbound connections, as
  *                               FreeSWITCH can reach it (default 127.0.0.1)
  */
+import esl from 'drachtio-modesl';
 import { startFreeswitchStandIn, type FreeswitchStandIn, type FreeswitchStandInOptions } from '../benches/freeswitch/index.js';
 
 export interface FreeswitchTarget {
@@ -61,4 +62,15 @@ function fromEnvironment(env: NodeJS.ProcessEnv): FreeswitchTarget {
     external: true,
     stop: () => Promise.resolve(),
   };
+}
+
+/** An inbound event socket connection to the target (stand-in or real), as fs_cli makes. */
+export function eventSocket(target: Pick<FreeswitchTarget, 'address' | 'port' | 'secret'>): Promise<esl.Connection> {
+  return new Promise<esl.Connection>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('event socket did not answer')), 5_000);
+    const c: esl.Connection = new esl.Connection(target.address, target.port, target.secret, () => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
 }
