@@ -161,7 +161,10 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       apiKeys: config.apiKeys,
       sipDomain: config.sipDomain,
       version: packageVersion(),
-      onConfigChange: () => bus.publish({ type: 'config' }),
+      onConfigChange: async () => {
+        await settings.refresh();
+        bus.publish({ type: 'config' });
+      },
       live: callCore.live,
       rooms: { rooms: callCore.rooms },
       maskCallerNumbers: config.maskCallerNumbers,

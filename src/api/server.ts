@@ -28,8 +28,11 @@ export interface ApiDeps {
   apiKeys: ApiKey[];
   sipDomain: string;
   version: string;
-  /** Called after every change to the configuration, so every instance reloads it. */
-  onConfigChange(): void;
+  /**
+   * Called after every change to the configuration, before the reply goes out: reloads this
+   * instance's copy (so the client's next request sees its change) and tells the others.
+   */
+  onConfigChange(): Promise<void>;
   live: Omit<LiveDeps, 'pool' | 'access'>;
   /** Rooms in use: members, control, dial-out, history. */
   rooms: Omit<RoomsLiveDeps, 'pool' | 'mask'>;
@@ -109,8 +112,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   registerHealthRoute(app, deps.health);
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'GET' && reply.statusCode < 300 && CONFIG_PATHS.test(request.url)) deps.onConfigChange();
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method !== 'GET' && reply.statusCode < 300 && CONFIG_PATHS.test(request.url)) await deps.onConfigChange();
+    return payload;
   });
   registerProvisioningRoutes(app, { pool: deps.pool, realm: deps.sipDomain });
   const access = new Access(deps.maskCallerNumbers, deps.live.settings);

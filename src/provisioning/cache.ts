@@ -72,7 +72,7 @@ export class ConfigCache {
   };
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
-  private again = false;
+  private next: Promise<void> | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -90,20 +90,22 @@ export class ConfigCache {
     clearInterval(this.timer);
   }
 
-  /** Reloads; concurrent calls share one load, and a call during a load causes one more. */
+  /**
+   * Reloads. A call during a load waits for one more load after it, which sees whatever was
+   * written before the call; calls during the same load share that next one.
+   */
   refresh(): Promise<void> {
     if (this.loading) {
-      this.again = true;
-      return this.loading;
+      this.next ??= this.loading.then(() => {
+        this.next = undefined;
+        return this.refresh();
+      });
+      return this.next;
     }
     this.loading = this.load()
       .catch((err: Error) => this.log.warn({ err: err.message }, 'cannot reload configuration; keeping the last one'))
       .finally(() => {
         this.loading = undefined;
-        if (this.again) {
-          this.again = false;
-          void this.refresh();
-        }
       });
     return this.loading;
   }
