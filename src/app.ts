@@ -12,6 +12,7 @@ import { StatusCache } from './acd/status-cache.js';
 import { Sweeper } from './acd/sweeper.js';
 import { buildApi } from './api/server.js';
 import type { LiveDeps } from './api/routes/live.js';
+import { AdmissionGate } from './calls/admission-gate.js';
 import { CallRegistry, type CallContext } from './calls/context.js';
 import { CallControl } from './calls/control.js';
 import { createFeatureCodeAuth } from './calls/feature-codes.js';
@@ -169,7 +170,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       rooms: { rooms: callCore.rooms },
       maskCallerNumbers: config.maskCallerNumbers,
       events: { feed: bus, instanceId: config.instanceId },
-      metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending() },
+      metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending(), admission: callCore.admission },
       numbers: { directoryImportMaxBytes: config.directoryImportMaxBytes, defaultInterceptDays: config.numberChangeInterceptDays },
     });
     await listen(api, config);
@@ -203,7 +204,7 @@ interface CallCoreDeps {
  * and inbound calls. Returns how to stop it: refuse new calls, then give calls in progress up to
  * SHUTDOWN_GRACE_SECONDS before hanging them up.
  */
-async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms }> {
+async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms; admission: AdmissionGate }> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
   const operators = new OperatorService(operatorStore, d.record, log);
@@ -290,13 +291,15 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
   // Without Redis a call could be answered but neither queued nor given an operator: 503 it.
   const refusal = (): string | undefined => (!accepting ? 'shutting down' : d.redis.status !== 'ready' ? 'live state unavailable' : undefined);
-  attachInbound(ctx, refusal, { featureAuth, rooms });
+  const admission = new AdmissionGate({ limits: config.admission, calls, media: d.media, log });
+  attachInbound(ctx, refusal, { featureAuth, rooms, admission });
   attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {
     live: { queues, operators, settings, control },
     rooms,
+    admission,
     stop: async () => {
       accepting = false;
       clearInterval(tick);

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { isUsername } from './provisioning/types.js';
+import type { AdmissionLimits } from './sip/admission.js';
 
 /** Who may use an API key. Roles beyond admin are enforced by the API's route guards. */
 export type Role = 'admin' | 'supervisor' | 'operator';
@@ -62,6 +63,13 @@ export interface Config {
    * that are neither an extension nor an operator. Unset: the switchboard calls only its own phones.
    */
   outboundGateway: HostPort | undefined;
+  /** Admission control of new calls (src/sip/admission.ts), and how a refusal looks. */
+  admission: AdmissionLimits & {
+    /** Retry-After on the 503 of a call refused over capacity. */
+    retryAfterS: number;
+    /** At most one warning in the log per this many seconds while calls are refused. */
+    logIntervalS: number;
+  };
 }
 
 export type Env = Record<string, string | undefined>;
@@ -297,6 +305,19 @@ function parseIpAddress(r: Reader, name: string, fallback?: string): string | un
   return value;
 }
 
+/** Admission limits: 0 switches a limit off; MEDIA_MAX_SESSIONS unset follows the server's own Max-Sessions. */
+function parseAdmission(r: Reader): Config['admission'] {
+  const mediaMaxSessions = r.optional('MEDIA_MAX_SESSIONS') === undefined ? undefined : r.integer('MEDIA_MAX_SESSIONS', 0, 0, 1_000_000);
+  return {
+    maxCalls: r.integer('MAX_CALLS', 0, 0, 1_000_000),
+    maxCallsPerSecond: r.integer('MAX_CALLS_PER_SECOND', 0, 0, 100_000),
+    mediaMaxSessions,
+    mediaMinIdleCpu: r.integer('MEDIA_MIN_IDLE_CPU', 0, 0, 99),
+    retryAfterS: r.integer('ADMISSION_RETRY_AFTER_SECONDS', 5, 1, 3600),
+    logIntervalS: r.integer('ADMISSION_LOG_INTERVAL_SECONDS', 10, 1, 3600),
+  };
+}
+
 /** What `npm run migrate` needs: the database and how long to wait for it. */
 export function loadDatabaseConfig(env: Env): Pick<Config, 'databaseUrl' | 'startupWaitSeconds'> {
   const r = new Reader(env);
@@ -348,6 +369,7 @@ export function loadConfig(env: Env): Config {
     numberChangeInterceptDays: r.integer('NUMBER_CHANGE_INTERCEPT_DAYS', 90, 1, 3650),
     campOnTimeoutS: r.integer('CAMP_ON_TIMEOUT_SECONDS', DEFAULT_CAMP_ON_TIMEOUT_S, 0, 3600),
     outboundGateway: parseOutboundGateway(r),
+    admission: parseAdmission(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

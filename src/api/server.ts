@@ -40,7 +40,7 @@ export interface ApiDeps {
   maskCallerNumbers: Role[];
   /** Live events of every instance, for GET /v1/events. */
   events: { feed: EventFeed; instanceId: string; heartbeatMs?: number };
-  metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered'>;
+  metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered' | 'admission'>;
   /** DIRECTORY_IMPORT_MAX_BYTES and NUMBER_CHANGE_INTERCEPT_DAYS. */
   numbers: { directoryImportMaxBytes: number; defaultInterceptDays: number };
 }

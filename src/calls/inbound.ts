@@ -5,6 +5,7 @@ import { intercepts, type NumberChange } from '../numbers/number-changes.js';
 import type { Operator, Queue, Room, Route } from '../provisioning/types.js';
 import { checkOffer } from '../sip/offer.js';
 import { isTrusted } from '../sip/trust.js';
+import type { AdmissionGate } from './admission-gate.js';
 import { newArrival, type Arrival } from './arrival.js';
 import type { CallContext } from './context.js';
 import { startDirectCall } from './direct-call.js';
@@ -82,10 +83,13 @@ export interface InboundDeps {
   featureAuth: FeatureCodeAuth;
   /** Rooms: who sits in which, shared by every instance, and this instance's members. */
   rooms: Rooms;
+  /** Admission control: refuses new calls past capacity before any media is set up. */
+  admission: AdmissionGate;
 }
 
 /**
- * Handles every new INVITE (or refuses it with 503 when `refusal` gives a reason): routes it (feature code, queue, operator, room or refusal), answers
+ * Handles every new INVITE (or refuses it with 503 when `refusal` gives a reason, or admission
+ * control finds the switchboard over capacity): routes it (feature code, queue, operator, room or refusal), answers
  * it onto the media server when its target says so, and leaves a record of every call, refused
  * ones included (a 407 challenge is half of a feature code's handshake, not a call: no record).
  */
@@ -103,6 +107,17 @@ async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfReq
   a.log.info({ from: a.caller.number, dialled: a.dialled, source: req.source_address, sipCallId: a.sipCallId }, 'incoming call');
 
   if (refusal !== undefined) return a.refuse(503, `Service Unavailable: ${refusal}`, 'failed');
+  const overload = deps.admission.admit(a.callId);
+  if (overload) return a.refuse(overload.status, overload.reason, overload.disposition, overload.headers);
+  try {
+    await routeInvite(ctx, deps, a);
+  } finally {
+    deps.admission.settled(a.callId);
+  }
+}
+
+async function routeInvite(ctx: CallContext, deps: InboundDeps, a: Arrival): Promise<void> {
+  const { req } = a;
   const admission = admit(ctx, a.dialled, req.source_address);
   if (admission.kind === 'reject') {
     a.recorder.routed('reject');
