@@ -30,6 +30,7 @@ import { Health } from './health.js';
 import type { Logger } from './log.js';
 import { OrphanChannels } from './media/orphan-channels.js';
 import { MediaPool } from './media/pool.js';
+import { startMessages, type Messages } from './messages/index.js';
 import { Prompts } from './media/prompts.js';
 import { ROOT_DIR, SQL_DIR } from './paths.js';
 import { ConfigCache } from './provisioning/cache.js';
@@ -171,6 +172,12 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       events: { feed: bus, instanceId: config.instanceId },
       metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending() },
       numbers: { directoryImportMaxBytes: config.directoryImportMaxBytes, defaultInterceptDays: config.numberChangeInterceptDays },
+      messages: {
+        mailbox: callCore.messages.mailbox,
+        record: (extension, r) => callCore.messages.record(extension, r),
+        isExtension: (number) => settings.extension(number) !== undefined,
+        operatorIdOf: (username) => settings.operatorByUsername(username)?.id,
+      },
     });
     await listen(api, config);
     stops.push(() => api.close());
@@ -203,7 +210,7 @@ interface CallCoreDeps {
  * and inbound calls. Returns how to stop it: refuse new calls, then give calls in progress up to
  * SHUTDOWN_GRACE_SECONDS before hanging them up.
  */
-async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms }> {
+async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms; messages: Messages }> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
   const operators = new OperatorService(operatorStore, d.record, log);
@@ -290,13 +297,16 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
   // Without Redis a call could be answered but neither queued nor given an operator: 503 it.
   const refusal = (): string | undefined => (!accepting ? 'shutting down' : d.redis.status !== 'ready' ? 'live state unavailable' : undefined);
-  attachInbound(ctx, refusal, { featureAuth, rooms });
+  // Before the stray-request handlers: SUBSCRIBEs for message-summary are taken here.
+  const messages = startMessages(ctx, { pool: d.pool, redis: d.redis, keys: d.keys });
+  attachInbound(ctx, refusal, { featureAuth, rooms, messages });
   attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {
     live: { queues, operators, settings, control },
     rooms,
+    messages,
     stop: async () => {
       accepting = false;
       clearInterval(tick);
@@ -306,6 +316,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
       recovery.stop();
       registrar.close();
       featureAuth.stop();
+      messages.stop();
     },
   };
 }

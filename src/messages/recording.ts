@@ -80,7 +80,8 @@ export async function recordMessage(party: Party, r: RecordingRequest, d: Record
   }
   const gone = hangUpOf(party);
   const relative = await d.mailbox.files.allocate(r.extension);
-  await bounded(endpoint.play([promptFile(d.prompts, 'message-record'), BEEP]), PROMPT_MAX_MS);
+  await bounded(endpoint.play(promptFile(d.prompts, 'message-record')), PROMPT_MAX_MS);
+  await bounded(endpoint.play(BEEP), PROMPT_MAX_MS);
   if (!isConnected(party.dialog)) return { kind: 'nothing', why: 'hung up before the tone' };
   // The mrf dialplan turns terminators off; # ends a message (and is not recorded).
   await endpoint.set('playback_terminators', '#');
