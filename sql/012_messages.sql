@@ -21,3 +21,7 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_extension_created ON messages (extension, created_at);
 CREATE INDEX messages_created ON messages (created_at);
+
+-- Per queue: the key a waiting caller presses to leave a voice message instead of waiting
+-- (asked for the extension, then recorded); null: none. One DTMF key.
+ALTER TABLE queues ADD COLUMN message_key text CHECK (message_key ~ '^[0-9*#]$');

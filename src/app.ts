@@ -31,6 +31,8 @@ import type { Logger } from './log.js';
 import { OrphanChannels } from './media/orphan-channels.js';
 import { MediaPool } from './media/pool.js';
 import { startMessages, type Messages } from './messages/index.js';
+import { startOperatorRecording } from './messages/operator-recording.js';
+import type { RecordRequest, RecordStart } from './messages/operator-recording.js';
 import { Prompts } from './media/prompts.js';
 import { ROOT_DIR, SQL_DIR } from './paths.js';
 import { ConfigCache } from './provisioning/cache.js';
@@ -174,7 +176,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       numbers: { directoryImportMaxBytes: config.directoryImportMaxBytes, defaultInterceptDays: config.numberChangeInterceptDays },
       messages: {
         mailbox: callCore.messages.mailbox,
-        record: (extension, r) => callCore.messages.record(extension, r),
+        record: (extension, r) => callCore.recordMessage(extension, r),
         isExtension: (number) => settings.extension(number) !== undefined,
         operatorIdOf: (username) => settings.operatorByUsername(username)?.id,
       },
@@ -210,7 +212,13 @@ interface CallCoreDeps {
  * and inbound calls. Returns how to stop it: refuse new calls, then give calls in progress up to
  * SHUTDOWN_GRACE_SECONDS before hanging them up.
  */
-async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms; messages: Messages }> {
+async function startCallCore(d: CallCoreDeps): Promise<{
+  stop(): Promise<void>;
+  live: Omit<LiveDeps, 'pool' | 'access'>;
+  rooms: Rooms;
+  messages: Messages;
+  recordMessage(extension: string, r: RecordRequest): Promise<RecordStart>;
+}> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
   const operators = new OperatorService(operatorStore, d.record, log);
@@ -273,12 +281,15 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   d.media.onAdopted(() => void channels.publish().catch((err: Error) => log.warn({ err: err.message }, 'cannot publish the outbound addresses')));
   const sweeper = new Sweeper({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, statuses, operators, queues, settings, record: d.record, log, recovery, channels });
   await sweeper.start();
+  const prompts = new Prompts(config.promptsDir);
+  // Before the stray-request handlers: SUBSCRIBEs for message-summary are taken here.
+  const messages = startMessages({ config, srf: d.srf, pool: d.pool, redis: d.redis, keys: d.keys, bus, settings, registrar, prompts, log });
   const ctx: CallContext = {
     instanceId: config.instanceId,
     config,
     srf: d.srf,
     media: d.media,
-    prompts: new Prompts(config.promptsDir),
+    prompts,
     settings,
     operators,
     statuses,
@@ -286,6 +297,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     campOns: new CampOnStore(d.redis, d.keys),
     dispatcher,
     registrar,
+    messages: messages.recording,
     bus,
     calls,
     record: d.record,
@@ -297,8 +309,6 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
   // Without Redis a call could be answered but neither queued nor given an operator: 503 it.
   const refusal = (): string | undefined => (!accepting ? 'shutting down' : d.redis.status !== 'ready' ? 'live state unavailable' : undefined);
-  // Before the stray-request handlers: SUBSCRIBEs for message-summary are taken here.
-  const messages = startMessages(ctx, { pool: d.pool, redis: d.redis, keys: d.keys });
   attachInbound(ctx, refusal, { featureAuth, rooms, messages });
   attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
@@ -307,6 +317,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     live: { queues, operators, settings, control },
     rooms,
     messages,
+    recordMessage: (extension, r) => startOperatorRecording(ctx, messages.recording, extension, r),
     stop: async () => {
       accepting = false;
       clearInterval(tick);

@@ -2,14 +2,19 @@
  * Voice messages, put together: the mailbox (rows + files), the message-waiting indication on
  * SIP, the recording call an operator gets through the API, and the sweep of old messages.
  */
-import type { CallContext } from '../calls/context.js';
+import type Srf from 'drachtio-srf';
+import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
+import type { Logger } from '../log.js';
+import type { Prompts } from '../media/prompts.js';
+import type { ConfigCache } from '../provisioning/cache.js';
 import type { Redis } from '../redis/client.js';
+import type { EventBus } from '../redis/events.js';
 import type { RedisKeys } from '../redis/keys.js';
+import type { Registrar } from '../registrar/index.js';
 import { MessageFiles } from './files.js';
 import { Mailbox } from './mailbox.js';
 import { Mwi } from './mwi.js';
-import { startOperatorRecording, type RecordRequest, type RecordStart } from './operator-recording.js';
 import type { RecordingDeps } from './recording.js';
 import { MessageStore } from './store.js';
 
@@ -18,29 +23,43 @@ const SWEEP_INTERVAL_MS = 3_600_000;
 
 export interface Messages {
   mailbox: Mailbox;
+  /** What a call needs to record a message (an operator's, a waiting caller's). */
   recording: RecordingDeps;
-  record(extension: string, r: RecordRequest): Promise<RecordStart>;
   stop(): void;
 }
 
-export function startMessages(ctx: CallContext, d: { pool: Pool; redis: Redis; keys: RedisKeys }): Messages {
-  const { config, log } = ctx;
+export interface MessagesDeps {
+  config: Config;
+  srf: Srf;
+  pool: Pool;
+  redis: Redis;
+  keys: RedisKeys;
+  bus: EventBus;
+  settings: ConfigCache;
+  registrar: Registrar;
+  prompts: Prompts;
+  log: Logger;
+}
+
+export function startMessages(d: MessagesDeps): Messages {
+  const { config, log } = d;
   const store = new MessageStore(d.pool);
+  const isExtension = (number: string): boolean => d.settings.extension(number) !== undefined;
   const mwi = new Mwi({
-    srf: ctx.srf,
+    srf: d.srf,
     redis: d.redis,
     keys: d.keys,
-    bus: ctx.bus,
+    bus: d.bus,
     domain: config.sipDomain,
-    instanceId: ctx.instanceId,
+    instanceId: config.instanceId,
     log,
-    isExtension: (number) => ctx.settings.extension(number) !== undefined,
-    contacts: async (extension) => (await ctx.registrar.contacts(extension)).map((b) => b.contact),
+    isExtension,
+    contacts: async (extension) => (await d.registrar.contacts(extension)).map((b) => b.contact),
     counts: (extension) => store.counts(extension),
   });
   mwi.attach();
   const mailbox = new Mailbox(store, new MessageFiles(config.messages.dir), config.messages, (extension) => mwi.changed(extension), log);
-  const recording: RecordingDeps = { mailbox, prompts: ctx.prompts, maxSeconds: config.messages.maxSeconds, log };
+  const recording: RecordingDeps = { mailbox, prompts: d.prompts, maxSeconds: config.messages.maxSeconds, isExtension, log };
   const sweep = (): void => void mailbox.sweep().catch((err: Error) => log.warn({ err: err.message }, 'cannot sweep old voice messages'));
   sweep();
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
@@ -48,7 +67,6 @@ export function startMessages(ctx: CallContext, d: { pool: Pool; redis: Redis; k
   return {
     mailbox,
     recording,
-    record: (extension, r) => startOperatorRecording(ctx, recording, extension, r),
     stop: () => {
       clearInterval(timer);
       mwi.close();

@@ -19,6 +19,7 @@ export const MESSAGE_PROMPTS = {
   'message-record': 'Please leave your message after the tone. Press the pound key when you are done.',
   'message-thanks': 'Your message has been recorded. Goodbye.',
   'message-extension': 'Please enter the extension number, followed by the pound key.',
+  'message-no-extension': 'That is not an extension number.',
   'mailbox-full': 'This mailbox is full. Goodbye.',
   'mailbox-you-have': 'You have',
   'mailbox-new': 'new messages',
@@ -55,6 +56,8 @@ export interface RecordingDeps {
   mailbox: Mailbox;
   prompts: Prompts;
   maxSeconds: number;
+  /** Whether a number is an extension (has a mailbox). */
+  isExtension(number: string): boolean;
   log: Logger;
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { addOperator, operatorPhone, rowsWhenThere, scenario, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, rowsWhenThere, scenario, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
 import { describeRun, requestsOf, runSipp, type SippResult } from '../support/sipp.js';
 import { Softphone } from '../support/softphone.js';
 import { ADMIN_KEY, OPERATOR_KEY, SIP_DOMAIN } from '../support/switchboard.js';
@@ -199,4 +199,37 @@ describe('unsolicited indication and the owner\'s mailbox', () => {
     });
     expect(result.passed, describeRun(result)).toBe(true);
   });
+});
+
+describe('a waiting caller', () => {
+  it('presses the queue\'s message key, names the extension and records; the queue records the exit', async () => {
+    await extension('7004');
+    const queueId = (await bench.create('/v1/queues', { number: '7100', name: 'Reception', messageKey: '*', announceIntervalS: 1 })).id as number;
+    await bench.create('/v1/routes', { number: '7100', targetType: 'queue', queueId, allowOutside: true });
+    const caller = callers(bench, 'caller.xml', '7100', { calls: 1, keys: { prefix: '2301' }, timeoutMs: 40_000 });
+    // The position announcement finds the caller's channel on the media server.
+    const uuid = await media.nextPrompt('position', 15_000);
+    await media.dtmf(uuid, '*');
+    await media.nextPrompt('message-extension');
+    await media.dtmf(uuid, '7999#');
+    await media.nextPrompt('message-no-extension');
+    await media.nextPrompt('message-extension');
+    await media.dtmf(uuid, '7004#');
+    await media.nextPrompt('message-record');
+    await new Promise((r) => setTimeout(r, 2_500));
+    await media.dtmf(uuid, '#');
+    const result = await caller;
+    expect(result.passed, describeRun(result)).toBe(true);
+    const [message] = await messagesOf('7004');
+    expect(message).toMatchObject({ extension: '7004', fromNumber: '23011', state: 'new' });
+    const [exit] = await rowsWhenThere<{ event: string; data: Record<string, unknown>; call_id: string }>(
+      bench,
+      "SELECT event, data, call_id FROM queue_events WHERE queue_id = $1 AND event <> 'enter' ORDER BY at",
+      1,
+      [queueId],
+    );
+    expect(exit).toMatchObject({ event: 'exit-overflow', data: { key: '*', to: 'voice-message' }, call_id: message?.callId });
+    const [call] = await rowsWhenThere(bench, 'SELECT hangup_by, sip_reason FROM calls WHERE call_id = $1', 1, [message?.callId]);
+    expect(call).toMatchObject({ hangup_by: 'system' });
+  }, 60_000);
 });
