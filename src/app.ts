@@ -282,8 +282,9 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   const sweeper = new Sweeper({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, statuses, operators, queues, settings, record: d.record, log, recovery, channels });
   await sweeper.start();
   const prompts = new Prompts(config.promptsDir);
+  const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   // Before the stray-request handlers: SUBSCRIBEs for message-summary are taken here.
-  const messages = startMessages({ config, srf: d.srf, pool: d.pool, redis: d.redis, keys: d.keys, bus, settings, registrar, prompts, log });
+  const messages = startMessages({ config, srf: d.srf, pool: d.pool, redis: d.redis, keys: d.keys, bus, settings, registrar, prompts, auth: featureAuth, log });
   const ctx: CallContext = {
     instanceId: config.instanceId,
     config,
@@ -304,7 +305,6 @@ async function startCallCore(d: CallCoreDeps): Promise<{
     log,
     later,
   };
-  const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   let accepting = true;
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
   // Without Redis a call could be answered but neither queued nor given an operator: 503 it.

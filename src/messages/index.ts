@@ -3,6 +3,7 @@
  * SIP, the recording call an operator gets through the API, and the sweep of old messages.
  */
 import type Srf from 'drachtio-srf';
+import type { FeatureCodeAuth } from '../calls/feature-codes.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
@@ -38,6 +39,8 @@ export interface MessagesDeps {
   settings: ConfigCache;
   registrar: Registrar;
   prompts: Prompts;
+  /** Digest checks (the registrar's credentials and failure limits), for SUBSCRIBE. */
+  auth: FeatureCodeAuth;
   log: Logger;
 }
 
@@ -54,6 +57,7 @@ export function startMessages(d: MessagesDeps): Messages {
     instanceId: config.instanceId,
     log,
     isExtension,
+    auth: d.auth,
     contacts: async (extension) => (await d.registrar.contacts(extension)).map((b) => b.contact),
     counts: (extension) => store.counts(extension),
   });

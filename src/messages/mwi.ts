@@ -13,16 +13,21 @@
  * expiry), so the instance that changes a mailbox knows which phones subscribe, and a change on
  * any instance reaches the owner through the bus.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import type Srf from 'drachtio-srf';
+import type { FeatureCodeAuth } from '../calls/feature-codes.js';
 import type { Logger } from '../log.js';
 import type { Redis } from '../redis/client.js';
 import type { EventBus } from '../redis/events.js';
 import type { RedisKeys } from '../redis/keys.js';
+import { findCredentials } from '../sip/digest-auth.js';
 import { dialledOf } from '../sip/request-info.js';
 import { MESSAGE_SUMMARY_TYPE, messageAccount, messageSummary, type MessageCounts } from './summary.js';
 import { subscriptionExpiry, subscriptionState } from './subscription.js';
 
 const EVENT = 'message-summary';
+// What an unknown user's credentials are checked against: no password hashes to it.
+const DUMMY_HA1 = createHash('md5').update(randomBytes(16)).digest('hex');
 
 export interface MwiDeps {
   srf: Srf;
@@ -32,6 +37,8 @@ export interface MwiDeps {
   domain: string;
   instanceId: string;
   log: Logger;
+  /** Digest authentication: only the extension's own phone may subscribe to its mailbox. */
+  auth: FeatureCodeAuth;
   /** Whether a number is an extension (only those have a mailbox). */
   isExtension(number: string): boolean;
   /** The registered contacts of an extension's phones. */
@@ -110,6 +117,7 @@ export class Mwi {
     if (accept && !accept.toLowerCase().includes(MESSAGE_SUMMARY_TYPE)) return res.send(406, 'Not Acceptable', { headers: { Accept: MESSAGE_SUMMARY_TYPE } });
     const extension = dialledOf(req);
     if (!this.d.isExtension(extension)) return res.send(404);
+    if (!(await this.authenticated(req, res, extension))) return;
     const expiry = subscriptionExpiry(req.get('Expires'));
     if (expiry.kind === 'bad') return res.send(400, expiry.reason, {});
     if (expiry.kind === 'too-brief') return res.send(423, 'Interval Too Brief', { headers: { 'Min-Expires': String(expiry.minExpiresS) } });
@@ -128,6 +136,39 @@ export class Mwi {
     dialog.on('unsubscribe' as 'destroy', () => void this.end(dialog, 'terminated'));
     dialog.on('destroy', () => void this.forget(dialog));
     await this.notify(dialog, extension, subscriptionState(Date.now() + expiresS * 1000, Date.now()));
+  }
+
+  /**
+   * RFC 3261 §22.2 (401, WWW-Authenticate) with the registrar's credentials, nonces and
+   * per-address failure limit: message counts are the extension's own business. False once the
+   * request has been answered (challenge or refusal).
+   */
+  private async authenticated(req: Srf.SrfRequest, res: Srf.SrfResponse, extension: string): Promise<boolean> {
+    const { auth, credentials, limiter } = this.d.auth;
+    const challenge = (stale: boolean): false => {
+      res.send(401, { headers: { 'WWW-Authenticate': auth.challenge(stale) } });
+      return false;
+    };
+    const found = findCredentials(req.get('Authorization'), auth.realm);
+    if (found.kind === 'none' || found.kind === 'other-realm') return challenge(false);
+    const source = req.source_address;
+    if (await limiter.blocked(source)) {
+      // Refused unchecked, as the registrar does: a flood costs one Redis GET per request.
+      res.send(403, 'Forbidden: too many failed authentications', {});
+      return false;
+    }
+    const user = found.kind === 'malformed' ? undefined : await credentials.get(found.credentials.username);
+    const verdict = found.kind === 'malformed' ? undefined : await auth.verify(found.credentials, { method: 'SUBSCRIBE', uri: req.uri, ha1: user?.ha1 ?? DUMMY_HA1 });
+    if (verdict && !verdict.ok && verdict.stale) return challenge(true);
+    if (verdict?.ok && user?.kind === 'extension' && user.username === extension) return true;
+    if (verdict?.ok && user) {
+      res.send(403, 'Forbidden: not this mailbox\'s phone', {});
+      return false;
+    }
+    this.d.log.warn({ extension, source }, 'SUBSCRIBE authentication failed');
+    await limiter.fail(source);
+    res.send(403, 'Forbidden: authentication failed', {});
+    return false;
   }
 
   private async refresh(dialog: Srf.Dialog, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {

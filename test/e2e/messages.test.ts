@@ -84,6 +84,7 @@ function subscriber(number: string, notifies: number): Promise<SippResult> {
     transport: 'udp',
     service: number,
     keys: { domain: SIP_DOMAIN, expires: 600, notifies },
+    extraArgs: ['-au', number, '-ap', `${number}-secret`, '-auth_uri', `${number}@${bench.drachtio.sipAddress}`],
     timeoutMs: 60_000,
     name: `mwi-${number}`,
   });
