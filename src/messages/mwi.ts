@@ -117,10 +117,11 @@ export class Mwi {
     if (accept && !accept.toLowerCase().includes(MESSAGE_SUMMARY_TYPE)) return res.send(406, 'Not Acceptable', { headers: { Accept: MESSAGE_SUMMARY_TYPE } });
     const extension = dialledOf(req);
     if (!this.d.isExtension(extension)) return res.send(404);
-    if (!(await this.authenticated(req, res, extension))) return;
     const expiry = subscriptionExpiry(req.get('Expires'));
     if (expiry.kind === 'bad') return res.send(400, expiry.reason, {});
     if (expiry.kind === 'too-brief') return res.send(423, 'Interval Too Brief', { headers: { 'Min-Expires': String(expiry.minExpiresS) } });
+    // Last of the checks: a request that would be refused anyway costs no challenge round.
+    if (!(await this.authenticated(req, res, extension))) return;
     const expiresS = expiry.kind === 'active' ? expiry.expiresS : 0;
     const dialog = await this.d.srf.createUAS(req, res, { localSdp: '', headers: { Expires: String(expiresS) } } as Srf.CreateUASOptions);
     const log = this.d.log.child({ extension, sipCallId: req.get('Call-ID') });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { addOperator, callers, operatorPhone, rowsWhenThere, scenario, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { RawSipClient } from '../support/raw-sip.js';
 import { describeRun, requestsOf, runSipp, type SippResult } from '../support/sipp.js';
 import { Softphone } from '../support/softphone.js';
 import { ADMIN_KEY, OPERATOR_KEY, SIP_DOMAIN } from '../support/switchboard.js';
@@ -233,4 +234,25 @@ describe('a waiting caller', () => {
     const [call] = await rowsWhenThere(bench, 'SELECT hangup_by, sip_reason FROM calls WHERE call_id = $1', 1, [message?.callId]);
     expect(call).toMatchObject({ hangup_by: 'system' });
   }, 60_000);
+});
+
+describe('SUBSCRIBE refusals', () => {
+  it('challenges with 401, and refuses other event packages, other bodies, unknown numbers and short expiries first', async () => {
+    await extension('7005');
+    const udp = await RawSipClient.udp(bench.drachtio.sipAddress);
+    try {
+      const subscribe = (user: string, headers: Record<string, string>) => udp.request({ method: 'SUBSCRIBE', uri: udp.uri(user), headers: { Expires: '600', ...headers } });
+      const challenged = await subscribe('7005', { Event: 'message-summary' });
+      expect(challenged?.status).toBe(401);
+      expect(challenged?.headers.get('www-authenticate')).toMatch(/^Digest realm="switchboard.test"/);
+      expect((await subscribe('7005', { Event: 'presence' }))?.status).toBe(489);
+      expect((await subscribe('7005', { Event: 'message-summary', Accept: 'application/pidf+xml' }))?.status).toBe(406);
+      expect((await subscribe('7998', { Event: 'message-summary' }))?.status).toBe(404);
+      const brief = await subscribe('7005', { Event: 'message-summary', Expires: '30' });
+      expect(brief?.status).toBe(423);
+      expect(brief?.headers.get('min-expires')).toBe('60');
+    } finally {
+      udp.close();
+    }
+  });
 });

@@ -42,3 +42,12 @@ describe('subscription expiry (RFC 6665 §4.2.1)', () => {
     expect(subscriptionState(10_000, 10_000)).toBe('terminated;reason=timeout');
   });
 });
+
+describe('phones compared by where they listen', () => {
+  it('takes host and port of a contact, whatever its user, brackets and parameters', async () => {
+    const { contactAddress } = await import('../../../src/messages/mwi.js');
+    expect(contactAddress('<sip:7001@10.0.0.5:5062;transport=udp>')).toBe('10.0.0.5:5062');
+    expect(contactAddress('sip:10.0.0.5:5062')).toBe('10.0.0.5:5062');
+    expect(contactAddress('sips:7001@Phone.Example.com;ob')).toBe('phone.example.com');
+  });
+});
