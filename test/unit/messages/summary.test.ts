@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { contactAddress } from '../../../src/messages/mwi.js';
 import { messageAccount, messageSummary } from '../../../src/messages/summary.js';
 import { subscriptionExpiry, subscriptionState } from '../../../src/messages/subscription.js';
 
@@ -44,8 +45,7 @@ describe('subscription expiry (RFC 6665 §4.2.1)', () => {
 });
 
 describe('phones compared by where they listen', () => {
-  it('takes host and port of a contact, whatever its user, brackets and parameters', async () => {
-    const { contactAddress } = await import('../../../src/messages/mwi.js');
+  it('takes host and port of a contact, whatever its user, brackets and parameters', () => {
     expect(contactAddress('<sip:7001@10.0.0.5:5062;transport=udp>')).toBe('10.0.0.5:5062');
     expect(contactAddress('sip:10.0.0.5:5062')).toBe('10.0.0.5:5062');
     expect(contactAddress('sips:7001@Phone.Example.com;ob')).toBe('phone.example.com');
