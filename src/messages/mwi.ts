@@ -133,6 +133,7 @@ export class Mwi {
     }
     log.info({ expiresS }, 'message-summary subscribed');
     this.keep(extension, dialog, expiresS, remoteContact(req));
+    // drachtio-srf emits these for in-dialog SUBSCRIBEs; its typings name only INVITE dialogs' events.
     dialog.on('subscribe' as 'info', (refresh: Srf.SrfRequest, refreshRes: Srf.SrfResponse) => void this.refresh(dialog, refresh, refreshRes));
     dialog.on('unsubscribe' as 'destroy', () => void this.end(dialog, 'terminated'));
     dialog.on('destroy', () => void this.forget(dialog));
@@ -178,8 +179,12 @@ export class Mwi {
     const expiry = subscriptionExpiry(req.get('Expires'));
     if (expiry.kind === 'bad') return res.send(400, expiry.reason, {});
     if (expiry.kind === 'too-brief') return res.send(423, 'Interval Too Brief', { headers: { 'Min-Expires': String(expiry.minExpiresS) } });
-    // Expires: 0 arrives as 'unsubscribe' (drachtio-srf answers it); anything else extends.
-    if (expiry.kind !== 'active') return res.send(200, { headers: { Expires: '0' } });
+    // drachtio-srf answers a plain "Expires: 0" itself (the 'unsubscribe' event); any other
+    // spelling of zero ends the subscription here.
+    if (expiry.kind === 'unsubscribe') {
+      res.send(200, { headers: { Expires: '0' } });
+      return this.end(dialog, 'terminated');
+    }
     res.send(200, { headers: { Expires: String(expiry.expiresS) } });
     clearTimeout(sub.timer);
     this.keep(sub.extension, dialog, expiry.expiresS, remoteContact(req));
