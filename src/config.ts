@@ -70,6 +70,13 @@ export interface Config {
     /** At most one warning in the log per this many seconds while calls are refused. */
     logIntervalS: number;
   };
+  /** Voice messages: where their WAV files live (FreeSWITCH writes, the switchboard reads) and their limits. */
+  messages: {
+    dir: string;
+    maxSeconds: number;
+    maxPerExtension: number;
+    maxAgeDays: number;
+  };
 }
 
 export type Env = Record<string, string | undefined>;
@@ -318,6 +325,16 @@ function parseAdmission(r: Reader): Config['admission'] {
   };
 }
 
+/**
+ * An absolute directory (FreeSWITCH is told the full path of each file it records) without spaces
+ * (its record application splits its arguments on them).
+ */
+function parseMessagesDir(r: Reader): string {
+  const dir = r.string('MESSAGES_DIR', '/var/lib/switchboard/messages').replace(/\/+$/, '');
+  if (!dir.startsWith('/') || /\s/.test(dir)) r.fail('MESSAGES_DIR', `must be an absolute path without spaces, got "${dir}"`);
+  return dir;
+}
+
 /** What `npm run migrate` needs: the database and how long to wait for it. */
 export function loadDatabaseConfig(env: Env): Pick<Config, 'databaseUrl' | 'startupWaitSeconds'> {
   const r = new Reader(env);
@@ -370,6 +387,12 @@ export function loadConfig(env: Env): Config {
     campOnTimeoutS: r.integer('CAMP_ON_TIMEOUT_SECONDS', DEFAULT_CAMP_ON_TIMEOUT_S, 0, 3600),
     outboundGateway: parseOutboundGateway(r),
     admission: parseAdmission(r),
+    messages: {
+      dir: parseMessagesDir(r),
+      maxSeconds: r.integer('MESSAGE_MAX_SECONDS', 120, 5, 3600),
+      maxPerExtension: r.integer('MESSAGES_MAX_PER_EXTENSION', 50, 1, 10_000),
+      maxAgeDays: r.integer('MESSAGE_MAX_AGE_DAYS', 30, 1, 3650),
+    },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

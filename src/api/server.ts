@@ -14,6 +14,7 @@ import { registerDirectoryRoutes } from './routes/directory.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerLiveRoutes, type LiveDeps } from './routes/live.js';
+import { registerMessageRoutes, type MessagesDeps } from './routes/messages.js';
 import { registerMetricsRoute, type MetricsDeps } from './routes/metrics.js';
 import { registerNumberChangeRoutes } from './routes/number-changes.js';
 import { registerProvisioningRoutes } from './routes/provisioning.js';
@@ -43,6 +44,8 @@ export interface ApiDeps {
   metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered' | 'admission'>;
   /** DIRECTORY_IMPORT_MAX_BYTES and NUMBER_CHANGE_INTERCEPT_DAYS. */
   numbers: { directoryImportMaxBytes: number; defaultInterceptDays: number };
+  /** Extensions' voice messages. */
+  messages: MessagesDeps;
 }
 
 /** Writes under these paths change the configuration every instance caches. */
@@ -123,6 +126,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerStatsRoutes(app, { pool: deps.pool });
   registerDirectoryRoutes(app, { pool: deps.pool, importMaxBytes: deps.numbers.directoryImportMaxBytes });
   registerNumberChangeRoutes(app, { pool: deps.pool, defaultInterceptDays: deps.numbers.defaultInterceptDays });
+  registerMessageRoutes(app, deps.messages);
   registerMetricsRoute(app, { ...deps.metrics, health: deps.health, queues: deps.live.queues, operators: deps.live.operators, settings: deps.live.settings });
 
   const stream = new EventStream(deps.events.feed, {

@@ -9,6 +9,8 @@ import type { AdmissionGate } from './admission-gate.js';
 import { newArrival, type Arrival } from './arrival.js';
 import type { CallContext } from './context.js';
 import { startDirectCall } from './direct-call.js';
+import type { Messages } from '../messages/index.js';
+import { handleMailboxCall, isMailboxCode } from '../messages/retrieval.js';
 import { featureCodeOf, handleFeatureCode, type FeatureCode, type FeatureCodeAuth } from './feature-codes.js';
 import { startIntercept } from './intercept.js';
 import { QueueCall } from './queue-call.js';
@@ -21,11 +23,12 @@ export type Admission =
   | { kind: 'operator'; operator: Operator; route: Route }
   | { kind: 'room'; room: Room; route: Route }
   | { kind: 'feature'; code: FeatureCode }
+  | { kind: 'mailbox' }
   | { kind: 'intercept'; change: NumberChange }
   | { kind: 'reject'; status: number; reason: string };
 
 /** Where a call goes by the routes alone. */
-type RouteAdmission = Exclude<Admission, { kind: 'feature' | 'intercept' }>;
+type RouteAdmission = Exclude<Admission, { kind: 'feature' | 'mailbox' | 'intercept' }>;
 
 const NOT_FOUND: RouteAdmission = { kind: 'reject', status: 404, reason: 'Not Found' };
 
@@ -40,6 +43,7 @@ const NOT_FOUND: RouteAdmission = { kind: 'reject', status: 404, reason: 'Not Fo
 export function admit(ctx: CallContext, dialled: string, source: string, now = Date.now()): Admission {
   const code = featureCodeOf(dialled);
   if (code) return { kind: 'feature', code };
+  if (isMailboxCode(dialled)) return { kind: 'mailbox' };
   const change = ctx.settings.numberChange(dialled);
   if (change && intercepts(change, now)) return { kind: 'intercept', change };
   return routeOf(ctx, dialled, source);
@@ -85,6 +89,8 @@ export interface InboundDeps {
   rooms: Rooms;
   /** Admission control: refuses new calls past capacity before any media is set up. */
   admission: AdmissionGate;
+  /** Extensions' voice messages (the mailbox code). */
+  messages: Messages;
 }
 
 /**
@@ -129,6 +135,8 @@ async function routeInvite(ctx: CallContext, deps: InboundDeps, a: Arrival): Pro
   switch (admission.kind) {
     case 'feature':
       return handleFeatureCode(ctx, deps.featureAuth, a, admission.code);
+    case 'mailbox':
+      return handleMailboxCall(ctx, deps.featureAuth, a, deps.messages.mailbox);
     case 'intercept': {
       const { newNumber } = admission.change;
       // Put through as if the new number had been dialled; its own intercept, if any, is not
