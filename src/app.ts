@@ -12,6 +12,7 @@ import { StatusCache } from './acd/status-cache.js';
 import { Sweeper } from './acd/sweeper.js';
 import { buildApi } from './api/server.js';
 import type { LiveDeps } from './api/routes/live.js';
+import { Callbacks } from './callback/service.js';
 import { CallRegistry, type CallContext } from './calls/context.js';
 import { CallControl } from './calls/control.js';
 import { createFeatureCodeAuth } from './calls/feature-codes.js';
@@ -167,6 +168,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       },
       live: callCore.live,
       rooms: { rooms: callCore.rooms },
+      callbacks: callCore.callbacks,
       maskCallerNumbers: config.maskCallerNumbers,
       events: { feed: bus, instanceId: config.instanceId },
       metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending() },
@@ -203,13 +205,14 @@ interface CallCoreDeps {
  * and inbound calls. Returns how to stop it: refuse new calls, then give calls in progress up to
  * SHUTDOWN_GRACE_SECONDS before hanging them up.
  */
-async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms }> {
+async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms; callbacks: Callbacks }> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
   const operators = new OperatorService(operatorStore, d.record, log);
   const statuses = new StatusCache(operatorStore, bus);
   await statuses.load();
   const queues = new QueueStore(d.redis, d.keys);
+  const callbacks = new Callbacks(d.redis, d.keys);
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void): void => {
     const t = setTimeout(() => {
@@ -227,15 +230,16 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     redis: d.redis,
     keys: d.keys,
     log,
-    waitingCall: (callId) => calls.get(callId)?.waiting(),
+    waitingCall: (callId) => calls.get(callId)?.waiting() ?? callbacks.waiting(callId),
     offer: (callId, reserved) => {
       const call = calls.get(callId);
       if (call instanceof QueueCall) return call.offer(reserved);
+      if (callbacks.offer(callId, reserved)) return;
       // The caller left between the match and now: give the operators back.
       for (const t of reserved) void operators.tryApply(t.operatorId, { type: 'release', callId, missed: false, maxMisses: 1 });
     },
   });
-  const queuesWithCallers = (): Set<number> => new Set(calls.all().flatMap((c) => (c.waiting() ? [c.waiting()?.queueId as number] : [])));
+  const queuesWithCallers = (): Set<number> => new Set([...calls.all().flatMap((c) => (c.waiting() ? [c.waiting()?.queueId as number] : [])), ...callbacks.queues()]);
   statuses.on('changed', (s: { state: string; operatorId: number }, prev?: { state: string }) => {
     if (s.state !== 'available' || prev?.state === 'available') return;
     for (const q of settings.queuesOf(s.operatorId)) dispatcher.kick(q);
@@ -277,6 +281,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     statuses,
     queues,
     campOns: new CampOnStore(d.redis, d.keys),
+    callbacks,
     dispatcher,
     registrar,
     bus,
@@ -285,6 +290,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     log,
     later,
   };
+  await callbacks.start(ctx);
   const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   let accepting = true;
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
@@ -297,8 +303,10 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   return {
     live: { queues, operators, settings, control },
     rooms,
+    callbacks,
     stop: async () => {
       accepting = false;
+      callbacks.stop();
       clearInterval(tick);
       await drainCalls(calls, config.shutdownGraceSeconds, log);
       for (const t of timers) clearTimeout(t);

@@ -54,6 +54,9 @@ export const queuesTable: TableSpec = {
     whisper: 'whisper',
     rating: 'rating',
     ratingTimeoutS: 'rating_timeout_s',
+    callbackKey: 'callback_key',
+    callbackRetries: 'callback_retries',
+    callbackRetryIntervalS: 'callback_retry_interval_s',
   },
   constraints: {
     unique: { queues_number_key: 'number' },

@@ -64,6 +64,11 @@ export interface Queue extends Stamped {
   /** Callers whose operator hangs up first are asked to rate the call 1-5. */
   rating: boolean;
   ratingTimeoutS: number;
+  /** The DTMF key a waiting caller presses to be called back (README: Callback); null: off. */
+  callbackKey: string | null;
+  /** Further attempts after a callback that reached nobody, and the seconds between them. */
+  callbackRetries: number;
+  callbackRetryIntervalS: number;
 }
 
 export interface Room extends Stamped {
