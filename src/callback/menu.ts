@@ -33,7 +33,8 @@ export function runCallbackMenu(endpoint: Mrf.Endpoint, callerNumber: string, pr
 
   // A key cuts the prompts short: chains started before it skip what they have not played yet.
   let generation = 0;
-  const play = (gen: number, file: CallbackPrompt): Promise<void> => (gen === generation ? bounded(endpoint.play(prompts.file(file)), PROMPT_MAX_MS) : Promise.resolve());
+  // A prompt that cannot be played (a missing file) is skipped: the rest still asks the caller.
+  const play = (gen: number, file: CallbackPrompt): Promise<void> => (gen === generation ? bounded(endpoint.play(prompts.file(file)), PROMPT_MAX_MS).catch(() => undefined) : Promise.resolve());
   // The silence timer runs from the end of the prompts queued so far.
   const arm = (): void => {
     clearTimeout(timer);
@@ -58,7 +59,7 @@ export function runCallbackMenu(endpoint: Mrf.Endpoint, callerNumber: string, pr
         playing = playing
           .then(async () => {
             await play(gen, 'callback-confirm');
-            if (gen === generation) await bounded(prompts.digits(endpoint, effect.number), PROMPT_MAX_MS);
+            if (gen === generation) await bounded(prompts.digits(endpoint, effect.number), PROMPT_MAX_MS).catch(() => undefined);
             await play(gen, 'callback-options');
           })
           .catch(() => undefined);

@@ -157,7 +157,8 @@ export class QueueCall implements ActiveCall {
       intervalS: queue.announceIntervalS,
       play: async (endpoint) => {
         const position = await this.ctx.queues.position(queue.id, this.callId);
-        if (position !== undefined) await this.ctx.prompts.position(endpoint, position);
+        if (position !== undefined) await this.ctx.prompts.position(endpoint, position).catch(() => undefined);
+        // Offered even when the position could not be played (a media server without the files).
         if (queue.callbackKey !== null) await this.ctx.prompts.callbackOffer(endpoint, queue.callbackKey);
       },
     });
