@@ -282,4 +282,44 @@ describe('callback', () => {
     expect(recent.find((r) => r.id === live.id)).toMatchObject({ outcome: 'cancelled' });
     await noChannelsLeft();
   }, TEST_MS);
+
+  // Last: it stops the bench's own instance.
+  it('an instance that stops leaves its callback to another, which places it', async () => {
+    await aliceState('on-break');
+    const since = media.executions.length;
+    const asking = caller('4501');
+    await answerReadBack(await pressCallbackKey(since), since, 1, '1');
+    passed(await asking);
+    const live = await listed('45011');
+    const first = bench.sb.config.instanceId;
+    expect(live).toMatchObject({ owner: first, state: 'waiting' });
+
+    const second = await bench.another('cb-second');
+    try {
+      await bench.sb.stop();
+      // The stopped instance's lease is gone: the other one claims the callback.
+      const taken = await until('the callback taken over', async () => {
+        const items = ((await second.api('/v1/callbacks')).body as { live: (LiveCallback & { owner: string })[] }).live;
+        return items.find((c) => c.id === live.id && c.owner === 'cb-second');
+      }, WAIT_MS);
+      expect(taken).toMatchObject({ state: 'waiting', position: 1 });
+
+      const gateway = await startSipp({ scenario: scenario('operator-answer.xml'), transport: 'udp', localPort: gatewayPort, calls: 1, timeoutMs: SIPP_MS, name: 'callback-gateway-2' });
+      runs.push(gateway);
+      await gateway.ready;
+      const phone = await operatorPhone(bench, alice.username, alice.password, 'operator-hangup.xml', { calls: 1, pauseMs: 3000, timeoutMs: SIPP_MS });
+      runs.push(phone.run);
+      const res = await second.api(`/v1/operators/${alice.id}/state`, { method: 'PUT', body: { state: 'available' } });
+      expect(res.status).toBe(200);
+      const aliceRun = await phone.run.done;
+      passed(aliceRun);
+      expect(requestsOf(aliceRun, 'received', 'INVITE')[0]?.get('X-Callback')).toBe('45011');
+      passed(await gateway.done);
+      const [record] = await rowsWhenThere(bench, 'SELECT outcome, attempts, instance_id FROM callbacks WHERE callback_id = $1', 1, [live.id], WAIT_MS);
+      expect(record).toMatchObject({ outcome: 'connected', attempts: 1, instance_id: 'cb-second' });
+      await noChannelsLeft();
+    } finally {
+      await second.close();
+    }
+  }, TEST_MS);
 });
