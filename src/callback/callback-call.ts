@@ -38,6 +38,8 @@ interface Ringing {
   operator: Operator;
   leg: LegRecorder;
   startedAt: number;
+  /** We CANCELled the ring because ringTimeoutS passed: a miss. */
+  timedOut: boolean;
   ring?: OperatorRing;
   timer?: NodeJS.Timeout;
   dialog?: Srf.Dialog;
@@ -158,11 +160,14 @@ export class CallbackCall {
     await this.d.store.dequeue(this.entry, 'offering', { operatorId: operator.id });
     this.d.recorder.offer({ id: operator.id, username: operator.username }, now);
     const ms = this.ctx.media.pick();
-    const op: Ringing = { operator, startedAt: now, leg: this.d.recorder.leg('operator', 'outbound', '', operator.username, now, operator.id) };
+    const op: Ringing = { operator, startedAt: now, timedOut: false, leg: this.d.recorder.leg('operator', 'outbound', '', operator.username, now, operator.id) };
     this.op = op;
     const contacts = (await this.ctx.registrar.contacts(operator.username)).map((b) => b.contact);
     if (!ms || !queue) return this.operatorFailed(op, 503, ms ? 'queue deleted' : 'no media server', false);
-    op.timer = setTimeout(() => op.ring?.cancel(), queue.ringTimeoutS * 1000);
+    op.timer = setTimeout(() => {
+      op.timedOut = true;
+      op.ring?.cancel();
+    }, queue.ringTimeoutS * 1000);
     this.d.log.info({ operator: operator.username, number: this.entry.number }, 'callback: ringing the operator');
     op.ring = new OperatorRing(
       this.ctx.srf,
@@ -177,7 +182,7 @@ export class CallbackCall {
       },
       {
         answered: (dialog, endpoint) => void this.operatorAnswered(op, dialog, endpoint).catch((err: Error) => this.d.log.error({ err: err.message }, 'callback failed at the operator\'s answer')),
-        failed: (status, reason) => void this.operatorFailed(op, status, reason, op.timer === undefined),
+        failed: (status, reason) => void this.operatorFailed(op, status, reason, op.timedOut),
       },
       this.d.log,
     );
@@ -204,7 +209,13 @@ export class CallbackCall {
   }
 
   private async operatorAnswered(op: Ringing, dialog: Srf.Dialog, endpoint: Mrf.Endpoint): Promise<void> {
-    op.timer = (clearTimeout(op.timer), undefined);
+    clearTimeout(op.timer);
+    if (op.timedOut || this.phase !== 'offering') {
+      // Answered just as the ring was given up: not wanted any more.
+      hangUpDialog(dialog);
+      await releaseEndpoint(endpoint);
+      return this.operatorFailed(op, 487, 'answered after the ring was cancelled', op.timedOut);
+    }
     op.dialog = dialog;
     op.endpoint = endpoint;
     const at = Date.now();
