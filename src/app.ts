@@ -301,7 +301,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {
-    live: { queues, operators, settings, control },
+    live: { queues, operators, settings, control, callbacks: callbacks.store },
     rooms,
     callbacks,
     stop: async () => {

@@ -173,6 +173,10 @@ describe('callback', () => {
       const calls = ((await bench.sb.api('/v1/calls')).body as { items: { callerNumber: string; position: number | null }[] }).items;
       return calls.find((c) => c.callerNumber === '41021')?.position === 2 || undefined;
     }, WAIT_MS);
+    // The supervisor's view of the queue shows the callback in the first place.
+    const view = ((await bench.sb.api(`/v1/queues/${queueId}/calls`)).body as { items: { callId: string; state: string; callerNumber: string; position: number }[] }).items;
+    expect(view.map((c) => [c.state, c.callerNumber, c.position])).toEqual([['callback', '41011', 1], ['waiting', '41021', 2]]);
+    expect(view[0]?.callId).toBe(live.id);
 
     // The caller's phone behind the gateway answers and waits for the switchboard's BYE.
     const gateway = await startSipp({ scenario: scenario('operator-answer.xml'), transport: 'udp', localPort: gatewayPort, calls: 1, timeoutMs: SIPP_MS, name: 'callback-gateway' });
