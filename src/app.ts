@@ -13,6 +13,7 @@ import { Sweeper } from './acd/sweeper.js';
 import { buildApi } from './api/server.js';
 import type { LiveDeps } from './api/routes/live.js';
 import { AdmissionGate } from './calls/admission-gate.js';
+import { Callbacks } from './callback/service.js';
 import { CallRegistry, type CallContext } from './calls/context.js';
 import { CallControl } from './calls/control.js';
 import { createFeatureCodeAuth } from './calls/feature-codes.js';
@@ -171,6 +172,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       },
       live: callCore.live,
       rooms: { rooms: callCore.rooms },
+      callbacks: callCore.callbacks,
       maskCallerNumbers: config.maskCallerNumbers,
       events: { feed: bus, instanceId: config.instanceId },
       metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending(), admission: callCore.admission },
@@ -220,6 +222,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   admission: AdmissionGate;
   messages: Messages;
   recordMessage(extension: string, r: RecordRequest): Promise<RecordStart>;
+  callbacks: Callbacks;
 }> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
@@ -227,6 +230,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   const statuses = new StatusCache(operatorStore, bus);
   await statuses.load();
   const queues = new QueueStore(d.redis, d.keys);
+  const callbacks = new Callbacks(d.redis, d.keys);
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void): void => {
     const t = setTimeout(() => {
@@ -244,15 +248,16 @@ async function startCallCore(d: CallCoreDeps): Promise<{
     redis: d.redis,
     keys: d.keys,
     log,
-    waitingCall: (callId) => calls.get(callId)?.waiting(),
+    waitingCall: (callId) => calls.get(callId)?.waiting() ?? callbacks.waiting(callId),
     offer: (callId, reserved) => {
       const call = calls.get(callId);
       if (call instanceof QueueCall) return call.offer(reserved);
+      if (callbacks.offer(callId, reserved)) return;
       // The caller left between the match and now: give the operators back.
       for (const t of reserved) void operators.tryApply(t.operatorId, { type: 'release', callId, missed: false, maxMisses: 1 });
     },
   });
-  const queuesWithCallers = (): Set<number> => new Set(calls.all().flatMap((c) => (c.waiting() ? [c.waiting()?.queueId as number] : [])));
+  const queuesWithCallers = (): Set<number> => new Set([...calls.all().flatMap((c) => (c.waiting() ? [c.waiting()?.queueId as number] : [])), ...callbacks.queues()]);
   statuses.on('changed', (s: { state: string; operatorId: number }, prev?: { state: string }) => {
     if (s.state !== 'available' || prev?.state === 'available') return;
     for (const q of settings.queuesOf(s.operatorId)) dispatcher.kick(q);
@@ -298,6 +303,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{
     statuses,
     queues,
     campOns: new CampOnStore(d.redis, d.keys),
+    callbacks,
     dispatcher,
     registrar,
     messages: messages.recording,
@@ -307,6 +313,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{
     log,
     later,
   };
+  await callbacks.start(ctx);
   let accepting = true;
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
   // Without Redis a call could be answered but neither queued nor given an operator: 503 it.
@@ -317,13 +324,15 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
 
   return {
-    live: { queues, operators, settings, control },
+    live: { queues, operators, settings, control, callbacks: callbacks.store },
     rooms,
     admission,
     messages,
     recordMessage: (extension, r) => startOperatorRecording(ctx, messages.recording, extension, r),
+    callbacks,
     stop: async () => {
       accepting = false;
+      callbacks.stop();
       clearInterval(tick);
       await drainCalls(calls, config.shutdownGraceSeconds, log);
       for (const t of timers) clearTimeout(t);

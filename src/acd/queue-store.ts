@@ -11,8 +11,8 @@ export interface LiveCall {
   callerName: string;
   dialledNumber: string;
   arrivedAt: number;
-  /** camped: waiting for the busy operator in operatorId (camp-on). */
-  state: 'routing' | 'waiting' | 'offering' | 'connected' | 'camped' | 'ending';
+  /** camped: waiting for the busy operator in operatorId (camp-on); callback: see src/callback (never stored as a live call). */
+  state: 'routing' | 'waiting' | 'offering' | 'connected' | 'camped' | 'ending' | 'callback';
   queueId: number | null;
   queuedAt: number | null;
   priority: number;

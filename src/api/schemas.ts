@@ -132,6 +132,9 @@ export const queueSchemas = resource(
     rating: { type: 'boolean', default: false, description: 'when the operator hangs up first, the caller is asked to rate the call 1-5' },
     ratingTimeoutS: { ...seconds(3, 60), default: 10, description: 'how long the caller has to press a digit after the rating prompt' },
     messageKey: { type: ['string', 'null'], pattern: '^[0-9*#]$', default: null, description: 'the key a waiting caller presses to leave a voice message for an extension; null: none' },
+    callbackKey: { ...nullable({ type: 'string', pattern: '^[0-9*#]$' }), default: null, description: 'the key a waiting caller presses to be called back, keeping their place; null: no callback' },
+    callbackRetries: { type: 'integer', minimum: 0, maximum: 10, default: 2, description: 'further attempts when the caller does not answer a callback' },
+    callbackRetryIntervalS: { ...seconds(1, 86400), default: 60, description: 'seconds between attempts of a callback' },
   },
   ['number', 'name'],
 );

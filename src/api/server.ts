@@ -10,6 +10,7 @@ import { ProvisioningError } from '../provisioning/errors.js';
 import { registerWallboard } from '../wallboard/serve.js';
 import { Access, ApiKeyAuth } from './auth.js';
 import { ApiError, errorSchema } from './errors.js';
+import { registerCallbackRoutes, type CallbackDeps } from './routes/callbacks.js';
 import { registerDirectoryRoutes } from './routes/directory.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -42,6 +43,8 @@ export interface ApiDeps {
   /** Live events of every instance, for GET /v1/events. */
   events: { feed: EventFeed; instanceId: string; heartbeatMs?: number };
   metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered' | 'admission'>;
+  /** Callbacks that keep the caller's place: list and cancel. */
+  callbacks: CallbackDeps['callbacks'];
   /** DIRECTORY_IMPORT_MAX_BYTES and NUMBER_CHANGE_INTERCEPT_DAYS. */
   numbers: { directoryImportMaxBytes: number; defaultInterceptDays: number };
   /** Extensions' voice messages. */
@@ -123,6 +126,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const access = new Access(deps.maskCallerNumbers, deps.live.settings);
   registerLiveRoutes(app, { ...deps.live, pool: deps.pool, access });
   registerRoomLiveRoutes(app, { ...deps.rooms, pool: deps.pool, mask: (req, item) => access.present(req.principal, item) });
+  registerCallbackRoutes(app, { pool: deps.pool, callbacks: deps.callbacks, access, queues: deps.live.queues });
   registerStatsRoutes(app, { pool: deps.pool });
   registerDirectoryRoutes(app, { pool: deps.pool, importMaxBytes: deps.numbers.directoryImportMaxBytes });
   registerNumberChangeRoutes(app, { pool: deps.pool, defaultInterceptDays: deps.numbers.defaultInterceptDays });

@@ -1,5 +1,6 @@
 import type Srf from 'drachtio-srf';
 import type { CampOnStore } from '../acd/camp-on-store.js';
+import type { Callbacks } from '../callback/service.js';
 import type { Dispatcher, WaitingCall } from '../acd/dispatcher.js';
 import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { OperatorService } from '../acd/operator-service.js';
@@ -69,6 +70,8 @@ export interface CallContext {
   queues: QueueStore;
   /** The callers camped on busy operators. */
   campOns: CampOnStore;
+  /** Callbacks that keep the caller's place (src/callback). */
+  callbacks: Callbacks;
   dispatcher: Dispatcher;
   registrar: Registrar;
   /** Recording voice messages for extensions (a waiting caller's). */

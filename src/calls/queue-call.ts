@@ -18,6 +18,8 @@ import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, ty
 import { releaseEndpoint } from '../media/endpoint.js';
 import { isConnected } from '../media/answer.js';
 import { takeCallerMessage } from '../messages/caller-message.js';
+import { runCallbackMenu, type RunningMenu } from '../callback/menu.js';
+import type { MenuOutcome } from '../callback/menu-machine.js';
 
 // Before offering a caller again to operators who already missed them.
 const RETRY_SAME_OPERATORS_MS = 2_000;
@@ -60,6 +62,8 @@ export class QueueCall implements ActiveCall {
   private maxWaitTimer: NodeJS.Timeout | undefined;
   private hops = 0;
   private finished = false;
+  /** The callback menu, while the caller is in it (they are not offered meanwhile). */
+  private menu: RunningMenu | undefined;
   private score: number;
   /** What the caller waits for in the current queue; the skill wait runs from entering it. */
   private need: Pick<Need, 'skill' | 'widenAt'>;
@@ -84,9 +88,15 @@ export class QueueCall implements ActiveCall {
     caller.endpoint.on('dtmf', this.onDtmf);
   }
 
-  /** The queue's message key, while the caller waits (the machine ignores it at other times). */
+  /**
+   * The queue's message key (the machine ignores it but while the caller waits) or its callback
+   * key; the callback menu, while it runs, reads the keys itself.
+   */
   private readonly onDtmf = (e: { dtmf?: string }): void => {
-    if (this.queue.messageKey !== null && e.dtmf === this.queue.messageKey) this.step({ type: 'message-key', at: Date.now() });
+    const digit = String(e.dtmf ?? '');
+    if (this.menu) return;
+    if (this.queue.messageKey !== null && digit === this.queue.messageKey) return this.step({ type: 'message-key', at: Date.now() });
+    this.onDigit(digit);
   };
 
   /** The caller hung up. */
@@ -95,7 +105,7 @@ export class QueueCall implements ActiveCall {
   }
 
   waiting(): WaitingCall | undefined {
-    return this.state.phase === 'waiting' ? this.waitingCall : undefined;
+    return this.state.phase === 'waiting' && !this.menu ? this.waitingCall : undefined;
   }
 
   held(): HeldOperator[] {
@@ -159,7 +169,9 @@ export class QueueCall implements ActiveCall {
       intervalS: queue.announceIntervalS,
       play: async (endpoint) => {
         const position = await this.ctx.queues.position(queue.id, this.callId);
-        if (position !== undefined) await this.ctx.prompts.position(endpoint, position);
+        if (position !== undefined) await this.ctx.prompts.position(endpoint, position).catch(() => undefined);
+        // Offered even when the position could not be played (a media server without the files).
+        if (queue.callbackKey !== null) await this.ctx.prompts.callbackOffer(endpoint, queue.callbackKey);
       },
     });
     this.hold.start();
@@ -196,12 +208,73 @@ export class QueueCall implements ActiveCall {
   /** The dispatcher reserved these operators for this caller. */
   offer(reserved: AppliedTransition[]): void {
     for (const t of reserved) this.ctx.operators.record(t);
+    // Matched just as the caller pressed the callback key: the operator wins, the menu stops.
+    if (this.menu && this.state.phase === 'waiting') {
+      this.menu.abort();
+      this.menu = undefined;
+      this.startHoldMusic();
+    }
     this.step({ type: 'offer', operatorIds: reserved.map((t) => t.operatorId), at: Date.now() });
+  }
+
+  /** The caller's key while waiting: the queue's callback key opens the callback menu. */
+  private onDigit(digit: string): void {
+    if (this.menu || this.state.phase !== 'waiting' || this.queue.callbackKey !== digit) return;
+    this.log.info('caller asks for a callback');
+    this.hold?.stop();
+    const menu = runCallbackMenu(this.caller.endpoint, this.caller.number, this.ctx.prompts, this.log);
+    this.menu = menu;
+    void menu.outcome
+      .then((outcome) => (this.menu === menu ? this.menuOver(outcome) : undefined))
+      .catch((err: Error) => this.log.error({ err: err.message }, 'callback menu failed'));
+  }
+
+  private async menuOver(outcome: MenuOutcome): Promise<void> {
+    const entry = outcome.accepted && this.state.phase === 'waiting' ? await this.requestCallback(outcome) : undefined;
+    this.menu = undefined;
+    if (!entry) {
+      if (this.state.phase !== 'waiting') return;
+      // Back to waiting in the same place.
+      this.startHoldMusic();
+      this.ctx.dispatcher.kick(this.queue.id);
+      return;
+    }
+    const at = Date.now();
+    this.state = { ...this.state, phase: 'ended' };
+    clearTimeout(this.maxWaitTimer);
+    this.recorder.callbackRequested(at, { callbackId: entry.id, number: entry.number, how: entry.how });
+    this.log.info({ callbackId: entry.id, number: entry.number, how: entry.how }, 'callback requested; the caller\'s place is kept');
+    await this.caller.endpoint.play(this.ctx.prompts.file('callback-accepted')).catch(() => undefined);
+    const by = isConnected(this.caller.dialog) ? 'system' : 'caller';
+    hangUpDialog(this.caller.dialog);
+    await this.finish(by, 'callback requested');
+  }
+
+  private async requestCallback(outcome: MenuOutcome): Promise<{ id: string; number: string; how: string } | undefined> {
+    try {
+      return await this.ctx.callbacks.request({
+        callId: this.callId,
+        queueId: this.queue.id,
+        number: outcome.number,
+        how: outcome.how,
+        callerName: this.caller.name,
+        priority: this.caller.priority,
+        arrivedAt: this.caller.arrivedAt,
+      });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot store the callback; the caller keeps waiting');
+      return undefined;
+    }
   }
 
   private step(event: QueueCallEvent): void {
     const { state, effects } = queueCallStep(this.state, event);
     this.state = state;
+    // Leaving the queue (hang-up, max wait) ends the callback menu too.
+    if (state.phase !== 'waiting' && this.menu) {
+      this.menu.abort();
+      this.menu = undefined;
+    }
     for (const effect of effects) {
       this.perform(effect).catch((err: Error) => this.log.error({ err: err.message, effect: effect.type }, 'call step failed'));
     }

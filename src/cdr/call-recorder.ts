@@ -277,6 +277,20 @@ export class CallRecorder {
     }
   }
 
+  /**
+   * The waiting caller asked to be called back and leaves the line; their place in the queue is
+   * kept by the callback (README: Callback).
+   */
+  callbackRequested(at: number, data: Record<string, unknown>): void {
+    this.outcome = 'callback';
+    this.queueEvent('callback-requested', at, { waitS: seconds(this.waitedMs(at)), data });
+  }
+
+  /** A step of a call back: an attempt to reach the caller, its connection, failure or cancellation. */
+  callbackStep(event: 'callback-attempt' | 'callback-connected' | 'callback-failed' | 'callback-cancelled', at: number, operatorId: number | null, data: Record<string, unknown>): void {
+    this.queueEvent(event, at, { operatorId, data });
+  }
+
   /** The caller was asked to rate `operatorId`: `value` 1-5, or null for no valid answer. */
   rated(operatorId: number, value: number | null): void {
     this.rating = { value, operatorId };

@@ -152,6 +152,28 @@ export const RECORD_TABLES: RecordTables = {
       outcome: 'outcome',
     },
   },
+  callback: {
+    table: 'callbacks',
+    key: 'callbackId',
+    columns: {
+      callbackId: 'callback_id',
+      originalCallId: 'original_call_id',
+      callId: 'call_id',
+      instanceId: 'instance_id',
+      queueId: 'queue_id',
+      queueNumber: 'queue_number',
+      number: 'number',
+      confirmedHow: 'confirmed_how',
+      arrivedAt: 'arrived_at',
+      requestedAt: 'requested_at',
+      endedAt: 'ended_at',
+      attempts: 'attempts',
+      outcome: 'outcome',
+      operatorId: 'operator_id',
+      operatorUsername: 'operator_username',
+      reason: 'reason',
+    },
+  },
 };
 
 export const RECORD_KINDS = Object.keys(RECORD_TABLES) as RecordKind[];

@@ -4,7 +4,8 @@
  * delivers at least once) is stored once.
  */
 
-export type Disposition = 'answered' | 'abandoned' | 'timeout' | 'overflow' | 'rejected' | 'failed';
+/** callback: the caller asked to be called back (README: Callback) and left the line. */
+export type Disposition = 'answered' | 'abandoned' | 'timeout' | 'overflow' | 'rejected' | 'failed' | 'callback';
 export type HangupBy = 'caller' | 'operator' | 'target' | 'guest' | 'system';
 export type LegRole = 'caller' | 'operator' | 'target' | 'guest';
 export type OperatorState = 'logged-out' | 'available' | 'ringing' | 'busy' | 'wrap-up' | 'on-break';
@@ -21,7 +22,12 @@ export type QueueEventName =
   | 'exit-empty'
   | 'transfer'
   | 'complete-caller'
-  | 'complete-operator';
+  | 'complete-operator'
+  | 'callback-requested'
+  | 'callback-attempt'
+  | 'callback-connected'
+  | 'callback-failed'
+  | 'callback-cancelled';
 
 /** Times are ISO 8601 strings: records travel as JSON through Redis before PostgreSQL. */
 export interface CallRecord {
@@ -146,10 +152,32 @@ export interface CampOnRecord {
   outcome: 'connected' | 'timeout' | 'no-answer' | 'abandoned' | 'ended';
 }
 
+/** One callback (sql/013_callback.sql), written when it is connected, failed or cancelled. */
+export interface CallbackRecord {
+  callbackId: string;
+  originalCallId: string;
+  /** The call back's id; null if nobody was ever rung for it. */
+  callId: string | null;
+  instanceId: string;
+  queueId: number;
+  queueNumber: string;
+  number: string;
+  confirmedHow: 'caller-id' | 'keyed';
+  arrivedAt: string;
+  requestedAt: string;
+  endedAt: string;
+  attempts: number;
+  outcome: 'connected' | 'failed' | 'cancelled';
+  operatorId: number | null;
+  operatorUsername: string | null;
+  reason: string;
+}
+
 export type HistoryRecord =
   | { kind: 'call'; row: CallRecord }
   | { kind: 'leg'; row: LegRecord }
   | { kind: 'queue-event'; row: QueueEventRecord }
   | { kind: 'operator-event'; row: OperatorEventRecord }
   | { kind: 'room-member'; row: RoomMemberRecord }
-  | { kind: 'camp-on'; row: CampOnRecord };
+  | { kind: 'camp-on'; row: CampOnRecord }
+  | { kind: 'callback'; row: CallbackRecord };

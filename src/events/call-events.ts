@@ -24,7 +24,13 @@ export type CallEventName =
   | 'ended'
   /** Camp-on: the caller waits for a busy operator ('camped-on'), and how that ended ('camp-on-ended', reason = outcome). */
   | 'camped-on'
-  | 'camp-on-ended';
+  | 'camp-on-ended'
+  /** Callback (README: Callback): asked for, an attempt to reach the caller, connected, failed, cancelled. */
+  | 'callback-requested'
+  | 'callback-attempt'
+  | 'callback-connected'
+  | 'callback-failed'
+  | 'callback-cancelled';
 
 /** What a call event carries; fields a step does not know are left out. */
 export interface CallEvent extends BusEvent {
@@ -70,6 +76,11 @@ const QUEUE_EVENT_NAMES: Record<QueueEventRecord['event'], CallEventName> = {
   transfer: 'transferred',
   'complete-caller': 'completed',
   'complete-operator': 'completed',
+  'callback-requested': 'callback-requested',
+  'callback-attempt': 'callback-attempt',
+  'callback-connected': 'callback-connected',
+  'callback-failed': 'callback-failed',
+  'callback-cancelled': 'callback-cancelled',
 };
 
 function fromQueueEvent(q: QueueEventRecord): CallEvent | undefined {

@@ -27,6 +27,17 @@ export const RATING_PROMPTS = {
 } as const;
 export type RatingPrompt = keyof typeof RATING_PROMPTS;
 
+/** The prompts of the callback (README: Callback). */
+export const CALLBACK_PROMPTS = {
+  // Followed by the queue's key, spoken.
+  'callback-offer': 'To be called back without losing your place, press',
+  'callback-confirm': 'We will call you back on',
+  'callback-options': 'To confirm, press 1. To enter another number, press 2.',
+  'callback-enter': 'Please enter the number to call you back on, followed by the pound key.',
+  'callback-accepted': 'Thank you. We will call you back when it is your turn. Goodbye.',
+} as const;
+export type CallbackPrompt = keyof typeof CALLBACK_PROMPTS;
+
 /**
  * What callers hear besides hold music. Files live in PROMPTS_DIR on the media server (see the
  * README for the list); tones need no files, so feature codes work on a bare FreeSWITCH.
@@ -34,7 +45,7 @@ export type RatingPrompt = keyof typeof RATING_PROMPTS;
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt | RatingPrompt): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt | RatingPrompt | CallbackPrompt): string {
     return `${this.dir}/${name}.wav`;
   }
 
@@ -68,6 +79,12 @@ export class Prompts {
     await endpoint.play(this.file('number-changed')).catch(skip);
     if (digits !== '') await this.digits(endpoint, digits).catch(skip);
     if (connecting) await endpoint.play(this.file('number-connecting')).catch(skip);
+  }
+
+  /** "To be called back without losing your place, press" + the key (a digit is spoken). */
+  async callbackOffer(endpoint: Mrf.Endpoint, key: string): Promise<void> {
+    await endpoint.play(this.file('callback-offer'));
+    if (/^[0-9]$/.test(key)) await endpoint.say(key, { sayType: 'NUMBER', sayMethod: 'pronounced' });
   }
 
   /** Digits spoken one by one ("six seven three five four"), as a work number is read out. */

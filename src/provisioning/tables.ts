@@ -55,6 +55,9 @@ export const queuesTable: TableSpec = {
     rating: 'rating',
     ratingTimeoutS: 'rating_timeout_s',
     messageKey: 'message_key',
+    callbackKey: 'callback_key',
+    callbackRetries: 'callback_retries',
+    callbackRetryIntervalS: 'callback_retry_interval_s',
   },
   constraints: {
     unique: { queues_number_key: 'number' },

@@ -66,6 +66,11 @@ export interface Queue extends Stamped {
   ratingTimeoutS: number;
   /** The key a waiting caller presses to leave a voice message for an extension; null: none. */
   messageKey: string | null;
+  /** The DTMF key a waiting caller presses to be called back (README: Callback); null: off. */
+  callbackKey: string | null;
+  /** Further attempts after a callback that reached nobody, and the seconds between them. */
+  callbackRetries: number;
+  callbackRetryIntervalS: number;
 }
 
 export interface Room extends Stamped {

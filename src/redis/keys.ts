@@ -158,4 +158,14 @@ export class RedisKeys {
   eventsChannel(): string {
     return this.key('events');
   }
+
+  /** Hash: one callback waiting to be placed (src/callback/store.ts), by its id. */
+  callback(callbackId: string): string {
+    return this.key('callback', callbackId);
+  }
+
+  /** Set of the ids of every callback not yet connected, failed or cancelled. */
+  callbacks(): string {
+    return this.key('callbacks');
+  }
 }

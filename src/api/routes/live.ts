@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OperatorEvent, OperatorStatus } from '../../acd/operator-rules.js';
 import type { OperatorService } from '../../acd/operator-service.js';
 import type { LiveCall, QueueStore } from '../../acd/queue-store.js';
+import type { CallbackEntry } from '../../callback/store.js';
 import type { CallControl, ControlResult, ConversationAction } from '../../calls/control.js';
 import type { Disposition } from '../../cdr/records.js';
 import { callStory, searchCdrs } from '../../cdr/search.js';
@@ -20,6 +21,8 @@ export interface LiveDeps {
   control: CallControl;
   /** Who may see whose calls, and whose callers' numbers are masked. */
   access: Access;
+  /** Callbacks waiting in the queues in their callers' places (README: Callback). */
+  callbacks: { get(id: string): Promise<CallbackEntry | undefined> };
 }
 
 const err = { $ref: 'Error#' };
@@ -32,7 +35,7 @@ const liveCallSchema = {
   properties: {
     callId: { type: 'string' },
     owner: { type: 'string', description: 'the switchboard instance that holds the call' },
-    state: { type: 'string', enum: ['routing', 'waiting', 'offering', 'connected', 'camped', 'ending'] },
+    state: { type: 'string', enum: ['routing', 'waiting', 'offering', 'connected', 'camped', 'ending', 'callback'], description: 'callback: a callback waiting in its caller\'s place (the queue view only)' },
     callerNumber: { type: 'string' },
     callerName: { type: 'string' },
     dialledNumber: { type: 'string' },
@@ -73,6 +76,25 @@ function present(call: LiveCall, position: number | undefined, now: number): Rec
     answeredAt: iso(call.answeredAt),
     waitS: waitS(call.queuedAt, call.answeredAt ?? now),
     skill: call.skill || null,
+  };
+}
+
+/** A callback in its caller's place, as the queue view shows it beside live callers. */
+function callbackAsCall(e: CallbackEntry): LiveCall {
+  return {
+    callId: e.id,
+    owner: e.owner,
+    callerNumber: e.number,
+    callerName: e.callerName,
+    dialledNumber: '',
+    arrivedAt: e.arrivedAt,
+    state: 'callback',
+    queueId: e.queueId,
+    queuedAt: e.arrivedAt,
+    priority: e.priority,
+    score: e.score,
+    operatorId: null,
+    answeredAt: null,
   };
 }
 
@@ -237,7 +259,11 @@ export function registerLiveRoutes(app: FastifyInstance, d: LiveDeps): void {
     const now = Date.now();
     const items = [];
     for (const w of await d.queues.waiting(req.params.id)) {
-      const call = await d.queues.getCall(w.callId);
+      const callback = async (): Promise<LiveCall | undefined> => {
+        const entry = await d.callbacks.get(w.callId);
+        return entry ? callbackAsCall(entry) : undefined;
+      };
+      const call = (await d.queues.getCall(w.callId)) ?? (await callback());
       if (call) items.push(shown(req.principal, present(call, w.position, now)));
     }
     return { items };

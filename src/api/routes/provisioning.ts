@@ -73,6 +73,7 @@ function checkQueue(q: Row): void {
   const hasTarget = isSet(q.overflowTarget);
   if (busy && hasTarget) throw invalid('overflowTarget', 'must be null when overflowAction is busy');
   if (!busy && !hasTarget) throw invalid('overflowTarget', `is required when overflowAction is ${String(q.overflowAction)}`);
+  if (isSet(q.messageKey) && q.messageKey === q.callbackKey) throw invalid('callbackKey', 'must differ from messageKey');
 }
 
 function checkRoom(r: Row): void {
