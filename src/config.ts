@@ -57,6 +57,11 @@ export interface Config {
   numberChangeInterceptDays: number;
   /** How long a caller camps on a busy operator before going back; 0 turns camp-on off. */
   campOnTimeoutS: number;
+  /**
+   * The SIP trunk or gateway (host and port) that outside numbers are called through: numbers
+   * that are neither an extension nor an operator. Unset: the switchboard calls only its own phones.
+   */
+  outboundGateway: HostPort | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -271,6 +276,20 @@ function parseSipDomain(r: Reader): string {
   return value;
 }
 
+/** OUTBOUND_GATEWAY: `host` or `host:port` (5060 if left out), e.g. 10.0.0.5:5060 or sbc.example.net. */
+function parseOutboundGateway(r: Reader): HostPort | undefined {
+  const name = 'OUTBOUND_GATEWAY';
+  const value = r.optional(name);
+  if (value === undefined) return undefined;
+  const match = /^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?$/.exec(value);
+  const port = Number(match?.[3] ?? 5060);
+  if (!match?.[1] || port < 1 || port > 65535) {
+    r.fail(name, `must be host or host:port of a SIP gateway, e.g. 10.0.0.5:5060, got "${value}"`);
+    return undefined;
+  }
+  return { host: match[1], port };
+}
+
 function parseIpAddress(r: Reader, name: string, fallback?: string): string | undefined {
   const value = r.optional(name) ?? fallback;
   if (value === undefined) return undefined;
@@ -328,6 +347,7 @@ export function loadConfig(env: Env): Config {
     directoryImportMaxBytes: r.integer('DIRECTORY_IMPORT_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     numberChangeInterceptDays: r.integer('NUMBER_CHANGE_INTERCEPT_DAYS', 90, 1, 3650),
     campOnTimeoutS: r.integer('CAMP_ON_TIMEOUT_SECONDS', DEFAULT_CAMP_ON_TIMEOUT_S, 0, 3600),
+    outboundGateway: parseOutboundGateway(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

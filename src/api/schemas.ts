@@ -81,6 +81,23 @@ export const operatorSchemas = resource(
   ['password', 'ha1'],
 );
 
+export const extensionSchemas = resource(
+  'Extension',
+  {
+    number: { ...digits(16), description: 'the extension\'s number, also its phone\'s SIP user name' },
+    name: { type: 'string', maxLength: 100, default: '', description: 'e.g. "Room 101"' },
+    password: {
+      type: 'string',
+      minLength: 8,
+      maxLength: 128,
+      description: 'SIP password of the phone; only its digest hash (HA1, for SIP_DOMAIN) is stored',
+    },
+    ha1: { type: 'string', pattern: '^[0-9a-f]{32}$', description: 'MD5(number:SIP_DOMAIN:password), instead of password' },
+  },
+  ['number'],
+  ['password', 'ha1'],
+);
+
 const STRATEGIES = ['longest-idle', 'round-robin', 'ring-all', 'fewest-calls', 'linear'];
 
 export const queueSchemas = resource(

@@ -46,7 +46,7 @@ export interface ApiDeps {
 }
 
 /** Writes under these paths change the configuration every instance caches. */
-const CONFIG_PATHS = /^\/v1\/(operators|queues|routes|rooms|caller-lists|number-changes)(\/\d+)?(\/members\/\d+)?(\?|$)/;
+const CONFIG_PATHS = /^\/v1\/(operators|queues|routes|rooms|caller-lists|number-changes|extensions)(\/\d+)?(\/members\/\d+)?(\?|$)/;
 
 /** Paths anyone may read: the health probe, the API documentation and the wallboard's page. */
 const PUBLIC_PATHS = /^\/(health|docs|wallboard)(\/|$|\?)/;

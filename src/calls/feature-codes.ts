@@ -120,9 +120,10 @@ async function authenticate(a: Arrival, fa: FeatureCodeAuth): Promise<OperatorCr
   }
   if (found.kind === 'malformed') return void (await authFailed(a, fa, undefined, 'malformed'));
   const c = found.credentials;
-  const operator = await fa.credentials.get(c.username);
-  const verdict = await fa.auth.verify(c, { method: 'INVITE', uri: a.req.uri, ha1: operator?.ha1 ?? DUMMY_HA1 });
-  if (verdict.ok && operator) return operator;
+  const user = await fa.credentials.get(c.username);
+  const verdict = await fa.auth.verify(c, { method: 'INVITE', uri: a.req.uri, ha1: user?.ha1 ?? DUMMY_HA1 });
+  if (verdict.ok && user?.kind === 'operator') return user;
+  if (verdict.ok && user) return void a.refuse(403, 'Forbidden: feature codes are for operators', 'rejected');
   if (!verdict.ok && verdict.stale) return void challenge(a, fa.auth, true);
   await authFailed(a, fa, c.username, verdict.ok ? 'wrong-response' : verdict.reason);
   return undefined;

@@ -1,7 +1,7 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import type { NumberChange } from '../numbers/number-changes.js';
-import type { CallerList, Operator, Queue, Room, Route } from './types.js';
+import type { CallerList, Extension, Operator, Queue, Room, Route } from './types.js';
 
 export interface Member {
   operatorId: number;
@@ -24,6 +24,7 @@ interface Snapshot {
   /** Caller number -> the highest priority of the lists it is on. */
   priorities: Map<string, number>;
   numberChanges: Map<string, NumberChange>;
+  extensionsByNumber: Map<string, Extension>;
 }
 
 const camel = (c: string): string => c.replace(/_([a-z])/g, (_m, x: string) => x.toUpperCase());
@@ -69,6 +70,7 @@ export class ConfigCache {
     queuesByOperator: new Map(),
     priorities: new Map(),
     numberChanges: new Map(),
+    extensionsByNumber: new Map(),
   };
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
@@ -111,7 +113,7 @@ export class ConfigCache {
   }
 
   private async load(): Promise<void> {
-    const [operators, queues, rooms, routes, members, callerLists, numberChanges] = await Promise.all([
+    const [operators, queues, rooms, routes, members, callerLists, numberChanges, extensions] = await Promise.all([
       rows<Operator>(this.pool, 'SELECT id, username, display_name, work_number, grade, created_at, updated_at FROM operators'),
       rows<Queue>(this.pool, 'SELECT * FROM queues'),
       rows<Room>(this.pool, 'SELECT * FROM rooms'),
@@ -123,6 +125,7 @@ export class ConfigCache {
       rows<CallerList>(this.pool, 'SELECT priority, numbers FROM caller_lists'),
       // Past intercepts are history: only those running now or later matter to routing.
       rows<NumberChange>(this.pool, 'SELECT * FROM number_changes WHERE intercept_until > now()'),
+      rows<Extension>(this.pool, 'SELECT id, number, name, created_at, updated_at FROM extensions'),
     ]);
     this.snapshot = {
       operators: new Map(operators.map((o) => [o.id, o])),
@@ -135,6 +138,7 @@ export class ConfigCache {
       queuesByOperator: new Map([...group(members, (m) => m.operatorId)].map(([op, ms]) => [op, ms.map((m) => m.queueId)])),
       priorities: highestPriorities(callerLists),
       numberChanges: new Map(numberChanges.map((c) => [c.oldNumber, c])),
+      extensionsByNumber: new Map(extensions.map((e) => [e.number, e])),
     };
   }
 
@@ -162,6 +166,10 @@ export class ConfigCache {
 
   queues(): Queue[] {
     return [...this.snapshot.queues.values()];
+  }
+
+  extension(number: string): Extension | undefined {
+    return this.snapshot.extensionsByNumber.get(number);
   }
 
   room(id: number): Room | undefined {

@@ -15,6 +15,19 @@ export const operatorsTable: TableSpec = {
   orderBy: 'username',
 };
 
+export const extensionsTable: TableSpec = {
+  kind: 'extension',
+  table: 'extensions',
+  fields: { number: 'number', name: 'name' },
+  writeOnly: { ha1: 'ha1' },
+  constraints: {
+    unique: { extensions_number_key: 'number' },
+    references: {},
+    referencedBy: {},
+  },
+  orderBy: 'number',
+};
+
 export const queuesTable: TableSpec = {
   kind: 'queue',
   table: 'queues',

@@ -25,6 +25,12 @@ export interface Operator extends Stamped {
   grade: number;
 }
 
+/** A phone that is not an operator's (a guest room, a staff phone): its number is its SIP user name. */
+export interface Extension extends Stamped {
+  number: string;
+  name: string;
+}
+
 export type Strategy = 'longest-idle' | 'round-robin' | 'ring-all' | 'fewest-calls' | 'linear';
 export type OverflowAction = 'busy' | 'queue' | 'number';
 export type NoOperatorsRule = 'wait' | 'overflow' | 'reject';

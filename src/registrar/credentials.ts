@@ -1,19 +1,20 @@
 /**
- * Operators' HA1s by username, from PostgreSQL, kept for a few seconds: a REGISTER storm (every
+ * Operators' and extensions' HA1s by SIP user name, from PostgreSQL, kept for a few seconds: a REGISTER storm (every
  * phone re-registering after a network blip, each twice because of the challenge) then costs one
  * query per operator, and a changed password still takes effect within the cache time.
  */
 import type { Pool } from '../db/pool.js';
 import { isUsername } from '../provisioning/types.js';
 
-export interface OperatorCredentials {
-  operatorId: number;
-  username: string;
-  ha1: string;
-}
+/** Who a SIP user name belongs to: an operator (their username) or an extension (its number). */
+export type SipCredentials =
+  | { kind: 'operator'; operatorId: number; username: string; ha1: string }
+  | { kind: 'extension'; extensionId: number; username: string; ha1: string };
+
+export type OperatorCredentials = Extract<SipCredentials, { kind: 'operator' }>;
 
 interface Entry {
-  value: OperatorCredentials | undefined;
+  value: SipCredentials | undefined;
   until: number;
 }
 
@@ -24,7 +25,7 @@ const MAX_ENTRIES = 10_000;
 
 export class CredentialsCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly inFlight = new Map<string, Promise<OperatorCredentials | undefined>>();
+  private readonly inFlight = new Map<string, Promise<SipCredentials | undefined>>();
 
   constructor(
     private readonly pool: Pool,
@@ -32,9 +33,9 @@ export class CredentialsCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The operator's credentials, or undefined for a username that is not an operator. */
-  async get(username: string): Promise<OperatorCredentials | undefined> {
-    // Anything else cannot be an operator, so no query is needed.
+  /** The user's credentials, or undefined for a name that is neither an operator nor an extension. */
+  async get(username: string): Promise<SipCredentials | undefined> {
+    // Anything else can be neither (an extension's number is a username too), so no query is needed.
     if (!isUsername(username)) return undefined;
     const cached = this.entries.get(username);
     if (cached && cached.until > this.now()) return cached.value;
@@ -46,18 +47,25 @@ export class CredentialsCache {
     return query;
   }
 
-  private async load(username: string): Promise<OperatorCredentials | undefined> {
-    const { rows } = await this.pool.query<{ id: number; username: string; ha1: string }>(
-      'SELECT id, username, ha1 FROM operators WHERE username = $1',
+  private async load(username: string): Promise<SipCredentials | undefined> {
+    // An operator comes first: the API refuses an extension numbered like an operator's username.
+    const { rows } = await this.pool.query<{ kind: 'operator' | 'extension'; id: string; ha1: string }>(
+      `SELECT 'operator' AS kind, id, ha1 FROM operators WHERE username = $1
+       UNION ALL SELECT 'extension', id, ha1 FROM extensions WHERE number = $1
+       ORDER BY kind DESC LIMIT 1`,
       [username],
     );
     const row = rows[0];
-    const value = row ? { operatorId: Number(row.id), username: row.username, ha1: row.ha1 } : undefined;
+    const value: SipCredentials | undefined = !row
+      ? undefined
+      : row.kind === 'operator'
+        ? { kind: 'operator', operatorId: Number(row.id), username, ha1: row.ha1 }
+        : { kind: 'extension', extensionId: Number(row.id), username, ha1: row.ha1 };
     this.remember(username, value);
     return value;
   }
 
-  private remember(username: string, value: OperatorCredentials | undefined): void {
+  private remember(username: string, value: SipCredentials | undefined): void {
     this.entries.delete(username);
     if (this.entries.size >= MAX_ENTRIES) {
       const oldest = this.entries.keys().next();

@@ -22,6 +22,7 @@ import { describeRun, flow, requestsOf, responsesOf, runSipp, type SippResult } 
 const REALM = 'sb.test';
 const ALICE_PW = 'alice-Pa55word!';
 const BOB_PW = 'bob-Pa55word!';
+const ROOM_PW = 'room-101-Pa55';
 const FAILURE_LIMIT = 3;
 const MIN_EXPIRES = 2;
 
@@ -93,6 +94,7 @@ beforeAll(async () => {
     `INSERT INTO operators (username, ha1, display_name, work_number) VALUES ($1, $2, 'Alice', '1001'), ($3, $4, 'Bob', '1002')`,
     ['alice', digestHa1('alice', REALM, ALICE_PW), 'bob', digestHa1('bob', REALM, BOB_PW)],
   );
+  await pool.query(`INSERT INTO extensions (number, name, ha1) VALUES ('101', 'Room 101', $1)`, [digestHa1('101', REALM, ROOM_PW)]);
   redis = new Redis(testServices().redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000 });
   keys = new RedisKeys(testRedisPrefix());
 
@@ -134,8 +136,19 @@ afterAll(async () => {
 
 beforeEach(async () => {
   // Every test starts with no bindings and a clean failure count for 127.0.0.1.
-  await redis.del(keys.registrations('alice'), keys.registrations('bob'), keys.authFailures('127.0.0.1'));
+  await redis.del(keys.registrations('alice'), keys.registrations('bob'), keys.registrations('101'), keys.authFailures('127.0.0.1'));
   logLines.length = 0;
+});
+
+describe('REGISTER from extensions', () => {
+  it('registers a guest room phone by its number, and refuses it the wrong password', async () => {
+    const contact = '<sip:101@127.0.0.1:5998>';
+    expectPassed(await register({ scenario: 'register-ok.xml', user: '101', password: ROOM_PW, contact, expires: 60 }));
+    expect((await registrar.contacts('101')).map((b) => b.contact)).toEqual(['sip:101@127.0.0.1:5998']);
+    const wrong = await register({ scenario: 'register-forbidden.xml', user: '101', password: 'not-the-password', contact, expires: 60 });
+    expectPassed(wrong);
+    expect(flow(wrong).at(-1)).toBe('< 403 REGISTER');
+  });
 });
 
 describe('REGISTER from operators softphones', () => {

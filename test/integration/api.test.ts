@@ -200,6 +200,27 @@ describe('operators', () => {
   });
 });
 
+describe('extensions', () => {
+  it('stores the digest hash for the number as user name and never returns it', async () => {
+    const ext = await create('/v1/extensions', { number: '101', name: 'Room 101', password: 'room-101-pw' });
+    expect(ext).toMatchObject({ number: '101', name: 'Room 101' });
+    expect(ext).not.toHaveProperty('ha1');
+    const { rows } = await db.query('SELECT ha1 FROM extensions WHERE id = $1', [ext.id]);
+    expect(rows[0]).toEqual({ ha1: createHash('md5').update(`101:${SIP_DOMAIN}:room-101-pw`).digest('hex') });
+    expect((await sb.api('/v1/extensions', { key: SUPERVISOR_KEY })).body).toMatchObject({ items: [{ number: '101' }], total: 1 });
+  });
+
+  it('needs a password, a new one to change the number, and refuses a number that is an operator\'s username', async () => {
+    expectError(await sb.api('/v1/extensions', { method: 'POST', body: { number: '102' } }), 400, 'password');
+    await create('/v1/operators', { username: '4455', password: 'operator-pw', displayName: 'Digits', workNumber: '99001' });
+    expect(expectError(await sb.api('/v1/extensions', { method: 'POST', body: { number: '4455', password: 'some-password' } }), 409).message).toContain('operator');
+    const ext = await create('/v1/extensions', { number: '103', password: 'room-103-pw' });
+    expectError(await sb.api(`/v1/extensions/${String(ext.id)}`, { method: 'PATCH', body: { number: '104' } }), 400, 'password');
+    expectError(await sb.api('/v1/extensions', { method: 'POST', body: { number: '103', password: 'room-103-pw' } }), 409, 'number');
+    expectError(await sb.api('/v1/extensions', { method: 'POST', body: { number: 'r103', password: 'room-103-pw' } }), 400);
+  });
+});
+
 describe('queues and memberships', () => {
   it('fills in the documented defaults', async () => {
     const q = await create('/v1/queues', { number: '100', name: 'Front desk' });

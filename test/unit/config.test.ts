@@ -48,6 +48,12 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the outbound gateway as host and port, 5060 by default, and none when unset', () => {
+    expect(loadConfig(valid).outboundGateway).toBeUndefined();
+    expect(loadConfig({ ...valid, OUTBOUND_GATEWAY: 'sbc.example.net' }).outboundGateway).toEqual({ host: 'sbc.example.net', port: 5060 });
+    expect(loadConfig({ ...valid, OUTBOUND_GATEWAY: '10.0.0.5:5080' }).outboundGateway).toEqual({ host: '10.0.0.5', port: 5080 });
+  });
+
   it('names every missing required variable, one line each', () => {
     expect(problems({})).toEqual([
       'API_KEYS is required but not set',
@@ -84,6 +90,8 @@ describe('loadConfig', () => {
     ['FREESWITCH_ESL', ',', 'FREESWITCH_ESL lists no server'],
     ['SHUTDOWN_GRACE_SECONDS', '-1', 'SHUTDOWN_GRACE_SECONDS must be between 0 and 3600, got -1'],
     ['CAMP_ON_TIMEOUT_SECONDS', '1m', 'CAMP_ON_TIMEOUT_SECONDS must be a whole number, got "1m"'],
+    ['OUTBOUND_GATEWAY', 'sip:gw@10.0.0.5', 'OUTBOUND_GATEWAY must be host or host:port of a SIP gateway, e.g. 10.0.0.5:5060, got "sip:gw@10.0.0.5"'],
+    ['OUTBOUND_GATEWAY', '10.0.0.5:70000', 'OUTBOUND_GATEWAY must be host or host:port of a SIP gateway, e.g. 10.0.0.5:5060, got "10.0.0.5:70000"'],
   ])('rejects a bad %s (%s) with one line naming it', (name, value, message) => {
     expect(problems({ ...valid, [name]: value })).toEqual([message]);
   });

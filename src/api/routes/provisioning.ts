@@ -2,12 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../../db/pool.js';
 import { Memberships, type MembershipTerms } from '../../provisioning/members.js';
 import { Repository, type Row } from '../../provisioning/repository.js';
-import { callerListsTable, operatorsTable, queuesTable, roomsTable, routesTable } from '../../provisioning/tables.js';
-import type { CallerList, Operator, Queue, Room, Route } from '../../provisioning/types.js';
+import { callerListsTable, extensionsTable, operatorsTable, queuesTable, roomsTable, routesTable } from '../../provisioning/tables.js';
+import type { CallerList, Extension, Operator, Queue, Room, Route } from '../../provisioning/types.js';
 import { digestHa1 } from '../../sip/digest.js';
 import { requireRole } from '../auth.js';
-import { invalid, notFound } from '../errors.js';
-import { callerListSchemas, membershipBody, membershipSchema, operatorSchemas, queueSchemas, roomSchemas, routeSchemas } from '../schemas.js';
+import { ApiError, invalid, notFound } from '../errors.js';
+import { callerListSchemas, extensionSchemas, membershipBody, membershipSchema, operatorSchemas, queueSchemas, roomSchemas, routeSchemas } from '../schemas.js';
 import { registerCrud } from './crud.js';
 
 export interface ProvisioningDeps {
@@ -36,6 +36,32 @@ function prepareOperator(realm: string) {
         throw invalid('password', 'is required when username changes, since the digest hash includes the username');
       }
       return hashPassword(body, (body.username as string | undefined) ?? current.username, realm);
+    },
+  };
+}
+
+/**
+ * An extension's number is its phone's SIP user name, so it must not be an operator's: the
+ * operator would win at REGISTER and the extension's phone could never sign in.
+ */
+function prepareExtension(pool: Pool, realm: string) {
+  const notAnOperator = async (number: string): Promise<void> => {
+    const { rowCount } = await pool.query('SELECT 1 FROM operators WHERE username = $1', [number]);
+    if (rowCount) throw new ApiError(409, 'conflict', `${number} is an operator's username`);
+  };
+  return {
+    create: async (body: Row): Promise<Row> => {
+      if (body.password === undefined && body.ha1 === undefined) throw invalid('password', 'is required (or ha1)');
+      await notAnOperator(body.number as string);
+      return hashPassword(body, body.number as string, realm);
+    },
+    update: async (body: Row, current: Extension): Promise<Row> => {
+      const renumbered = body.number !== undefined && body.number !== current.number;
+      if (renumbered && body.password === undefined && body.ha1 === undefined) {
+        throw invalid('password', 'is required when the number changes, since the digest hash includes it');
+      }
+      if (renumbered) await notAnOperator(body.number as string);
+      return hashPassword(body, (body.number as string | undefined) ?? current.number, realm);
     },
   };
 }
@@ -91,9 +117,10 @@ export function registerProvisioningRoutes(app: FastifyInstance, deps: Provision
   const rooms = new Repository<Room>(deps.pool, roomsTable);
   const routes = new Repository<Route>(deps.pool, routesTable);
   const callerLists = new Repository<CallerList>(deps.pool, callerListsTable);
+  const extensions = new Repository<Extension>(deps.pool, extensionsTable);
   const memberships = new Memberships(deps.pool);
 
-  for (const s of [operatorSchemas, queueSchemas, roomSchemas, routeSchemas, callerListSchemas]) app.addSchema(s.item);
+  for (const s of [operatorSchemas, queueSchemas, roomSchemas, routeSchemas, callerListSchemas, extensionSchemas]) app.addSchema(s.item);
   app.addSchema(membershipSchema);
 
   const op = prepareOperator(deps.realm);
@@ -120,6 +147,11 @@ export function registerProvisioningRoutes(app: FastifyInstance, deps: Provision
       const base = b.targetType !== undefined && b.targetType !== cur.targetType ? { targetType: b.targetType } : cur;
       return { ...b, ...routeTarget({ ...base, ...b }) };
     },
+  });
+  const ext = prepareExtension(deps.pool, deps.realm);
+  registerCrud(app, {
+    path: '/v1/extensions', kind: 'extension', tag: 'extensions', repo: extensions, schemas: extensionSchemas,
+    prepareCreate: ext.create, prepareUpdate: ext.update,
   });
   registerCrud(app, { path: '/v1/caller-lists', kind: 'caller list', tag: 'caller lists', repo: callerLists, schemas: callerListSchemas });
 
