@@ -39,12 +39,16 @@ import { RedisKeys } from './redis/keys.js';
 import { attachRegistrar } from './registrar/index.js';
 import { setUpDrachtio } from './sip/connection.js';
 import { attachStrayRequests } from './sip/stray-requests.js';
+import { WakeupScheduler } from './wakeup/scheduler.js';
+import { WakeupStore } from './wakeup/store.js';
 import { StartupError, waitForPostgres, waitForRedis } from './startup.js';
 
 const POSTGRES_PROBE_MS = 5_000;
 const RECORD_DRAIN_MS = 3_000;
 // Safety net for dispatch: queues with callers of ours are looked at this often even without news.
 const DISPATCH_TICK_MS = 1_000;
+// After the last calls end, how long their wake-up bookings get to be written back.
+const WAKEUP_SETTLE_MS = 5_000;
 
 export interface Switchboard {
   /** Where the HTTP API listens, e.g. http://127.0.0.1:8080 */
@@ -150,7 +154,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       outbox.push(r);
       publishRecordEvent(bus, r);
     };
-    const callCore = await startCallCore({ config, log, redis, keys, srf, media, settings, bus, calls, record, pool });
+    const callCore = await startCallCore({ config, log, redis, keys, srf, media, settings, bus, calls, record, pool, health });
     stops.push(() => callCore.stop());
     drachtio.connect();
 
@@ -171,6 +175,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       events: { feed: bus, instanceId: config.instanceId },
       metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending() },
       numbers: { directoryImportMaxBytes: config.directoryImportMaxBytes, defaultInterceptDays: config.numberChangeInterceptDays },
+      wakeup: config.wakeup,
     });
     await listen(api, config);
     stops.push(() => api.close());
@@ -196,6 +201,7 @@ interface CallCoreDeps {
   calls: CallRegistry;
   record: CallContext['record'];
   pool: Pool;
+  health: Health;
 }
 
 /**
@@ -293,6 +299,11 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   attachInbound(ctx, refusal, { featureAuth, rooms });
   attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
+  // Bookings are claimed only while calls can be placed: after a restart, due ones go out as
+  // soon as drachtio-server and FreeSWITCH are connected, not as failures before.
+  const canCall = (): boolean => accepting && d.health.isUp('drachtio') && d.health.isUp('freeswitch') && d.redis.status === 'ready';
+  const wakeups = new WakeupScheduler({ ctx, store: new WakeupStore(d.pool), config: config.wakeup, log, canCall });
+  wakeups.start();
 
   return {
     live: { queues, operators, settings, control },
@@ -300,7 +311,10 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     stop: async () => {
       accepting = false;
       clearInterval(tick);
+      // Wake-up attempts in progress are calls: they end within the grace period like the rest.
+      const wakeupsStopped = wakeups.stop((config.shutdownGraceSeconds + WAKEUP_SETTLE_MS / 1000) * 1000);
       await drainCalls(calls, config.shutdownGraceSeconds, log);
+      await wakeupsStopped;
       for (const t of timers) clearTimeout(t);
       await sweeper.stop();
       recovery.stop();

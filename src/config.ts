@@ -62,6 +62,18 @@ export interface Config {
    * that are neither an extension nor an operator. Unset: the switchboard calls only its own phones.
    */
   outboundGateway: HostPort | undefined;
+  wakeup: WakeupConfig;
+}
+
+/** Wake-up calls (README: Wake-up calls): defaults of new bookings and the scheduler's rules. */
+export interface WakeupConfig {
+  retries: number;
+  retryIntervalS: number;
+  ringTimeoutS: number;
+  /** How late a due booking may still be placed (the switchboard was down); later it is missed. */
+  graceS: number;
+  /** The queue (by number) whose operators hear about a wake-up call nobody answered. */
+  escalationQueue: string | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -297,6 +309,18 @@ function parseIpAddress(r: Reader, name: string, fallback?: string): string | un
   return value;
 }
 
+function parseWakeup(r: Reader): WakeupConfig {
+  const queue = r.optional('WAKEUP_ESCALATION_QUEUE');
+  if (queue !== undefined && !/^[0-9]{1,16}$/.test(queue)) r.fail('WAKEUP_ESCALATION_QUEUE', `must be a queue's number (digits), got "${queue}"`);
+  return {
+    retries: r.integer('WAKEUP_RETRIES', 2, 0, 10),
+    retryIntervalS: r.integer('WAKEUP_RETRY_INTERVAL_SECONDS', 300, 10, 3600),
+    ringTimeoutS: r.integer('WAKEUP_RING_TIMEOUT_SECONDS', 30, 5, 300),
+    graceS: r.integer('WAKEUP_GRACE_SECONDS', 600, 0, 86400),
+    escalationQueue: queue,
+  };
+}
+
 /** What `npm run migrate` needs: the database and how long to wait for it. */
 export function loadDatabaseConfig(env: Env): Pick<Config, 'databaseUrl' | 'startupWaitSeconds'> {
   const r = new Reader(env);
@@ -348,6 +372,7 @@ export function loadConfig(env: Env): Config {
     numberChangeInterceptDays: r.integer('NUMBER_CHANGE_INTERCEPT_DAYS', 90, 1, 3650),
     campOnTimeoutS: r.integer('CAMP_ON_TIMEOUT_SECONDS', DEFAULT_CAMP_ON_TIMEOUT_S, 0, 3600),
     outboundGateway: parseOutboundGateway(r),
+    wakeup: parseWakeup(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { ApiKey, Role } from '../config.js';
+import type { ApiKey, Role, WakeupConfig } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { Health } from '../health.js';
 import type { Logger } from '../log.js';
@@ -19,6 +19,7 @@ import { registerNumberChangeRoutes } from './routes/number-changes.js';
 import { registerProvisioningRoutes } from './routes/provisioning.js';
 import { registerRoomLiveRoutes, type RoomsLiveDeps } from './routes/rooms-live.js';
 import { registerStatsRoutes } from './routes/stats.js';
+import { registerWakeupRoutes } from './routes/wakeup.js';
 import { compileValidator, validationError } from './validation.js';
 
 export interface ApiDeps {
@@ -43,6 +44,8 @@ export interface ApiDeps {
   metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered'>;
   /** DIRECTORY_IMPORT_MAX_BYTES and NUMBER_CHANGE_INTERCEPT_DAYS. */
   numbers: { directoryImportMaxBytes: number; defaultInterceptDays: number };
+  /** WAKEUP_*: the defaults of wake-up bookings. */
+  wakeup: WakeupConfig;
 }
 
 /** Writes under these paths change the configuration every instance caches. */
@@ -123,6 +126,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerStatsRoutes(app, { pool: deps.pool });
   registerDirectoryRoutes(app, { pool: deps.pool, importMaxBytes: deps.numbers.directoryImportMaxBytes });
   registerNumberChangeRoutes(app, { pool: deps.pool, defaultInterceptDays: deps.numbers.defaultInterceptDays });
+  registerWakeupRoutes(app, { pool: deps.pool, settings: deps.live.settings, defaults: deps.wakeup });
   registerMetricsRoute(app, { ...deps.metrics, health: deps.health, queues: deps.live.queues, operators: deps.live.operators, settings: deps.live.settings });
 
   const stream = new EventStream(deps.events.feed, {

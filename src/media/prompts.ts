@@ -27,6 +27,13 @@ export const RATING_PROMPTS = {
 } as const;
 export type RatingPrompt = keyof typeof RATING_PROMPTS;
 
+/** The prompts of wake-up calls (README: Wake-up calls). */
+export const WAKEUP_PROMPTS = {
+  wakeup: 'Good morning. This is your wake-up call.',
+  'wakeup-failed': 'A wake-up call was not answered. Extension',
+} as const;
+export type WakeupPrompt = keyof typeof WAKEUP_PROMPTS;
+
 /**
  * What callers hear besides hold music. Files live in PROMPTS_DIR on the media server (see the
  * README for the list); tones need no files, so feature codes work on a bare FreeSWITCH.
@@ -34,7 +41,7 @@ export type RatingPrompt = keyof typeof RATING_PROMPTS;
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt | RatingPrompt): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt | RatingPrompt | WakeupPrompt): string {
     return `${this.dir}/${name}.wav`;
   }
 
