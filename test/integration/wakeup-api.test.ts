@@ -45,6 +45,7 @@ describe('wake-up calls API', () => {
       [{ extension: '101', time: '07:00', timeZone: 'UTC', escalationQueue: '555' }, 'escalationQueue'],
       [{ extension: '101', time: '07:00', timeZone: 'UTC', retries: 11 }, 'retries'],
       [{ extension: '101', time: '07:00', timeZone: 'UTC', room: '101' }, 'room'],
+      [{ extension: '101', time: '07:00', timeZone: 'UTC', note: 'Smith\r\nX-Evil: 1' }, 'note'],
     ];
     for (const [body, field] of cases) {
       const res = await book(body);

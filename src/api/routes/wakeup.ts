@@ -32,7 +32,8 @@ const writable = {
   retryIntervalS: { type: 'integer', minimum: 10, maximum: 3600, description: 'seconds between tries (default WAKEUP_RETRY_INTERVAL_SECONDS)' },
   ringTimeoutS: { type: 'integer', minimum: 5, maximum: 300, description: 'seconds each try rings (default WAKEUP_RING_TIMEOUT_SECONDS)' },
   escalationQueue: { ...nullable(number), description: 'the queue (number) whose operator is called after the last try; null: WAKEUP_ESCALATION_QUEUE' },
-  note: { type: 'string', maxLength: 200, description: 'shown to the operator with an escalation, e.g. the guest\'s name' },
+  // It becomes part of a SIP display name: no control characters (a CR LF would start a header).
+  note: { type: 'string', maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'shown to the operator with an escalation, e.g. the guest\'s name' },
 };
 
 const bookingSchema = {
