@@ -6,7 +6,7 @@
  * QueueCall: it waits in the queue ahead of every caller (priority 99), is offered,
  * rung, recorded and listed in GET /v1/calls like any other. The note reaches the operator three
  * ways: as the display name of the INVITE ("<queue name>: Wake-up failed: 101"), as the
- * caller's name in the live calls, the queue's events and the record, and spoken to the
+ * caller's name in the live calls, the call's 'arrived' event and the record, and spoken to the
  * operator on answer (the prompt wakeup-failed, then the extension's digits). After the note the
  * operator is connected to the silent alert leg and hangs up when done.
  */
@@ -15,6 +15,7 @@ import type Mrf from 'drachtio-fsmrf';
 import type { ActiveCall, CallContext, CallRegistry } from '../calls/context.js';
 import { QueueCall } from '../calls/queue-call.js';
 import { CallRecorder } from '../cdr/call-recorder.js';
+import { publishCallEvent } from '../events/call-events.js';
 import { callLogger } from '../log.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
 
@@ -54,6 +55,7 @@ export async function escalate(ctx: CallContext, r: EscalationRequest): Promise<
     randomUUID,
   );
   recorder.routed('queue');
+  publishCallEvent(ctx.bus, { event: 'arrived', callId, instanceId: ctx.instanceId, callerNumber: r.extension, callerName: name, dialledNumber: queue.number, at: arrivedAt });
   const leg = recorder.leg('caller', 'outbound', '', r.extension, arrivedAt);
   leg.answered(arrivedAt);
   const call = new QueueCall(

@@ -10,6 +10,7 @@ import { bounded, hangUpDialog, settleOnce } from '../calls/arrival.js';
 import type { ActiveCall, CallContext } from '../calls/context.js';
 import { OperatorRing } from '../calls/operator-ring.js';
 import { CallRecorder, type LegRecorder } from '../cdr/call-recorder.js';
+import { publishCallEvent } from '../events/call-events.js';
 import { callLogger, type Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
 import { releaseEndpoint } from '../media/endpoint.js';
@@ -76,6 +77,15 @@ export class WakeupCall implements ActiveCall {
     const ms = this.ctx.media.pick();
     if (!ms) return this.end('failed', 503, 'no media server');
     this.log.info({ phones: reachable.contacts.length }, 'placing a wake-up call');
+    publishCallEvent(this.ctx.bus, {
+      event: 'arrived',
+      callId: this.callId,
+      instanceId: this.ctx.instanceId,
+      callerNumber: WAKEUP_FROM_NUMBER,
+      callerName: WAKEUP_FROM_NAME,
+      dialledNumber: this.target.extension,
+      at: this.startedAt,
+    });
     await this.publishLive('offering');
     this.ring = new OperatorRing(
       this.ctx.srf,

@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addOperator, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone, type TestOperator } from '../support/call-bench.js';
 import { eventSocket } from '../support/freeswitch-env.js';
 import { describeRun, requestsOf } from '../support/sipp.js';
-import type { TestSwitchboard } from '../support/switchboard.js';
+import { SseClient } from '../support/sse.js';
+import { SUPERVISOR_KEY, type TestSwitchboard } from '../support/switchboard.js';
 
 /**
  * Wake-up calls (issue 11, point 1) over real SIP through both benches: a guest's phone (an
@@ -35,6 +36,7 @@ let conn: esl.Connection;
 const executions: Execution[] = [];
 let alice: TestOperator;
 let phones: Phone[] = [];
+let streams: SseClient[] = [];
 
 type AttemptRow = { booking_id: number; attempt: number; result: string; sip_status: number | null; call_id: string | null; instance_id: string; lag_ms: number };
 
@@ -56,6 +58,8 @@ beforeAll(async () => {
 afterEach(() => {
   for (const p of phones) p.run.kill();
   phones = [];
+  for (const s of streams) s.close();
+  streams = [];
 });
 
 afterAll(async () => {
@@ -145,6 +149,8 @@ describe('wake-up calls', () => {
     const operator = await operatorPhone(bench, alice.username, alice.password, 'operator-hangup.xml', { calls: 1, pauseMs: 4_000, timeoutMs: SIPP_MS });
     phones.push(operator);
     const since = executions.length;
+    const events = await SseClient.open(`${bench.sb.url}/v1/events`, { authorization: `Bearer ${SUPERVISOR_KEY}` });
+    streams.push(events);
     const id = await bookDueIn(1_000, { extension: '102', retries: 1, retryIntervalS: 10, ringTimeoutS: 5, escalationQueue: '100', note: 'Mr Smith' });
 
     const tries = await attempts(id, 2);
@@ -165,6 +171,10 @@ describe('wake-up calls', () => {
       return res.status === 200 ? (res.body as Record<string, unknown>) : undefined;
     }, WAIT_MS);
     expect(live).toMatchObject({ callerNumber: '102', callerName: 'Wake-up failed: 102 (Mr Smith)' });
+    // And the live event stream: the call arrives with the note, then waits in the queue.
+    const arrived = await events.next((e) => e.json.callId === callId && e.json.event === 'arrived', WAIT_MS, 'the escalation\'s arrival');
+    expect(arrived.json).toMatchObject({ callerNumber: '102', callerName: 'Wake-up failed: 102 (Mr Smith)', dialledNumber: '100' });
+    await events.next((e) => e.json.callId === callId && e.json.event === 'queued', WAIT_MS, 'the escalation queued');
 
     const took = await operator.run.done;
     expect(took.passed, describeRun(took)).toBe(true);
