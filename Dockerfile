@@ -14,6 +14,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY sql ./sql
+# MESSAGES_DIR: a new named volume takes this directory's owner, so the switchboard (user node)
+# can make mailbox folders that FreeSWITCH records into, and delete old messages.
+RUN mkdir -p /var/lib/switchboard/messages && chown node:node /var/lib/switchboard/messages
 USER node
 EXPOSE 8080
 # Migrations run at start-up; SIGTERM stops taking calls and drains the rest (SHUTDOWN_GRACE_SECONDS).

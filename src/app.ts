@@ -12,6 +12,7 @@ import { StatusCache } from './acd/status-cache.js';
 import { Sweeper } from './acd/sweeper.js';
 import { buildApi } from './api/server.js';
 import type { LiveDeps } from './api/routes/live.js';
+import { AdmissionGate } from './calls/admission-gate.js';
 import { CallRegistry, type CallContext } from './calls/context.js';
 import { CallControl } from './calls/control.js';
 import { createFeatureCodeAuth } from './calls/feature-codes.js';
@@ -30,6 +31,9 @@ import { Health } from './health.js';
 import type { Logger } from './log.js';
 import { OrphanChannels } from './media/orphan-channels.js';
 import { MediaPool } from './media/pool.js';
+import { startMessages, type Messages } from './messages/index.js';
+import { startOperatorRecording } from './messages/operator-recording.js';
+import type { RecordRequest, RecordStart } from './messages/operator-recording.js';
 import { Prompts } from './media/prompts.js';
 import { ROOT_DIR, SQL_DIR } from './paths.js';
 import { ConfigCache } from './provisioning/cache.js';
@@ -173,8 +177,14 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       rooms: { rooms: callCore.rooms },
       maskCallerNumbers: config.maskCallerNumbers,
       events: { feed: bus, instanceId: config.instanceId },
-      metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending() },
+      metrics: { callsInProgress: () => calls.size, recordBacklog: () => writer.backlog(), recordsBuffered: () => outbox.pending(), admission: callCore.admission },
       numbers: { directoryImportMaxBytes: config.directoryImportMaxBytes, defaultInterceptDays: config.numberChangeInterceptDays },
+      messages: {
+        mailbox: callCore.messages.mailbox,
+        record: (extension, r) => callCore.recordMessage(extension, r),
+        isExtension: (number) => settings.extension(number) !== undefined,
+        operatorIdOf: (username) => settings.operatorByUsername(username)?.id,
+      },
       wakeup: config.wakeup,
     });
     await listen(api, config);
@@ -209,7 +219,14 @@ interface CallCoreDeps {
  * and inbound calls. Returns how to stop it: refuse new calls, then give calls in progress up to
  * SHUTDOWN_GRACE_SECONDS before hanging them up.
  */
-async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; live: Omit<LiveDeps, 'pool' | 'access'>; rooms: Rooms }> {
+async function startCallCore(d: CallCoreDeps): Promise<{
+  stop(): Promise<void>;
+  live: Omit<LiveDeps, 'pool' | 'access'>;
+  rooms: Rooms;
+  admission: AdmissionGate;
+  messages: Messages;
+  recordMessage(extension: string, r: RecordRequest): Promise<RecordStart>;
+}> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
   const operators = new OperatorService(operatorStore, d.record, log);
@@ -272,12 +289,16 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   d.media.onAdopted(() => void channels.publish().catch((err: Error) => log.warn({ err: err.message }, 'cannot publish the outbound addresses')));
   const sweeper = new Sweeper({ redis: d.redis, keys: d.keys, instanceId: config.instanceId, statuses, operators, queues, settings, record: d.record, log, recovery, channels });
   await sweeper.start();
+  const prompts = new Prompts(config.promptsDir);
+  const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
+  // Before the stray-request handlers: SUBSCRIBEs for message-summary are taken here.
+  const messages = startMessages({ config, srf: d.srf, pool: d.pool, redis: d.redis, keys: d.keys, bus, settings, registrar, prompts, auth: featureAuth, log });
   const ctx: CallContext = {
     instanceId: config.instanceId,
     config,
     srf: d.srf,
     media: d.media,
-    prompts: new Prompts(config.promptsDir),
+    prompts,
     settings,
     operators,
     statuses,
@@ -285,18 +306,19 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
     campOns: new CampOnStore(d.redis, d.keys),
     dispatcher,
     registrar,
+    messages: messages.recording,
     bus,
     calls,
     record: d.record,
     log,
     later,
   };
-  const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   let accepting = true;
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
   // Without Redis a call could be answered but neither queued nor given an operator: 503 it.
   const refusal = (): string | undefined => (!accepting ? 'shutting down' : d.redis.status !== 'ready' ? 'live state unavailable' : undefined);
-  attachInbound(ctx, refusal, { featureAuth, rooms });
+  const admission = new AdmissionGate({ limits: config.admission, calls, media: d.media, log });
+  attachInbound(ctx, refusal, { featureAuth, rooms, admission, messages });
   attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
   // Bookings are claimed only while calls can be placed: after a restart, due ones go out as
@@ -308,6 +330,9 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
   return {
     live: { queues, operators, settings, control },
     rooms,
+    admission,
+    messages,
+    recordMessage: (extension, r) => startOperatorRecording(ctx, messages.recording, extension, r),
     stop: async () => {
       accepting = false;
       clearInterval(tick);
@@ -320,6 +345,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{ stop(): Promise<void>; 
       recovery.stop();
       registrar.close();
       featureAuth.stop();
+      messages.stop();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { isUsername } from './provisioning/types.js';
+import type { AdmissionLimits } from './sip/admission.js';
 
 /** Who may use an API key. Roles beyond admin are enforced by the API's route guards. */
 export type Role = 'admin' | 'supervisor' | 'operator';
@@ -62,6 +63,20 @@ export interface Config {
    * that are neither an extension nor an operator. Unset: the switchboard calls only its own phones.
    */
   outboundGateway: HostPort | undefined;
+  /** Admission control of new calls (src/sip/admission.ts), and how a refusal looks. */
+  admission: AdmissionLimits & {
+    /** Retry-After on the 503 of a call refused over capacity. */
+    retryAfterS: number;
+    /** At most one warning in the log per this many seconds while calls are refused. */
+    logIntervalS: number;
+  };
+  /** Voice messages: where their WAV files live (FreeSWITCH writes, the switchboard reads) and their limits. */
+  messages: {
+    dir: string;
+    maxSeconds: number;
+    maxPerExtension: number;
+    maxAgeDays: number;
+  };
   wakeup: WakeupConfig;
 }
 
@@ -309,6 +324,29 @@ function parseIpAddress(r: Reader, name: string, fallback?: string): string | un
   return value;
 }
 
+/** Admission limits: 0 switches a limit off; MEDIA_MAX_SESSIONS unset follows the server's own Max-Sessions. */
+function parseAdmission(r: Reader): Config['admission'] {
+  const mediaMaxSessions = r.optional('MEDIA_MAX_SESSIONS') === undefined ? undefined : r.integer('MEDIA_MAX_SESSIONS', 0, 0, 1_000_000);
+  return {
+    maxCalls: r.integer('MAX_CALLS', 0, 0, 1_000_000),
+    maxCallsPerSecond: r.integer('MAX_CALLS_PER_SECOND', 0, 0, 100_000),
+    mediaMaxSessions,
+    mediaMinIdleCpu: r.integer('MEDIA_MIN_IDLE_CPU', 0, 0, 99),
+    retryAfterS: r.integer('ADMISSION_RETRY_AFTER_SECONDS', 5, 1, 3600),
+    logIntervalS: r.integer('ADMISSION_LOG_INTERVAL_SECONDS', 10, 1, 3600),
+  };
+}
+
+/**
+ * An absolute directory (FreeSWITCH is told the full path of each file it records) without spaces
+ * (its record application splits its arguments on them).
+ */
+function parseMessagesDir(r: Reader): string {
+  const dir = r.string('MESSAGES_DIR', '/var/lib/switchboard/messages').replace(/\/+$/, '');
+  if (!dir.startsWith('/') || /\s/.test(dir)) r.fail('MESSAGES_DIR', `must be an absolute path without spaces, got "${dir}"`);
+  return dir;
+}
+
 function parseWakeup(r: Reader): WakeupConfig {
   const queue = r.optional('WAKEUP_ESCALATION_QUEUE');
   if (queue !== undefined && !/^[0-9]{1,16}$/.test(queue)) r.fail('WAKEUP_ESCALATION_QUEUE', `must be a queue's number (digits), got "${queue}"`);
@@ -372,6 +410,13 @@ export function loadConfig(env: Env): Config {
     numberChangeInterceptDays: r.integer('NUMBER_CHANGE_INTERCEPT_DAYS', 90, 1, 3650),
     campOnTimeoutS: r.integer('CAMP_ON_TIMEOUT_SECONDS', DEFAULT_CAMP_ON_TIMEOUT_S, 0, 3600),
     outboundGateway: parseOutboundGateway(r),
+    admission: parseAdmission(r),
+    messages: {
+      dir: parseMessagesDir(r),
+      maxSeconds: r.integer('MESSAGE_MAX_SECONDS', 120, 5, 3600),
+      maxPerExtension: r.integer('MESSAGES_MAX_PER_EXTENSION', 50, 1, 10_000),
+      maxAgeDays: r.integer('MESSAGE_MAX_AGE_DAYS', 30, 1, 3650),
+    },
     wakeup: parseWakeup(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -131,6 +131,7 @@ export const queueSchemas = resource(
     whisper: { type: 'boolean', default: false, description: 'the operator hears queue-<number>.wav (the queue\'s name) before being connected' },
     rating: { type: 'boolean', default: false, description: 'when the operator hangs up first, the caller is asked to rate the call 1-5' },
     ratingTimeoutS: { ...seconds(3, 60), default: 10, description: 'how long the caller has to press a digit after the rating prompt' },
+    messageKey: { type: ['string', 'null'], pattern: '^[0-9*#]$', default: null, description: 'the key a waiting caller presses to leave a voice message for an extension; null: none' },
   },
   ['number', 'name'],
 );

@@ -14,6 +14,7 @@ import { registerDirectoryRoutes } from './routes/directory.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerLiveRoutes, type LiveDeps } from './routes/live.js';
+import { registerMessageRoutes, type MessagesDeps } from './routes/messages.js';
 import { registerMetricsRoute, type MetricsDeps } from './routes/metrics.js';
 import { registerNumberChangeRoutes } from './routes/number-changes.js';
 import { registerProvisioningRoutes } from './routes/provisioning.js';
@@ -41,9 +42,11 @@ export interface ApiDeps {
   maskCallerNumbers: Role[];
   /** Live events of every instance, for GET /v1/events. */
   events: { feed: EventFeed; instanceId: string; heartbeatMs?: number };
-  metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered'>;
+  metrics: Pick<MetricsDeps, 'callsInProgress' | 'recordBacklog' | 'recordsBuffered' | 'admission'>;
   /** DIRECTORY_IMPORT_MAX_BYTES and NUMBER_CHANGE_INTERCEPT_DAYS. */
   numbers: { directoryImportMaxBytes: number; defaultInterceptDays: number };
+  /** Extensions' voice messages. */
+  messages: MessagesDeps;
   /** WAKEUP_*: the defaults of wake-up bookings. */
   wakeup: WakeupConfig;
 }
@@ -126,6 +129,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerStatsRoutes(app, { pool: deps.pool });
   registerDirectoryRoutes(app, { pool: deps.pool, importMaxBytes: deps.numbers.directoryImportMaxBytes });
   registerNumberChangeRoutes(app, { pool: deps.pool, defaultInterceptDays: deps.numbers.defaultInterceptDays });
+  registerMessageRoutes(app, deps.messages);
   registerWakeupRoutes(app, { pool: deps.pool, settings: deps.live.settings, defaults: deps.wakeup });
   registerMetricsRoute(app, { ...deps.metrics, health: deps.health, queues: deps.live.queues, operators: deps.live.operators, settings: deps.live.settings });
 

@@ -12,6 +12,7 @@ import type { MediaPool } from '../media/pool.js';
 import type { Prompts } from '../media/prompts.js';
 import type { ConfigCache } from '../provisioning/cache.js';
 import type { EventBus } from '../redis/events.js';
+import type { RecordingDeps } from '../messages/recording.js';
 import type { Registrar } from '../registrar/index.js';
 
 /** A call this instance owns, as the rest of the switchboard may act on it. */
@@ -70,6 +71,8 @@ export interface CallContext {
   campOns: CampOnStore;
   dispatcher: Dispatcher;
   registrar: Registrar;
+  /** Recording voice messages for extensions (a waiting caller's). */
+  messages: RecordingDeps;
   bus: EventBus;
   calls: CallRegistry;
   record(r: HistoryRecord): void;

@@ -17,7 +17,7 @@ import type { Pool } from '../db/pool.js';
 import { isConnected, type AnsweredCall } from '../media/answer.js';
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { CredentialsCache, type OperatorCredentials } from '../registrar/credentials.js';
+import { CredentialsCache, type OperatorCredentials, type SipCredentials } from '../registrar/credentials.js';
 import { FailureLimiter } from '../registrar/failure-limiter.js';
 import { DigestAuth, findCredentials, RedisReplayGuard, SharedNonceSecret } from '../sip/digest-auth.js';
 import { bounded, hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
@@ -109,8 +109,11 @@ async function authFailed(a: Arrival, fa: FeatureCodeAuth, username: string | un
   );
 }
 
-/** The operator who dials, or undefined once the INVITE has been answered 407 or 403. */
-async function authenticate(a: Arrival, fa: FeatureCodeAuth): Promise<OperatorCredentials | undefined> {
+/**
+ * Who dials (an operator or an extension), or undefined once the INVITE has been answered 407 or
+ * 403. Each code then checks that the caller is of the kind it serves.
+ */
+export async function authenticateCaller(a: Arrival, fa: FeatureCodeAuth): Promise<SipCredentials | undefined> {
   const found = findCredentials(header(a, 'Proxy-Authorization'), fa.auth.realm);
   if (found.kind === 'none' || found.kind === 'other-realm') return void challenge(a, fa.auth, false);
   if (await fa.limiter.blocked(a.req.source_address)) {
@@ -122,8 +125,7 @@ async function authenticate(a: Arrival, fa: FeatureCodeAuth): Promise<OperatorCr
   const c = found.credentials;
   const user = await fa.credentials.get(c.username);
   const verdict = await fa.auth.verify(c, { method: 'INVITE', uri: a.req.uri, ha1: user?.ha1 ?? DUMMY_HA1 });
-  if (verdict.ok && user?.kind === 'operator') return user;
-  if (verdict.ok && user) return void a.refuse(403, 'Forbidden: feature codes are for operators', 'rejected');
+  if (verdict.ok && user) return user;
   if (!verdict.ok && verdict.stale) return void challenge(a, fa.auth, true);
   await authFailed(a, fa, c.username, verdict.ok ? 'wrong-response' : verdict.reason);
   return undefined;
@@ -135,8 +137,9 @@ async function authenticate(a: Arrival, fa: FeatureCodeAuth): Promise<OperatorCr
  * happened.
  */
 export async function handleFeatureCode(ctx: CallContext, fa: FeatureCodeAuth, a: Arrival, code: FeatureCode): Promise<void> {
-  const who = await authenticate(a, fa);
+  const who = await authenticateCaller(a, fa);
   if (!who) return;
+  if (who.kind !== 'operator') return a.refuse(403, 'Forbidden: feature codes are for operators', 'rejected');
   const ms = ctx.media.pick();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
   const call = new FeatureCodeCall(ctx, a, who, code);

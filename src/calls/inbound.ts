@@ -5,9 +5,12 @@ import { intercepts, type NumberChange } from '../numbers/number-changes.js';
 import type { Operator, Queue, Room, Route } from '../provisioning/types.js';
 import { checkOffer } from '../sip/offer.js';
 import { isTrusted } from '../sip/trust.js';
+import type { AdmissionGate } from './admission-gate.js';
 import { newArrival, type Arrival } from './arrival.js';
 import type { CallContext } from './context.js';
 import { startDirectCall } from './direct-call.js';
+import type { Messages } from '../messages/index.js';
+import { handleMailboxCall, isMailboxCode } from '../messages/retrieval.js';
 import { featureCodeOf, handleFeatureCode, type FeatureCode, type FeatureCodeAuth } from './feature-codes.js';
 import { startIntercept } from './intercept.js';
 import { QueueCall } from './queue-call.js';
@@ -20,11 +23,12 @@ export type Admission =
   | { kind: 'operator'; operator: Operator; route: Route }
   | { kind: 'room'; room: Room; route: Route }
   | { kind: 'feature'; code: FeatureCode }
+  | { kind: 'mailbox' }
   | { kind: 'intercept'; change: NumberChange }
   | { kind: 'reject'; status: number; reason: string };
 
 /** Where a call goes by the routes alone. */
-type RouteAdmission = Exclude<Admission, { kind: 'feature' | 'intercept' }>;
+type RouteAdmission = Exclude<Admission, { kind: 'feature' | 'mailbox' | 'intercept' }>;
 
 const NOT_FOUND: RouteAdmission = { kind: 'reject', status: 404, reason: 'Not Found' };
 
@@ -39,6 +43,7 @@ const NOT_FOUND: RouteAdmission = { kind: 'reject', status: 404, reason: 'Not Fo
 export function admit(ctx: CallContext, dialled: string, source: string, now = Date.now()): Admission {
   const code = featureCodeOf(dialled);
   if (code) return { kind: 'feature', code };
+  if (isMailboxCode(dialled)) return { kind: 'mailbox' };
   const change = ctx.settings.numberChange(dialled);
   if (change && intercepts(change, now)) return { kind: 'intercept', change };
   return routeOf(ctx, dialled, source);
@@ -82,10 +87,15 @@ export interface InboundDeps {
   featureAuth: FeatureCodeAuth;
   /** Rooms: who sits in which, shared by every instance, and this instance's members. */
   rooms: Rooms;
+  /** Admission control: refuses new calls past capacity before any media is set up. */
+  admission: AdmissionGate;
+  /** Extensions' voice messages (the mailbox code). */
+  messages: Messages;
 }
 
 /**
- * Handles every new INVITE (or refuses it with 503 when `refusal` gives a reason): routes it (feature code, queue, operator, room or refusal), answers
+ * Handles every new INVITE (or refuses it with 503 when `refusal` gives a reason, or admission
+ * control finds the switchboard over capacity): routes it (feature code, queue, operator, room or refusal), answers
  * it onto the media server when its target says so, and leaves a record of every call, refused
  * ones included (a 407 challenge is half of a feature code's handshake, not a call: no record).
  */
@@ -103,6 +113,17 @@ async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfReq
   a.log.info({ from: a.caller.number, dialled: a.dialled, source: req.source_address, sipCallId: a.sipCallId }, 'incoming call');
 
   if (refusal !== undefined) return a.refuse(503, `Service Unavailable: ${refusal}`, 'failed');
+  const overload = deps.admission.admit(a.callId);
+  if (overload) return a.refuse(overload.status, overload.reason, overload.disposition, overload.headers);
+  try {
+    await routeInvite(ctx, deps, a);
+  } finally {
+    deps.admission.settled(a.callId);
+  }
+}
+
+async function routeInvite(ctx: CallContext, deps: InboundDeps, a: Arrival): Promise<void> {
+  const { req } = a;
   const admission = admit(ctx, a.dialled, req.source_address);
   if (admission.kind === 'reject') {
     a.recorder.routed('reject');
@@ -114,6 +135,8 @@ async function handleInvite(ctx: CallContext, deps: InboundDeps, req: Srf.SrfReq
   switch (admission.kind) {
     case 'feature':
       return handleFeatureCode(ctx, deps.featureAuth, a, admission.code);
+    case 'mailbox':
+      return handleMailboxCall(ctx, deps.featureAuth, a, deps.messages.mailbox);
     case 'intercept': {
       const { newNumber } = admission.change;
       // Put through as if the new number had been dialled; its own intercept, if any, is not

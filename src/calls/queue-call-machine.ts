@@ -34,6 +34,8 @@ export type QueueCallEvent =
   | { type: 'operator-failed'; operatorId: number; status: number; at: number }
   | { type: 'caller-hangup'; at: number }
   | { type: 'max-wait'; at: number }
+  /** The caller pressed the queue's message key: they leave the line to record a message. */
+  | { type: 'message-key'; at: number }
   | { type: 'hangup'; at: number; reason: string };
 
 export type Effect =
@@ -57,6 +59,8 @@ export type Effect =
   | { type: 'hangup-caller'; reason: string }
   /** Tell the caller the queue cannot take them (busy announcement or overflow target). */
   | { type: 'leave-queue'; reason: LeaveReason }
+  /** Out of the line to leave a voice message (the adapter records it, then ends the call). */
+  | { type: 'take-message' }
   | { type: 'record-offer'; operatorId: number }
   | { type: 'record-no-answer'; operatorId: number; ringMs: number; reason: string }
   | { type: 'record-connect'; operatorId: number; ringMs: number }
@@ -156,6 +160,10 @@ export function queueCallStep(s: QueueCallState, e: QueueCallEvent): Transition 
       }
       return { state: { ...s, leaveAfterRings: 'exit-timeout' }, effects: [] };
     }
+    case 'message-key':
+      // Only while waiting: once phones ring for the caller, the operator is on the way.
+      if (s.phase !== 'waiting') return same();
+      return { state: { ...s, phase: 'ended' }, effects: [{ type: 'dequeue' }, { type: 'stop-hold-music' }, { type: 'take-message' }] };
     case 'hangup': {
       const effects: Effect[] = [];
       if (s.phase === 'waiting') effects.push({ type: 'dequeue' });

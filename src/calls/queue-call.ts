@@ -16,6 +16,8 @@ import { greets, type GreetingStep } from './greeting.js';
 import { COMPLETED_ELSEWHERE, OperatorRing } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
 import { releaseEndpoint } from '../media/endpoint.js';
+import { isConnected } from '../media/answer.js';
+import { takeCallerMessage } from '../messages/caller-message.js';
 
 // Before offering a caller again to operators who already missed them.
 const RETRY_SAME_OPERATORS_MS = 2_000;
@@ -81,7 +83,13 @@ export class QueueCall implements ActiveCall {
     this.need = { skill: caller.skill, widenAt: 0 };
     recorder.waitsWith(caller.priority, caller.skill);
     caller.dialog.on('destroy', () => this.callerGone());
+    caller.endpoint.on('dtmf', this.onDtmf);
   }
+
+  /** The queue's message key, while the caller waits (the machine ignores it at other times). */
+  private readonly onDtmf = (e: { dtmf?: string }): void => {
+    if (this.queue.messageKey !== null && e.dtmf === this.queue.messageKey) this.step({ type: 'message-key', at: Date.now() });
+  };
 
   /** The caller hung up. */
   callerGone(): void {
@@ -241,6 +249,8 @@ export class QueueCall implements ActiveCall {
         return;
       case 'leave-queue':
         return this.leaveQueue(e.reason);
+      case 'take-message':
+        return this.takeMessage();
       case 'record-offer':
         this.recorder.offer(ref, now);
         return;
@@ -370,6 +380,22 @@ export class QueueCall implements ActiveCall {
     await this.finish('system', reason);
   }
 
+  /**
+   * The caller pressed the message key: out of the queue (recorded as an exit to another
+   * service, as Asterisk's EXITWITHKEY), asked for the extension, recorded, hung up.
+   */
+  private async takeMessage(): Promise<void> {
+    this.caller.endpoint.off('dtmf', this.onDtmf);
+    this.recorder.leaveQueue('exit-overflow', Date.now(), { key: this.queue.messageKey, to: 'voice-message' });
+    this.log.info({ queue: this.queue.number }, 'caller leaves the queue to leave a voice message');
+    const reason = await takeCallerMessage(this.caller, { number: this.caller.number, name: this.caller.name, callId: this.callId }, this.ctx.messages).catch(
+      (err: Error) => `voice message failed: ${err.message}`,
+    );
+    const by = isConnected(this.caller.dialog) ? 'system' : 'caller';
+    hangUpDialog(this.caller.dialog);
+    await this.finish(by, reason);
+  }
+
   /** An overflow target that is a number routed to a queue. */
   private overflowQueueByRoute(q: Queue): Queue | undefined {
     if (q.overflowAction !== 'number' || !q.overflowTarget) return undefined;
@@ -390,6 +416,7 @@ export class QueueCall implements ActiveCall {
     const at = Date.now();
     this.hold?.stop();
     clearTimeout(this.maxWaitTimer);
+    this.caller.endpoint.off('dtmf', this.onDtmf);
     for (const [operatorId, entry] of this.legs) {
       clearTimeout(entry.timer);
       if (entry.dialog) await this.dropLeg(operatorId, hangupBy === 'caller' ? 'caller' : 'system', 200, reason);

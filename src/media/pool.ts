@@ -3,6 +3,7 @@ import type Srf from 'drachtio-srf';
 import type { Config, HostPort } from '../config.js';
 import type { Health } from '../health.js';
 import type { Logger } from '../log.js';
+import type { MediaLoad } from '../sip/admission.js';
 
 const RETRY_MAX_DELAY_MS = 2_000;
 // An API command on a link that drops meanwhile is never answered.
@@ -56,6 +57,16 @@ export class MediaPool {
       if (!best || m.server.currentSessions < best.currentSessions) best = m.server;
     }
     return best;
+  }
+
+  /**
+   * The load of each connected server as its last HEARTBEAT gave it (drachtio-fsmrf reads
+   * Session-Count, Max-Sessions and Idle-CPU from it); empty when none is up.
+   */
+  loads(): (MediaLoad & { server: string })[] {
+    return this.members.flatMap((m) =>
+      m.up && m.server ? [{ server: m.where, sessions: m.server.currentSessions, maxSessions: m.server.maxSessions, idleCpu: m.server.cpuIdle }] : [],
+    );
   }
 
   /** Called whenever a server is connected (a new outbound address exists). */

@@ -54,6 +54,7 @@ export const queuesTable: TableSpec = {
     whisper: 'whisper',
     rating: 'rating',
     ratingTimeoutS: 'rating_timeout_s',
+    messageKey: 'message_key',
   },
   constraints: {
     unique: { queues_number_key: 'number' },

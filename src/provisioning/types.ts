@@ -64,6 +64,8 @@ export interface Queue extends Stamped {
   /** Callers whose operator hangs up first are asked to rate the call 1-5. */
   rating: boolean;
   ratingTimeoutS: number;
+  /** The key a waiting caller presses to leave a voice message for an extension; null: none. */
+  messageKey: string | null;
 }
 
 export interface Room extends Stamped {

@@ -6,11 +6,12 @@ import type Srf from 'drachtio-srf';
  * without a handler it answers 503, as if the switchboard were down. These are answered here
  * the way RFC 3261 says instead. (REFER and PRACK outside a dialog it drops before any app.)
  */
-export const STRAY_METHODS = ['OPTIONS', 'INFO', 'NOTIFY', 'MESSAGE', 'SUBSCRIBE'] as const;
+// SUBSCRIBE is not among them: message-waiting subscriptions take it (src/messages/mwi.ts).
+export const STRAY_METHODS = ['OPTIONS', 'INFO', 'NOTIFY', 'MESSAGE'] as const;
 export type StrayMethod = (typeof STRAY_METHODS)[number];
 
 /** The methods the switchboard takes (§20.5 Allow), for OPTIONS and 405. */
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, REFER, NOTIFY, OPTIONS, REGISTER';
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, REFER, NOTIFY, OPTIONS, REGISTER, SUBSCRIBE';
 
 export interface StrayAnswer {
   status: 200 | 405 | 481;

@@ -35,6 +35,14 @@ declare module 'drachtio-fsmrf' {
       playbackLastOffsetPos?: string;
     }
 
+    /** What Endpoint#record() reports (the record application's variables). */
+    interface RecordResult {
+      terminatorUsed?: string;
+      recordSeconds?: string;
+      recordMilliseconds?: string;
+      recordSamples?: string;
+    }
+
     interface CreateEndpointOptions {
       remoteSdp?: string;
       codecs?: string | string[];
@@ -60,6 +68,8 @@ declare module 'drachtio-fsmrf' {
       play(file: string | string[]): Promise<PlaybackResult>;
       say(text: string, opts: { sayType: string; sayMethod: string; lang?: string; gender?: string }): Promise<PlaybackResult>;
       execute(app: string, arg?: string): Promise<EslEvent>;
+      /** The record application: `record <file> [timeLimitSecs] [silenceThresh] [silenceHits]`. */
+      record(file: string, opts?: { timeLimitSecs?: number; silenceThresh?: number; silenceHits?: number }): Promise<RecordResult>;
       executeAsync(app: string, arg?: string): void;
       api(command: string, args?: string | string[]): Promise<EslEvent>;
       bridge(other: Endpoint | string): Promise<void>;

@@ -151,11 +151,15 @@ describe('oversized and unparsable requests', () => {
     for (const method of ['BYE', 'INVITE', 'UPDATE', 'INFO', 'NOTIFY', 'MESSAGE', 'SUBSCRIBE', 'OPTIONS']) {
       expect((await stray(method, 'not-a-tag'))?.status, method).toBe(481);
     }
-    for (const method of ['INFO', 'NOTIFY', 'MESSAGE', 'SUBSCRIBE']) {
+    for (const method of ['INFO', 'NOTIFY', 'MESSAGE']) {
       const res = await stray(method, undefined);
       expect(res?.status, method).toBe(405);
-      expect(res?.headers.get('allow')).toBe('INVITE, ACK, CANCEL, BYE, REFER, NOTIFY, OPTIONS, REGISTER');
+      expect(res?.headers.get('allow')).toBe('INVITE, ACK, CANCEL, BYE, REFER, NOTIFY, OPTIONS, REGISTER, SUBSCRIBE');
     }
+    // SUBSCRIBE is taken for message-waiting only: another event package is a 489 (RFC 6665 §8.2.1).
+    const subscribe = await stray('SUBSCRIBE', undefined);
+    expect(subscribe?.status).toBe(489);
+    expect(subscribe?.headers.get('allow-events')).toBe('message-summary');
     const ping = await stray('OPTIONS', undefined);
     expect(ping?.status).toBe(200);
     expect(ping?.headers.get('allow')).toContain('INVITE');

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { Health } from '../../src/health.js';
 import { MediaPool } from '../../src/media/pool.js';
+import { AdmissionControl } from '../../src/sip/admission.js';
 import { startFreeswitchStandIn, type FreeswitchStandIn } from '../benches/freeswitch/index.js';
 import { until } from '../support/call-bench.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -61,5 +62,27 @@ describe('the media pool', () => {
       fs.sendHeartbeat();
       return server?.maxSessions === 1200 ? true : undefined;
     });
+  });
+
+  it('reports each server\'s load from its heartbeats, and admission control follows it', async () => {
+    const control = new AdmissionControl({ maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: undefined, mediaMinIdleCpu: 20 });
+    const decide = (): boolean => control.decide({ now: Date.now(), callsInProgress: 0, needsMedia: true, media: pool.loads() }).admit;
+    fs.sendHeartbeat();
+    await until('a heartbeat', async () => (pool.loads()[0]?.maxSessions === 1200 ? true : undefined));
+    expect(pool.loads()).toEqual([{ server: proxy.address, sessions: 0, maxSessions: 1200, idleCpu: 100 }]);
+    expect(decide()).toBe(true);
+
+    expect(fs.api('fsctl max_sessions 1')).toBe('+OK max sessions: 1\n');
+    fs.setIdleCpu(12.5);
+    fs.sendHeartbeat();
+    await until('a heartbeat with the new load', async () => (pool.loads()[0]?.maxSessions === 1 ? true : undefined));
+    expect(pool.loads()).toEqual([{ server: proxy.address, sessions: 0, maxSessions: 1, idleCpu: 12.5 }]);
+    expect(control.decide({ now: Date.now(), callsInProgress: 0, needsMedia: true, media: pool.loads() })).toMatchObject({ admit: false, kind: 'media-cpu' });
+
+    fs.setIdleCpu(100);
+    expect(fs.api('fsctl max_sessions 1200')).toBe('+OK max sessions: 1200\n');
+    fs.sendHeartbeat();
+    await until('a heartbeat with the old load', async () => (pool.loads()[0]?.maxSessions === 1200 ? true : undefined));
+    expect(decide()).toBe(true);
   });
 });

@@ -46,6 +46,13 @@ describe('docker-compose.yml', () => {
     expect(switchConf).toContain(`name="rtp-end-port" value="${end}"`);
   });
 
+  it('mounts the voice messages\' volume at MESSAGES_DIR in both the switchboard and FreeSWITCH', () => {
+    const dir = loadConfig(env).messages.dir;
+    for (const name of ['switchboard', 'freeswitch']) {
+      expect(compose.services[name]?.volumes, name).toContain(`messages:${dir}`);
+    }
+  });
+
   it('mounts only files that exist in docker/', () => {
     for (const service of Object.values(compose.services)) {
       for (const volume of service.volumes ?? []) {

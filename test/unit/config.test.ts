@@ -91,6 +91,11 @@ describe('loadConfig', () => {
     ['TRUSTED_SOURCES', '10.0.0.0/8,bogus', 'TRUSTED_SOURCES has "bogus", which is not an IP address or CIDR block (e.g. 10.0.0.0/8)'],
     ['TRUSTED_SOURCES', '10.0.0.0/33', 'TRUSTED_SOURCES has "10.0.0.0/33", which is not an IP address or CIDR block (e.g. 10.0.0.0/8)'],
     ['MEDIA_LISTEN_ADDRESS', 'localhost', 'MEDIA_LISTEN_ADDRESS must be an IP address, got "localhost"'],
+    ['MESSAGES_DIR', 'messages', 'MESSAGES_DIR must be an absolute path without spaces, got "messages"'],
+    ['MESSAGES_DIR', '/var/my messages', 'MESSAGES_DIR must be an absolute path without spaces, got "/var/my messages"'],
+    ['MESSAGE_MAX_SECONDS', '2', 'MESSAGE_MAX_SECONDS must be between 5 and 3600, got 2'],
+    ['MESSAGES_MAX_PER_EXTENSION', '0', 'MESSAGES_MAX_PER_EXTENSION must be between 1 and 10000, got 0'],
+    ['MESSAGE_MAX_AGE_DAYS', 'a month', 'MESSAGE_MAX_AGE_DAYS must be a whole number, got "a month"'],
     ['API_KEYS', '   ', 'API_KEYS is required but not set'],
     ['API_KEYS', ',,', 'API_KEYS lists no key'],
     ['FREESWITCH_ESL', ',', 'FREESWITCH_ESL lists no server'],
@@ -103,6 +108,23 @@ describe('loadConfig', () => {
     ['WAKEUP_ESCALATION_QUEUE', 'front', 'WAKEUP_ESCALATION_QUEUE must be a queue\'s number (digits), got "front"'],
   ])('rejects a bad %s (%s) with one line naming it', (name, value, message) => {
     expect(problems({ ...valid, [name]: value })).toEqual([message]);
+  });
+
+  it('reads the admission limits: all off by default but the media share, one line per bad value', () => {
+    expect(loadConfig(valid).admission).toEqual({
+      maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: undefined, mediaMinIdleCpu: 0, retryAfterS: 5, logIntervalS: 10,
+    });
+    const env = { ...valid, MAX_CALLS: '200', MAX_CALLS_PER_SECOND: '40', MEDIA_MAX_SESSIONS: '0', MEDIA_MIN_IDLE_CPU: '15', ADMISSION_RETRY_AFTER_SECONDS: '30', ADMISSION_LOG_INTERVAL_SECONDS: '60' };
+    expect(loadConfig(env).admission).toEqual({
+      maxCalls: 200, maxCallsPerSecond: 40, mediaMaxSessions: 0, mediaMinIdleCpu: 15, retryAfterS: 30, logIntervalS: 60,
+    });
+    expect(problems({ ...valid, MAX_CALLS: '-1', MAX_CALLS_PER_SECOND: 'lots', MEDIA_MAX_SESSIONS: '9%', MEDIA_MIN_IDLE_CPU: '100', ADMISSION_RETRY_AFTER_SECONDS: '0' })).toEqual([
+      'MEDIA_MAX_SESSIONS must be a whole number, got "9%"',
+      'MAX_CALLS must be between 0 and 1000000, got -1',
+      'MAX_CALLS_PER_SECOND must be a whole number, got "lots"',
+      'MEDIA_MIN_IDLE_CPU must be between 0 and 99, got 100',
+      'ADMISSION_RETRY_AFTER_SECONDS must be between 1 and 3600, got 0',
+    ]);
   });
 
   it('never repeats a secret from a bad URL in its message', () => {

@@ -4,6 +4,7 @@ import type { LiveCall, QueueStore } from '../../acd/queue-store.js';
 import type { OperatorState } from '../../cdr/records.js';
 import type { ComponentName, Health } from '../../health.js';
 import type { ConfigCache } from '../../provisioning/cache.js';
+import { REFUSAL_KINDS, type AdmissionFigures } from '../../calls/admission-gate.js';
 import { requireRole } from '../auth.js';
 
 /** Where the figures come from; the call core and the record path provide them. */
@@ -18,6 +19,8 @@ export interface MetricsDeps {
   recordBacklog(): Promise<number>;
   /** Records in this process, not yet handed to Redis. */
   recordsBuffered(): number;
+  /** Admission control: refusals, and the media servers' load it decides on. */
+  admission: AdmissionFigures;
 }
 
 const STATES: OperatorState[] = ['logged-out', 'available', 'ringing', 'busy', 'wrap-up', 'on-break'];
@@ -86,9 +89,21 @@ async function render(d: MetricsDeps): Promise<string> {
   out.family('switchboard_record_backlog', 'gauge', 'History records in the Redis outbox waiting for PostgreSQL (whole switchboard).', [[{}, await d.recordBacklog()]]);
   out.family('switchboard_records_buffered', 'gauge', 'History records this instance keeps in memory until Redis takes them.', [[{}, d.recordsBuffered()]]);
 
+  renderAdmission(out, d.admission);
   out.family('switchboard_up', 'gauge', 'Connection state of this instance to a component: 1 up, 0 down.',
     COMPONENTS.map((c) => [{ component: c }, d.health.isUp(c) ? 1 : 0]));
   return out.text();
+}
+
+function renderAdmission(out: Exposition, a: AdmissionFigures): void {
+  const refused = a.refused();
+  out.family('switchboard_calls_refused_total', 'counter', 'New calls this instance refused with 503 by admission control, by why (calls, rate, media-sessions, media-cpu, media-unreachable).',
+    REFUSAL_KINDS.map((k) => [{ reason: k }, refused.get(k) ?? 0]));
+  const media = a.media();
+  out.family('switchboard_media_sessions', 'gauge', 'Sessions on a connected media server, as its last HEARTBEAT said.', media.map((m) => [{ server: m.server }, m.sessions]));
+  out.family('switchboard_media_max_sessions', 'gauge', 'Max-Sessions of a connected media server (0 until its first HEARTBEAT).', media.map((m) => [{ server: m.server }, m.maxSessions || 0]));
+  out.family('switchboard_media_idle_cpu', 'gauge', 'Idle CPU in percent of a connected media server, as its last HEARTBEAT said (NaN until then).',
+    media.map((m) => [{ server: m.server }, m.idleCpu ?? Number.NaN]));
 }
 
 /** GET /metrics in Prometheus' text format, for admin and supervisor keys (bearer token). */

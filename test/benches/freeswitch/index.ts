@@ -62,6 +62,8 @@ export interface FreeswitchStandIn {
   hangup(uuid: string, cause?: string): void;
   /** Fires a HEARTBEAT now instead of waiting for the interval. */
   sendHeartbeat(): void;
+  /** Sets the Idle-CPU (percent) HEARTBEAT and `status` report; Max-Sessions is `fsctl max_sessions <n>`. */
+  setIdleCpu(percent: number): void;
   /** Runs an API command as `fs_cli -x` would; returns its reply text. */
   api(command: string): string;
   stop(): Promise<void>;
@@ -118,6 +120,9 @@ export async function startFreeswitchStandIn(options: FreeswitchStandInOptions =
       sw.hangup(session, causeFromText(cause));
     },
     sendHeartbeat: () => fireHeartbeat(sw),
+    setIdleCpu: (percent) => {
+      sw.load.idleCpu = percent;
+    },
     api(command) {
       const space = command.indexOf(' ');
       return space < 0 ? sw.api(command, '', { sessionUuid: undefined }) : sw.api(command.slice(0, space), command.slice(space + 1), { sessionUuid: undefined });

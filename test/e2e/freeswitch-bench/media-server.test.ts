@@ -110,3 +110,34 @@ describe('drachtio-fsmrf and the FreeSWITCH stand-in: media server and endpoints
     expect(endpoint.connected).toBe(false);
   });
 });
+
+describe('the FreeSWITCH stand-in at its session limit', () => {
+  let bench: Bench;
+
+  beforeAll(async () => {
+    bench = await startBench();
+  });
+
+  afterAll(async () => {
+    await bench?.stop();
+  });
+
+  // Changing a real FreeSWITCH's limit would touch every user of it: the stand-in only.
+  it('refuses a new session past fsctl max_sessions as sofia does, and takes them again when raised', async () => {
+    const standIn = bench.freeswitch.standIn;
+    if (!standIn) return;
+    const first = await bench.createEndpoint(phoneOffer(40_100));
+    expect(standIn.api('fsctl max_sessions 1')).toBe('+OK max sessions: 1\n');
+    await expect(bench.createEndpoint(phoneOffer(40_110))).rejects.toThrow(/503/);
+    expect(standIn.model.channels().map((c) => c.uuid)).toEqual([first.uuid]);
+    const beat = nextEvent(bench.ms.conn, 'esl::event::HEARTBEAT::*');
+    standIn.sendHeartbeat();
+    await beat;
+    expect([bench.ms.currentSessions, bench.ms.maxSessions]).toEqual([1, 1]);
+    expect(standIn.api('fsctl max_sessions 1200')).toBe('+OK max sessions: 1200\n');
+    const second = await bench.createEndpoint(phoneOffer(40_120));
+    expect(standIn.model.channels()).toHaveLength(2);
+    first.destroy();
+    second.destroy();
+  });
+});

@@ -185,3 +185,20 @@ describe('a caller in a queue', () => {
     expect(types(effects[1] ?? [])).toEqual(['cancel-ring', 'release-operator', 'hangup-caller', 'finish']);
   });
 });
+
+describe('the message key', () => {
+  it('takes a waiting caller out of the line to leave a message', () => {
+    const { state, effects } = run([{ type: 'message-key', at: 5_000 }]);
+    expect(effects[0]).toEqual([{ type: 'dequeue' }, { type: 'stop-hold-music' }, { type: 'take-message' }]);
+    expect(state.phase).toBe('ended');
+    // An offer arriving now gives the operators back; hanging up changes nothing more.
+    expect(queueCallStep(state, { type: 'offer', operatorIds: [3], at: 5_100 }).effects).toEqual([{ type: 'release-operator', operatorId: 3, missed: false }]);
+    expect(queueCallStep(state, { type: 'caller-hangup', at: 5_200 }).effects).toEqual([]);
+  });
+
+  it('is ignored while phones ring for the caller', () => {
+    const { state, effects } = run([{ type: 'offer', operatorIds: [7], at: 0 }, { type: 'message-key', at: 100 }]);
+    expect(effects[1]).toEqual([]);
+    expect(state.phase).toBe('offering');
+  });
+});

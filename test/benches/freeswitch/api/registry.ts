@@ -18,13 +18,14 @@ import {
   uuidTransfer,
 } from './channel-commands.js';
 import { conferenceApi } from './conference-api.js';
-import { sofia, status, version } from './system-commands.js';
+import { fsctl, sofia, status, version } from './system-commands.js';
 
 export function defaultApis(): Map<string, ApiHandler> {
   return new Map<string, ApiHandler>([
     ['status', status],
     ['version', version],
     ['sofia', sofia],
+    ['fsctl', fsctl],
     ['hupall', hupall],
     ['break', uuidBreak],
     ['uuid_break', uuidBreak],

@@ -38,14 +38,28 @@ export const status: ApiHandler = (sw) => {
     `${sw.sessionsCreated} session(s) since startup\n` +
     `${count} session(s) - peak ${count}, last 5min ${count} \n` +
     `0 session(s) per Sec out of max ${sw.options.sessionsPerSecond}, peak 0, last 5min 0 \n` +
-    `${sw.options.maxSessions} session(s) max\n` +
-    'min idle cpu 0.00/100.00\n'
+    `${sw.load.maxSessions} session(s) max\n` +
+    `min idle cpu 0.00/${sw.load.idleCpu.toFixed(2)}\n`
   );
 };
 
 export const version: ApiHandler = (_sw, args) => {
   if (args.toLowerCase().includes('short')) return `${VERSION.split('-')[0]}\n`;
   return `FreeSWITCH Version ${VERSION} (${VERSION_HUMAN})\n`;
+};
+
+/**
+ * ctl_function() (`fsctl`), the one subcommand the stand-in knows: `max_sessions [<n>]` sets the
+ * session limit when n is given and not 0 (switch_core_session_limit()), and prints it.
+ */
+export const fsctl: ApiHandler = (sw, args) => {
+  const [command, value] = args.trim().split(/\s+/);
+  if (!command) return '-USAGE: [max_sessions]\n';
+  if (command.toLowerCase() !== 'max_sessions') return '-ERR the FreeSWITCH stand-in answers only "fsctl max_sessions"\n';
+  // atoi(): anything not a number is 0, which leaves the limit as it is.
+  const n = Number.parseInt(value ?? '0', 10) || 0;
+  if (n > 0) sw.load.maxSessions = n;
+  return `+OK max sessions: ${n > 0 ? n : sw.load.maxSessions}\n`;
 };
 
 /** cmd_status(): "%25s\t%s\t  %40s\t%s\n" rows between two lines of '='. */

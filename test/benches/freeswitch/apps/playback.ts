@@ -12,7 +12,7 @@ const SAMPLES_PER_MS = 8;
 type PlayResult = 'done' | 'break' | 'missing';
 
 /** The terminators playback_function()'s on_dtmf() honours: playback_terminators, default "*". */
-function terminators(context: AppContext): string {
+export function terminators(context: AppContext): string {
   const value = context.session.getVariable('playback_terminators') ?? '*';
   if (value.toLowerCase() === 'any') return '1234567890*#';
   if (value.toLowerCase() === 'none') return '';

@@ -7,6 +7,7 @@ import type { Application } from '../core/switch.js';
 import { answer, exportVariable, hangup, multiset, noop, park, set, setMute, sleep, unset } from './basic.js';
 import { conference } from './conference.js';
 import { playAndGetDigits, playback, say, speak } from './playback.js';
+import { record } from './record.js';
 import { socket } from './socket.js';
 
 export function defaultApplications(): Map<string, Application> {
@@ -27,6 +28,7 @@ export function defaultApplications(): Map<string, Application> {
     ['say', say],
     ['speak', speak],
     ['play_and_get_digits', playAndGetDigits],
+    ['record', record],
     ['conference', conference],
     ['start_dtmf', noop],
     ['stop_dtmf', noop],

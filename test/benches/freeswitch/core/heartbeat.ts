@@ -18,7 +18,7 @@ export function fireHeartbeat(sw: Switch): void {
       .add('FreeSWITCH-Version', VERSION)
       .add('Uptime-msec', Date.now() - sw.startedAt)
       .add('Session-Count', count)
-      .add('Max-Sessions', sw.options.maxSessions)
+      .add('Max-Sessions', sw.load.maxSessions)
       .add('Session-Per-Sec', 0)
       .add('Session-Per-Sec-Last', 0)
       .add('Session-Per-Sec-Max', 0)
@@ -26,7 +26,7 @@ export function fireHeartbeat(sw: Switch): void {
       .add('Session-Since-Startup', sw.sessionsCreated)
       .add('Session-Peak-Max', count)
       .add('Session-Peak-FiveMin', count)
-      .add('Idle-CPU', '100.000000'),
+      .add('Idle-CPU', sw.load.idleCpu.toFixed(6)),
   );
 }
 

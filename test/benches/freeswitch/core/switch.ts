@@ -83,6 +83,12 @@ export class Switch {
   readonly onHangup = new Set<(session: Session) => void>();
   /** Open outbound event-socket connections, closed when the stand-in stops. */
   readonly connections = new Set<{ close(): void; readonly closed: Promise<void> }>();
+  /**
+   * What the core reports and enforces about its load: Max-Sessions (switch_core_session_limit(),
+   * `fsctl max_sessions`) and Idle-CPU (switch_core_idle_cpu(); measured by FreeSWITCH, set by
+   * tests here).
+   */
+  readonly load: { maxSessions: number; idleCpu: number };
   private readonly sessions = new Map<string, Session>();
   private sessionsSinceStartup = 0;
   private readonly dtmfWatchers = new Map<string, Set<(digit: string) => void>>();
@@ -93,6 +99,7 @@ export class Switch {
     this.events = new EventBus(options.identity);
     this.media = new MediaTiming(options.media);
     this.conferences = new Conferences(this);
+    this.load = { maxSessions: options.maxSessions, idleCpu: 100 };
   }
 
   get identity(): CoreIdentity {

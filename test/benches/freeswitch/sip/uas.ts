@@ -121,6 +121,11 @@ export class SofiaProfile {
   }
 
   private onInvite(request: SipRequest, txn: InviteServerTransaction): void {
+    // sofia_handle_sip_i_invite(): no new session past switch_core_session_limit().
+    if (this.sw.sessionCount >= this.sw.load.maxSessions) {
+      txn.respond(this.stack.createResponse(request, 503, 'Maximum Calls In Progress', { headers: { 'Retry-After': '300' } }));
+      return;
+    }
     txn.respond(this.stack.createResponse(request, 100));
     const session = this.sw.createSession(sessionInitFor(request, this.host, `sip:mod_sofia@${this.address}`));
     const leg: Leg = {

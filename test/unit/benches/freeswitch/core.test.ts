@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultApis } from '../../../benches/freeswitch/api/registry.js';
 import { defaultApplications } from '../../../benches/freeswitch/apps/registry.js';
 import type { FsEvent } from '../../../benches/freeswitch/esl/event.js';
+import { fireHeartbeat } from '../../../benches/freeswitch/core/heartbeat.js';
 import type { Session } from '../../../benches/freeswitch/core/session.js';
 import { Switch } from '../../../benches/freeswitch/core/switch.js';
 
@@ -320,5 +321,21 @@ describe('DTMF', () => {
     const done = await nextEvent((event) => event.name === 'CHANNEL_EXECUTE_COMPLETE' && event.get('Application-UUID') === 'pagd');
     expect(done.get('variable_pin')).toBe('42');
     expect(done.get('variable_read_terminator_used')).toBe('#');
+  });
+});
+
+describe('load', () => {
+  it('HEARTBEAT reports the live sessions, the limit fsctl max_sessions sets and the idle CPU', () => {
+    const b = bench();
+    b.channel('alice');
+    b.channel('bob');
+    expect(b.api('fsctl max_sessions 2')).toBe('+OK max sessions: 2\n');
+    expect(b.api('fsctl max_sessions')).toBe('+OK max sessions: 2\n');
+    b.sw.load.idleCpu = 37.5;
+    fireHeartbeat(b.sw);
+    const beat = b.events.filter((e) => e.name === 'HEARTBEAT').at(-1);
+    expect([beat?.get('Session-Count'), beat?.get('Max-Sessions'), beat?.get('Idle-CPU')]).toEqual(['2', '2', '37.500000']);
+    expect(b.api('status ')).toContain('2 session(s) max\nmin idle cpu 0.00/37.50\n');
+    expect(b.api('fsctl pause inbound')).toMatch(/^-ERR/);
   });
 });

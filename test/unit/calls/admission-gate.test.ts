@@ -1,0 +1,91 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { AdmissionGate } from '../../../src/calls/admission-gate.js';
+import { CallRegistry, type ActiveCall } from '../../../src/calls/context.js';
+import type { Config } from '../../../src/config.js';
+import type { MediaLoad } from '../../../src/sip/admission.js';
+
+const LIMITS: Config['admission'] = { maxCalls: 2, maxCallsPerSecond: 0, mediaMaxSessions: 10, mediaMinIdleCpu: 0, retryAfterS: 7, logIntervalS: 10 };
+
+function fakeCall(callId: string): ActiveCall & { end(): void } {
+  let end!: () => void;
+  const done = new Promise<void>((r) => (end = r));
+  return { callId, done, end, waiting: () => undefined, hangup: () => end() };
+}
+
+/** A logger that keeps its warn lines. */
+function recordingLog(): { log: pino.Logger; warnings: Record<string, unknown>[] } {
+  const warnings: Record<string, unknown>[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as Record<string, unknown>) });
+  return { log, warnings };
+}
+
+function gate(media: (MediaLoad & { server: string })[] = [{ server: 'fs:8021', sessions: 0, maxSessions: 100, idleCpu: 90 }]) {
+  const calls = new CallRegistry();
+  const { log, warnings } = recordingLog();
+  const g = new AdmissionGate({ limits: LIMITS, calls, media: { loads: () => media }, log });
+  return { g, calls, warnings, media };
+}
+
+describe('admission gate', () => {
+  it('counts admitted calls still being set up, and each once when they reach the call registry', async () => {
+    const { g, calls } = gate();
+    expect(g.admit('a', 0)).toBeUndefined();
+    expect(g.admit('b', 0)).toBeUndefined();
+    // Both being set up: the third is over MAX_CALLS=2.
+    expect(g.admit('c', 0)).toMatchObject({ status: 503, disposition: 'rejected' });
+    const a = fakeCall('a');
+    calls.add(a);
+    expect(g.admit('d', 0)).toBeDefined();
+    g.settled('a');
+    expect(g.admit('e', 0)).toBeDefined();
+    a.end();
+    await a.done;
+    await Promise.resolve();
+    expect(g.admit('f', 0)).toBeUndefined();
+  });
+
+  it('answers over capacity with Retry-After and a Warning, and counts the refusals by why', () => {
+    const { g } = gate();
+    g.admit('a', 0);
+    g.admit('b', 0);
+    expect(g.admit('c', 0)).toEqual({
+      status: 503,
+      reason: 'over capacity: 2 calls in progress (limit 2)',
+      disposition: 'rejected',
+      headers: { 'Retry-After': '7', Warning: '399 switchboard "over capacity: 2 calls in progress (limit 2)"' },
+    });
+    expect(g.refused().get('calls')).toBe(1);
+    expect(g.refused().get('rate')).toBe(0);
+  });
+
+  it('refuses as a failure without Retry-After when no media server is connected', () => {
+    const { g } = gate([]);
+    expect(g.admit('a', 0)).toEqual({
+      status: 503,
+      reason: 'Service Unavailable: no media server',
+      disposition: 'failed',
+      headers: { Warning: '399 switchboard "no media server"' },
+    });
+    expect(g.refused().get('media-unreachable')).toBe(1);
+  });
+
+  it('follows the media servers\' load as the pool reports it', () => {
+    const { g, media } = gate();
+    expect(g.admit('a', 0)).toBeUndefined();
+    g.settled('a');
+    (media[0] as MediaLoad).sessions = 10;
+    expect(g.admit('b', 0)).toMatchObject({ reason: 'over capacity: media server at 10 sessions (limit 10)' });
+    (media[0] as MediaLoad).sessions = 0;
+    expect(g.admit('c', 0)).toBeUndefined();
+  });
+
+  it('warns at most once per ADMISSION_LOG_INTERVAL_SECONDS, saying how many were refused meanwhile', () => {
+    const { g, warnings } = gate([]);
+    for (const t of [0, 1_000, 5_000, 9_999, 10_000, 12_000]) g.admit(`c${t}`, t);
+    expect(warnings.map((w) => [w.msg, w.refused, w.kind])).toEqual([
+      ['refusing new calls', 1, 'media-unreachable'],
+      ['refusing new calls', 4, 'media-unreachable'],
+    ]);
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { AdmissionControl, sessionCap, type AdmissionInput, type AdmissionLimits, type MediaLoad } from '../../../src/sip/admission.js';
+
+const OFF: AdmissionLimits = { maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: 0, mediaMinIdleCpu: 0 };
+const IDLE_SERVER: MediaLoad = { sessions: 0, maxSessions: 1000, idleCpu: 99 };
+
+function input(over: Partial<AdmissionInput> = {}): AdmissionInput {
+  return { now: 0, callsInProgress: 0, needsMedia: true, media: [IDLE_SERVER], ...over };
+}
+
+describe('admission control', () => {
+  it('with the defaults, admits on an idle system', () => {
+    const control = new AdmissionControl({ ...OFF, mediaMaxSessions: undefined });
+    expect(control.decide(input())).toEqual({ admit: true });
+  });
+
+  it('refuses at MAX_CALLS calls in progress and admits again below', () => {
+    const control = new AdmissionControl({ ...OFF, maxCalls: 2 });
+    expect(control.decide(input({ callsInProgress: 1 })).admit).toBe(true);
+    expect(control.decide(input({ callsInProgress: 2 }))).toEqual({
+      admit: false, kind: 'calls', reason: 'over capacity: 2 calls in progress (limit 2)', overCapacity: true,
+    });
+    expect(control.decide(input({ callsInProgress: 1 })).admit).toBe(true);
+  });
+
+  it('keeps refusing until the calls fall 5 % below a large limit (hysteresis)', () => {
+    const control = new AdmissionControl({ ...OFF, maxCalls: 100 });
+    expect(control.decide(input({ callsInProgress: 99 })).admit).toBe(true);
+    expect(control.decide(input({ callsInProgress: 100 })).admit).toBe(false);
+    expect(control.decide(input({ callsInProgress: 99 })).admit).toBe(false);
+    expect(control.decide(input({ callsInProgress: 96 })).admit).toBe(false);
+    expect(control.decide(input({ callsInProgress: 95 })).admit).toBe(true);
+    expect(control.decide(input({ callsInProgress: 99 })).admit).toBe(true);
+  });
+
+  it('lets MAX_CALLS_PER_SECOND new calls through in a burst, refuses the rest, and refills over time', () => {
+    const control = new AdmissionControl({ ...OFF, maxCallsPerSecond: 3 });
+    const burst = [0, 1, 2, 3, 4].map(() => control.decide(input({ now: 1000 })).admit);
+    expect(burst).toEqual([true, true, true, false, false]);
+    const refused = control.decide(input({ now: 1100 }));
+    expect(refused).toMatchObject({ admit: false, kind: 'rate', reason: 'over capacity: more than 3 new calls per second' });
+    // A third of a second later one token is back (3 per second), no more.
+    expect(control.decide(input({ now: 1000 + 334 })).admit).toBe(true);
+    expect(control.decide(input({ now: 1000 + 334 })).admit).toBe(false);
+    // After a quiet spell the bucket holds one second's worth, not more.
+    expect([0, 1, 2, 3].map(() => control.decide(input({ now: 60_000 })).admit)).toEqual([true, true, true, false]);
+  });
+
+  it('takes no token for a call refused for another reason', () => {
+    const control = new AdmissionControl({ ...OFF, maxCalls: 1, maxCallsPerSecond: 1 });
+    expect(control.decide(input({ callsInProgress: 1 })).admit).toBe(false);
+    expect(control.decide(input({ callsInProgress: 0 })).admit).toBe(true);
+  });
+
+  it('caps media sessions at 90 % of the server\'s Max-Sessions by default', () => {
+    const limits = { ...OFF, mediaMaxSessions: undefined };
+    expect(sessionCap(limits, { sessions: 0, maxSessions: 1000, idleCpu: 99 })).toBe(900);
+    expect(sessionCap(limits, { sessions: 0, maxSessions: 0, idleCpu: undefined })).toBeUndefined();
+    expect(sessionCap(limits, { sessions: 0, maxSessions: Number.NaN, idleCpu: undefined })).toBeUndefined();
+    expect(sessionCap({ ...limits, mediaMaxSessions: 40 }, IDLE_SERVER)).toBe(40);
+    expect(sessionCap({ ...limits, mediaMaxSessions: 0 }, IDLE_SERVER)).toBeUndefined();
+    const control = new AdmissionControl(limits);
+    expect(control.decide(input({ media: [{ sessions: 899, maxSessions: 1000, idleCpu: 50 }] })).admit).toBe(true);
+    expect(control.decide(input({ media: [{ sessions: 900, maxSessions: 1000, idleCpu: 50 }] }))).toEqual({
+      admit: false, kind: 'media-sessions', reason: 'over capacity: media server at 900 sessions (limit 900)', overCapacity: true,
+    });
+  });
+
+  it('refuses while the media server is at MEDIA_MAX_SESSIONS, with hysteresis, and admits again when it drops', () => {
+    const control = new AdmissionControl({ ...OFF, mediaMaxSessions: 40 });
+    const at = (sessions: number): boolean => control.decide(input({ media: [{ sessions, maxSessions: 1000, idleCpu: 90 }] })).admit;
+    expect(at(39)).toBe(true);
+    expect(at(40)).toBe(false);
+    expect(at(39)).toBe(false);
+    expect(at(38)).toBe(true);
+  });
+
+  it('refuses below MEDIA_MIN_IDLE_CPU and admits again 5 points above it', () => {
+    const control = new AdmissionControl({ ...OFF, mediaMinIdleCpu: 20 });
+    const at = (idleCpu: number | undefined): boolean => control.decide(input({ media: [{ sessions: 1, maxSessions: 1000, idleCpu }] })).admit;
+    expect(at(20)).toBe(true);
+    expect(control.decide(input({ media: [{ sessions: 1, maxSessions: 1000, idleCpu: 12.4 }] }))).toMatchObject({
+      admit: false, kind: 'media-cpu', reason: 'over capacity: media server idle CPU 12 % (minimum 20 %)',
+    });
+    expect(at(24)).toBe(false);
+    expect(at(25)).toBe(true);
+    // No HEARTBEAT yet: nothing known, nothing refused.
+    expect(at(undefined)).toBe(true);
+    expect(at(Number.NaN)).toBe(true);
+  });
+
+  it('admits while any media server has room', () => {
+    const control = new AdmissionControl({ ...OFF, mediaMaxSessions: 10 });
+    const full: MediaLoad = { sessions: 10, maxSessions: 100, idleCpu: 90 };
+    expect(control.decide(input({ media: [full, { ...full, sessions: 3 }] })).admit).toBe(true);
+    expect(control.decide(input({ media: [full, full] })).admit).toBe(false);
+  });
+
+  it('refuses a call that needs media when no media server is reachable, as a failure rather than over capacity', () => {
+    const control = new AdmissionControl(OFF);
+    expect(control.decide(input({ media: [] }))).toEqual({ admit: false, kind: 'media-unreachable', reason: 'no media server', overCapacity: false });
+  });
+
+  it('does not look at the media servers for a call that needs no media', () => {
+    const control = new AdmissionControl({ ...OFF, mediaMaxSessions: 1 });
+    expect(control.decide(input({ needsMedia: false, media: [] })).admit).toBe(true);
+    expect(control.decide(input({ needsMedia: false, media: [{ sessions: 5, maxSessions: 10, idleCpu: 0 }] })).admit).toBe(true);
+  });
+});
