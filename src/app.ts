@@ -44,12 +44,16 @@ import { RedisKeys } from './redis/keys.js';
 import { attachRegistrar } from './registrar/index.js';
 import { setUpDrachtio } from './sip/connection.js';
 import { attachStrayRequests } from './sip/stray-requests.js';
+import { WakeupScheduler } from './wakeup/scheduler.js';
+import { WakeupStore } from './wakeup/store.js';
 import { StartupError, waitForPostgres, waitForRedis } from './startup.js';
 
 const POSTGRES_PROBE_MS = 5_000;
 const RECORD_DRAIN_MS = 3_000;
 // Safety net for dispatch: queues with callers of ours are looked at this often even without news.
 const DISPATCH_TICK_MS = 1_000;
+// After the last calls end, how long their wake-up bookings get to be written back.
+const WAKEUP_SETTLE_MS = 5_000;
 
 export interface Switchboard {
   /** Where the HTTP API listens, e.g. http://127.0.0.1:8080 */
@@ -155,7 +159,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
       outbox.push(r);
       publishRecordEvent(bus, r);
     };
-    const callCore = await startCallCore({ config, log, redis, keys, srf, media, settings, bus, calls, record, pool });
+    const callCore = await startCallCore({ config, log, redis, keys, srf, media, settings, bus, calls, record, pool, health });
     stops.push(() => callCore.stop());
     drachtio.connect();
 
@@ -183,6 +187,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
         isExtension: (number) => settings.extension(number) !== undefined,
         operatorIdOf: (username) => settings.operatorByUsername(username)?.id,
       },
+      wakeup: config.wakeup,
     });
     await listen(api, config);
     stops.push(() => api.close());
@@ -208,6 +213,7 @@ interface CallCoreDeps {
   calls: CallRegistry;
   record: CallContext['record'];
   pool: Pool;
+  health: Health;
 }
 
 /**
@@ -322,6 +328,11 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   attachInbound(ctx, refusal, { featureAuth, rooms, admission, messages });
   attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);
+  // Bookings are claimed only while calls can be placed: after a restart, due ones go out as
+  // soon as drachtio-server and FreeSWITCH are connected, not as failures before.
+  const canCall = (): boolean => accepting && d.health.isUp('drachtio') && d.health.isUp('freeswitch') && d.redis.status === 'ready';
+  const wakeups = new WakeupScheduler({ ctx, store: new WakeupStore(d.pool), config: config.wakeup, log, canCall });
+  wakeups.start();
 
   return {
     live: { queues, operators, settings, control, callbacks: callbacks.store },
@@ -334,7 +345,10 @@ async function startCallCore(d: CallCoreDeps): Promise<{
       accepting = false;
       callbacks.stop();
       clearInterval(tick);
+      // Wake-up attempts in progress are calls: they end within the grace period like the rest.
+      const wakeupsStopped = wakeups.stop((config.shutdownGraceSeconds + WAKEUP_SETTLE_MS / 1000) * 1000);
       await drainCalls(calls, config.shutdownGraceSeconds, log);
+      await wakeupsStopped;
       for (const t of timers) clearTimeout(t);
       await sweeper.stop();
       recovery.stop();

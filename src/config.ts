@@ -77,6 +77,18 @@ export interface Config {
     maxPerExtension: number;
     maxAgeDays: number;
   };
+  wakeup: WakeupConfig;
+}
+
+/** Wake-up calls (README: Wake-up calls): defaults of new bookings and the scheduler's rules. */
+export interface WakeupConfig {
+  retries: number;
+  retryIntervalS: number;
+  ringTimeoutS: number;
+  /** How late a due booking may still be placed (the switchboard was down); later it is missed. */
+  graceS: number;
+  /** The queue (by number) whose operators hear about a wake-up call nobody answered. */
+  escalationQueue: string | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -335,6 +347,18 @@ function parseMessagesDir(r: Reader): string {
   return dir;
 }
 
+function parseWakeup(r: Reader): WakeupConfig {
+  const queue = r.optional('WAKEUP_ESCALATION_QUEUE');
+  if (queue !== undefined && !/^[0-9]{1,16}$/.test(queue)) r.fail('WAKEUP_ESCALATION_QUEUE', `must be a queue's number (digits), got "${queue}"`);
+  return {
+    retries: r.integer('WAKEUP_RETRIES', 2, 0, 10),
+    retryIntervalS: r.integer('WAKEUP_RETRY_INTERVAL_SECONDS', 300, 10, 3600),
+    ringTimeoutS: r.integer('WAKEUP_RING_TIMEOUT_SECONDS', 30, 5, 300),
+    graceS: r.integer('WAKEUP_GRACE_SECONDS', 600, 0, 86400),
+    escalationQueue: queue,
+  };
+}
+
 /** What `npm run migrate` needs: the database and how long to wait for it. */
 export function loadDatabaseConfig(env: Env): Pick<Config, 'databaseUrl' | 'startupWaitSeconds'> {
   const r = new Reader(env);
@@ -393,6 +417,7 @@ export function loadConfig(env: Env): Config {
       maxPerExtension: r.integer('MESSAGES_MAX_PER_EXTENSION', 50, 1, 10_000),
       maxAgeDays: r.integer('MESSAGE_MAX_AGE_DAYS', 30, 1, 3650),
     },
+    wakeup: parseWakeup(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { ApiKey, Role } from '../config.js';
+import type { ApiKey, Role, WakeupConfig } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { Health } from '../health.js';
 import type { Logger } from '../log.js';
@@ -21,6 +21,7 @@ import { registerNumberChangeRoutes } from './routes/number-changes.js';
 import { registerProvisioningRoutes } from './routes/provisioning.js';
 import { registerRoomLiveRoutes, type RoomsLiveDeps } from './routes/rooms-live.js';
 import { registerStatsRoutes } from './routes/stats.js';
+import { registerWakeupRoutes } from './routes/wakeup.js';
 import { compileValidator, validationError } from './validation.js';
 
 export interface ApiDeps {
@@ -49,6 +50,8 @@ export interface ApiDeps {
   numbers: { directoryImportMaxBytes: number; defaultInterceptDays: number };
   /** Extensions' voice messages. */
   messages: MessagesDeps;
+  /** WAKEUP_*: the defaults of wake-up bookings. */
+  wakeup: WakeupConfig;
 }
 
 /** Writes under these paths change the configuration every instance caches. */
@@ -131,6 +134,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerDirectoryRoutes(app, { pool: deps.pool, importMaxBytes: deps.numbers.directoryImportMaxBytes });
   registerNumberChangeRoutes(app, { pool: deps.pool, defaultInterceptDays: deps.numbers.defaultInterceptDays });
   registerMessageRoutes(app, deps.messages);
+  registerWakeupRoutes(app, { pool: deps.pool, settings: deps.live.settings, defaults: deps.wakeup });
   registerMetricsRoute(app, { ...deps.metrics, health: deps.health, queues: deps.live.queues, operators: deps.live.operators, settings: deps.live.settings });
 
   const stream = new EventStream(deps.events.feed, {

@@ -138,7 +138,7 @@ export class Conversation implements ActiveCall {
     ctx.calls.add(c);
     s.caller.dialog.on('destroy', () => c.callerGone());
     c.adopt(s.operator);
-    const plan = greetingPlan(s.queue, s.operator.operator.workNumber);
+    const plan = greetingPlan(s.queue, s.operator.operator.workNumber, s.caller.operatorNote);
     if (plan) c.greeting = true;
     // A BYE right behind the answer may have ended a dialog before these listeners existed.
     if (!isConnected(s.caller.dialog)) c.callerGone();

@@ -20,15 +20,21 @@ export function whisperPrompt(queueNumber: string): string {
   return `queue-${queueNumber}`;
 }
 
-/** Whether answering in this queue goes through a greeting before caller and operator talk. */
-export function greets(queue: GreetingSettings | undefined): boolean {
-  return queue !== undefined && (queue.greeting || queue.whisper);
+/**
+ * Whether answering in this queue goes through a greeting before caller and operator talk: the
+ * queue greets, or the call carries a note for the operator (a wake-up call nobody answered).
+ */
+export function greets(queue: GreetingSettings | undefined, note: readonly GreetingStep[] = []): boolean {
+  return note.length > 0 || (queue !== undefined && (queue.greeting || queue.whisper));
 }
 
-/** What each side hears before they are connected; undefined when the queue greets nobody. */
-export function greetingPlan(queue: GreetingSettings | undefined, workNumber: string): GreetingPlan | undefined {
-  if (!queue || !greets(queue)) return undefined;
-  const caller: GreetingStep[] = queue.greeting ? [{ kind: 'play', prompt: queue.greetingPrompt }, { kind: 'say-digits', digits: workNumber }] : [];
-  const operator: GreetingStep[] = queue.whisper ? [{ kind: 'play', prompt: whisperPrompt(queue.number) }] : [];
-  return { caller, operator };
+/**
+ * What each side hears before they are connected; undefined when nobody is greeted. The
+ * operator hears the whisper, then the call's note.
+ */
+export function greetingPlan(queue: GreetingSettings | undefined, workNumber: string, note: readonly GreetingStep[] = []): GreetingPlan | undefined {
+  if (!greets(queue, note)) return undefined;
+  const caller: GreetingStep[] = queue?.greeting ? [{ kind: 'play', prompt: queue.greetingPrompt }, { kind: 'say-digits', digits: workNumber }] : [];
+  const operator: GreetingStep[] = queue?.whisper ? [{ kind: 'play', prompt: whisperPrompt(queue.number) }] : [];
+  return { caller, operator: [...operator, ...note] };
 }

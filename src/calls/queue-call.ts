@@ -12,7 +12,7 @@ import type { Queue } from '../provisioning/types.js';
 import type { ActiveCall, CallContext } from './context.js';
 import { hangUpDialog } from './arrival.js';
 import { Conversation } from './conversation.js';
-import { greets } from './greeting.js';
+import { greets, type GreetingStep } from './greeting.js';
 import { COMPLETED_ELSEWHERE, OperatorRing } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
 import { releaseEndpoint } from '../media/endpoint.js';
@@ -39,6 +39,8 @@ export interface AnsweredCaller {
   priority: number;
   /** The skill the call needs ('' for none): from its route or the queue's menu. */
   skill: string;
+  /** What the operator hears before being connected, after any whisper (a wake-up escalation's note). */
+  operatorNote?: GreetingStep[];
 }
 
 interface OperatorLeg {
@@ -373,7 +375,7 @@ export class QueueCall implements ActiveCall {
           entry.dialog = dialog;
           entry.endpoint = endpoint;
           entry.leg.answered(Date.now());
-          this.step({ type: 'operator-answered', operatorId, at: Date.now(), greet: greets(this.queue) });
+          this.step({ type: 'operator-answered', operatorId, at: Date.now(), greet: greets(this.queue, this.caller.operatorNote) });
         },
         failed: fail,
       },

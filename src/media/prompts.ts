@@ -37,6 +37,12 @@ export const CALLBACK_PROMPTS = {
   'callback-accepted': 'Thank you. We will call you back when it is your turn. Goodbye.',
 } as const;
 export type CallbackPrompt = keyof typeof CALLBACK_PROMPTS;
+/** The prompts of wake-up calls (README: Wake-up calls). */
+export const WAKEUP_PROMPTS = {
+  wakeup: 'Good morning. This is your wake-up call.',
+  'wakeup-failed': 'A wake-up call was not answered. Extension',
+} as const;
+export type WakeupPrompt = keyof typeof WAKEUP_PROMPTS;
 
 /**
  * What callers hear besides hold music. Files live in PROMPTS_DIR on the media server (see the
@@ -45,7 +51,7 @@ export type CallbackPrompt = keyof typeof CALLBACK_PROMPTS;
 export class Prompts {
   constructor(private readonly dir: string) {}
 
-  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt | RatingPrompt | CallbackPrompt): string {
+  file(name: 'position' | 'busy' | 'closed' | 'transfer-failed' | 'camp-on' | RoomPrompt | InterceptPrompt | RatingPrompt | CallbackPrompt | WakeupPrompt): string {
     return `${this.dir}/${name}.wav`;
   }
 

@@ -25,9 +25,10 @@ export interface CallBench {
   create(path: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
   /**
    * Stops the switchboard and starts a new one on the same database, Redis prefix, drachtio and
-   * FreeSWITCH (what survives a restart); `sb` is the new one afterwards.
+   * FreeSWITCH (what survives a restart); `sb` is the new one afterwards. `whileStopped` runs
+   * between the stop and the start (e.g. to let a booking fall due while nothing runs).
    */
-  restart(): Promise<void>;
+  restart(whileStopped?: () => Promise<void>): Promise<void>;
   /**
    * Another switchboard instance on the same database, Redis prefix, drachtio-server and
    * FreeSWITCH, as in a deployment with several instances; closing it leaves the rest running.
@@ -90,9 +91,10 @@ export async function startCallBench(benchEnv: BenchEnv = {}, standIn: Freeswitc
       return running;
     },
     db,
-    restart: async () => {
+    restart: async (whileStopped) => {
       const previous = running;
       await previous.stop();
+      await whileStopped?.();
       running = await startTestSwitchboard({ ...env, REDIS_PREFIX: previous.config.redisPrefix }, { db: previous.db });
       await connected(running);
     },

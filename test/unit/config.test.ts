@@ -54,6 +54,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, OUTBOUND_GATEWAY: '10.0.0.5:5080' }).outboundGateway).toEqual({ host: '10.0.0.5', port: 5080 });
   });
 
+  it('reads the wake-up defaults, and values from the environment', () => {
+    expect(loadConfig(valid).wakeup).toEqual({ retries: 2, retryIntervalS: 300, ringTimeoutS: 30, graceS: 600, escalationQueue: undefined });
+    const env = { ...valid, WAKEUP_RETRIES: '0', WAKEUP_RETRY_INTERVAL_SECONDS: '60', WAKEUP_RING_TIMEOUT_SECONDS: '20', WAKEUP_GRACE_SECONDS: '0', WAKEUP_ESCALATION_QUEUE: '100' };
+    expect(loadConfig(env).wakeup).toEqual({ retries: 0, retryIntervalS: 60, ringTimeoutS: 20, graceS: 0, escalationQueue: '100' });
+  });
+
   it('names every missing required variable, one line each', () => {
     expect(problems({})).toEqual([
       'API_KEYS is required but not set',
@@ -97,6 +103,9 @@ describe('loadConfig', () => {
     ['CAMP_ON_TIMEOUT_SECONDS', '1m', 'CAMP_ON_TIMEOUT_SECONDS must be a whole number, got "1m"'],
     ['OUTBOUND_GATEWAY', 'sip:gw@10.0.0.5', 'OUTBOUND_GATEWAY must be host or host:port of a SIP gateway, e.g. 10.0.0.5:5060, got "sip:gw@10.0.0.5"'],
     ['OUTBOUND_GATEWAY', '10.0.0.5:70000', 'OUTBOUND_GATEWAY must be host or host:port of a SIP gateway, e.g. 10.0.0.5:5060, got "10.0.0.5:70000"'],
+    ['WAKEUP_RETRIES', '11', 'WAKEUP_RETRIES must be between 0 and 10, got 11'],
+    ['WAKEUP_RETRY_INTERVAL_SECONDS', '5', 'WAKEUP_RETRY_INTERVAL_SECONDS must be between 10 and 3600, got 5'],
+    ['WAKEUP_ESCALATION_QUEUE', 'front', 'WAKEUP_ESCALATION_QUEUE must be a queue\'s number (digits), got "front"'],
   ])('rejects a bad %s (%s) with one line naming it', (name, value, message) => {
     expect(problems({ ...valid, [name]: value })).toEqual([message]);
   });

@@ -27,4 +27,12 @@ describe('the work-number greeting', () => {
       operator: [{ kind: 'play', prompt: 'queue-100' }],
     });
   });
+
+  it('plays a call\'s note to the operator after any whisper, whatever the queue says', () => {
+    const note = [{ kind: 'play' as const, prompt: 'wakeup-failed' }, { kind: 'say-digits' as const, digits: '101' }];
+    expect(greets(queue, note)).toBe(true);
+    expect(greetingPlan(queue, '7', note)).toEqual({ caller: [], operator: note });
+    expect(greetingPlan({ ...queue, whisper: true }, '7', note)).toEqual({ caller: [], operator: [{ kind: 'play', prompt: 'queue-100' }, ...note] });
+    expect(greetingPlan(undefined, '7', note)).toEqual({ caller: [], operator: note });
+  });
 });
