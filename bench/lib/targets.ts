@@ -12,7 +12,7 @@ import { ROOT_DIR } from '../../src/paths.js';
 import { getFreePort } from '../../test/support/ports.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
 import type { CallRecord } from '../baselines/common.js';
-import type { BenchOptions, TargetName } from './options.js';
+import type { BenchOptions, Shape, SwitchboardTarget, TargetName } from './options.js';
 import { startProcess, type Proc } from './processes.js';
 import type { Drachtio, Freeswitch } from './servers.js';
 import { dropRedisPrefix, redisUrl, runRedisPrefix } from './services.js';
@@ -21,6 +21,8 @@ import { percentiles, type Percentiles } from './stats.js';
 
 export const SIP_DOMAIN = 'bench.switchboard.test';
 export const DIALLED = '8000';
+/** The skill of the wait shape's route: no operator has it, so callers wait the queue's skillWaitS. */
+const WAIT_SKILL = 'bench-wait';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 
 export interface Operator {
@@ -70,6 +72,8 @@ export interface EndCheck {
 
 export interface Target {
   name: TargetName;
+  /** The switchboard's queue media mode as run (a build without the setting has one mode). */
+  mediaMode?: string;
   proc: Proc;
   logFile: string;
   /** The app-side view of a window of calls. */
@@ -89,7 +93,10 @@ export interface TargetContext {
   drachtio: Drachtio;
   freeswitch: Freeswitch;
   operators: Omit<Operator, 'id'>[];
-  opts: Pick<BenchOptions, 'wrapupS' | 'logLevel' | 'dist' | 'keep'>;
+  opts: Pick<BenchOptions, 'wrapupS' | 'logLevel' | 'dist' | 'keep'> & Partial<Pick<BenchOptions, 'waitS'>>;
+  /** The switchboard's target (queue media mode) and the load shape; default direct and free. */
+  target?: SwitchboardTarget;
+  shape?: Shape;
   /** Extra node flags and environment for the switchboard's process (the soak's memory probe). */
   nodeArgs?: string[];
   env?: NodeJS.ProcessEnv;
@@ -194,13 +201,14 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
     }
     await client.connect();
 
-    // A queue routed from DIALLED, with every operator a member.
-    const queue = await must(
-      call('POST', '/v1/queues', { number: '100', name: 'Bench', announceIntervalS: 0, wrapupS: opts.wrapupS, ringTimeoutS: 15, maxNoAnswer: 3 }),
-      'creating the queue',
-    );
+    // A queue routed from DIALLED, with every operator a member. The wait shape: the route needs
+    // a skill no operator has, so every caller waits the queue's skillWaitS with hold music and
+    // is then offered to anyone (the dispatcher widens skills on a one-second tick).
+    const wait = ctx.shape === 'wait';
+    const settings = { number: '100', name: 'Bench', announceIntervalS: 0, wrapupS: opts.wrapupS, ringTimeoutS: 15, maxNoAnswer: 3, skillWaitS: wait ? (opts.waitS ?? 2) : 0 };
+    const { queue, mediaMode } = await createQueue(call, settings, ctx.target === 'switchboard-anchored' ? 'anchored' : 'direct');
     const queueId = queue.id as number;
-    await must(call('POST', '/v1/routes', { number: DIALLED, targetType: 'queue', queueId, allowOutside: true }), 'creating the route');
+    await must(call('POST', '/v1/routes', { number: DIALLED, targetType: 'queue', queueId, allowOutside: true, ...(wait ? { skill: WAIT_SKILL } : {}) }), 'creating the route');
     const operators: Operator[] = [];
     for (const [i, o] of ctx.operators.entries()) {
       const created = await must(
@@ -243,7 +251,8 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
     for (const o of operators) await must(call('PUT', `/v1/operators/${o.id}/state`, { state: 'available' }), `logging ${o.username} in`);
 
     return {
-      name: 'switchboard',
+      name: ctx.target ?? 'switchboard-direct',
+      mediaMode,
       proc,
       logFile,
       operators,
@@ -265,6 +274,17 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * Creates the bench queue in a media mode. A build that does not know the setting (the API
+ * refuses unknown fields with 400) gets the queue without it: its only mode, reported as such.
+ */
+async function createQueue(call: Api, settings: Record<string, unknown>, mode: 'direct' | 'anchored'): Promise<{ queue: Record<string, unknown>; mediaMode: string }> {
+  const res = await call('POST', '/v1/queues', { ...settings, mediaMode: mode });
+  if (res.status === 201) return { queue: res.body as Record<string, unknown>, mediaMode: mode };
+  if (res.status !== 400 || !JSON.stringify(res.body).includes('mediaMode')) throw new Error(`creating the queue: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  return { queue: await must(call('POST', '/v1/queues', settings), 'creating the queue'), mediaMode: 'build without mediaMode (all anchored)' };
 }
 
 /** Waits until the records of a window are in (the outbox drains asynchronously), bounded. */
@@ -411,6 +431,7 @@ export async function scanLog(file: string): Promise<Pick<EndCheck, 'logWarnings
 // ---- the baselines ------------------------------------------------------------------------
 
 export async function startBaselineTarget(name: 'b2bua' | 'anchored', ctx: TargetContext): Promise<Target> {
+  if (name === 'b2bua' && ctx.shape === 'wait') throw new Error('the b2bua baseline has no media to wait with (n/a in the wait shape)');
   const { drachtio, freeswitch } = ctx;
   const logFile = path.join(ctx.dir, `${name}.log`);
   const callLogFile = path.join(ctx.dir, `${name}-calls.jsonl`);
@@ -424,6 +445,7 @@ export async function startBaselineTarget(name: 'b2bua' | 'anchored', ctx: Targe
     FREESWITCH_LISTEN_ADDRESS: freeswitch.listenAddress,
     OPERATOR_CONTACTS: ctx.operators.map((o) => `sip:${o.username}@127.0.0.1:${o.port}`).join(','),
     CALL_LOG: callLogFile,
+    WAIT_MS: String(ctx.shape === 'wait' ? (ctx.opts.waitS ?? 2) * 1000 : 0),
   };
   const proc = startProcess(name, process.execPath, [...TSX, path.join(ROOT_DIR, `bench/baselines/${name}.ts`)], { env, cwd: ROOT_DIR, logFile });
   try {

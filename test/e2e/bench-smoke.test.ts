@@ -27,7 +27,7 @@ describe('bench', () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
     dirs.push(out);
     const opts = parseOptions([
-      '--targets', 'switchboard', '--ramp', '4', '--step-s', '3', '--operators', '4', '--warmup-calls', '0',
+      '--targets', 'switchboard-direct', '--overload-factor', '0', '--ramp', '4', '--step-s', '3', '--operators', '4', '--warmup-calls', '0',
       '--backlog-operators', '2', '--backlog-calls', '6', '--talk-ms', '500', '--patience-ms', '8000',
       '--log-level', 'warn', '--out', out,
     ]) as BenchOptions;
@@ -35,12 +35,15 @@ describe('bench', () => {
 
     const [sb] = report.targets;
     expect(sb?.error).toBeUndefined();
-    expect(sb?.name).toBe('switchboard');
+    expect(sb?.name).toBe('switchboard-direct');
     const step = sb?.steps.find((s) => s.kind === 'step');
     const backlog = sb?.steps.find((s) => s.kind === 'backlog');
     expect(step).toMatchObject({ rate: 4, placed: 12, failed: 0, passed: true });
     expect(step?.answerMs.n).toBe(12);
     expect(step?.app.toOperatorMs.n).toBe(12);
+    // Every caller's INVITE matched with the operator's INVITE offering it (the SIPps' logs).
+    expect(step?.dispatchMs.n).toBe(12);
+    expect(step?.notOffered).toBe(0);
     expect(step?.use.app?.cpuMs).toBeGreaterThan(0);
     expect(backlog).toMatchObject({ placed: 6, failed: 0 });
     // Callers waited behind two operators: each freed operator was offered the next caller.
@@ -52,7 +55,7 @@ describe('bench', () => {
     const json = JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8')) as typeof report;
     expect(json.targets[0]?.end?.cdrRows).toBe(18);
     expect(await readFile(path.join(dir, 'report.md'), 'utf8')).toContain('| CDR rows = calls placed | yes (18 / 18) |');
-    expect(markdown).toContain('## switchboard');
+    expect(markdown).toContain('## switchboard-direct (free');
   }, 40_000);
 });
 
