@@ -226,9 +226,9 @@ function steps(t: TargetResult, out: string[]): void {
   }
   if (t.error) out.push(`**The run failed:** \`${t.error.split('\n')[0]}\``, '');
   out.push(
-    '| step | placed | refused | offered /s | completed /s | failed % | dispatch p50/p99 ms | INVITE→200 p50/p99 ms | →operator p50/p99 ms | setup+teardown p50/p99 ms | free→offer p50/p99 ms | in progress | app CPU % | CPU ms/call | app RSS MB | drachtio CPU % | FreeSWITCH CPU % | machine busy % |',
+    '| step | placed | refused | offered /s | completed /s | failed % | dispatch p50/p99 ms | INVITE→200 p50/p99 ms | →operator p50/p99 ms | setup+teardown p50/p99 ms | free→offer p50/p99 ms | in progress | app CPU % | CPU ms/call | app RSS MB | drachtio CPU % | FreeSWITCH CPU % | busiest SIPp CPU % | machine busy % |',
   );
-  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of t.steps) {
     out.push(
       `| ${[
@@ -249,6 +249,7 @@ function steps(t: TargetResult, out: string[]): void {
         n(s.use.app?.rssMeanMb, 0),
         n(s.use.drachtio?.cpuPercent, 0),
         n(s.use.freeswitch?.cpuPercent, 0),
+        n(s.sippMaxCpuPct, 0),
         n(s.machineBusyPct, 0),
       ].join(' | ')} |`,
     );

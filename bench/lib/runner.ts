@@ -64,6 +64,11 @@ export interface StepResult {
   /** CPU and memory of each measured process during the step. */
   use: Record<string, WindowUse | undefined>;
   machineBusyPct: number | null;
+  /**
+   * The busiest SIPp process's CPU during the step, % of one core: SIPp is single-threaded, so
+   * near 100 % the load generator, not the system under test, is the limit.
+   */
+  sippMaxCpuPct: number | null;
   cpuMsPerCall: number | null;
   cpuPctPerConcurrentCall: number | null;
   rssKbPerConcurrentCall: number | null;
@@ -104,6 +109,9 @@ const pad = (n: number): string => String(n).padStart(2, '0');
 /** Per SIPp process directory: the <log> lines of its scenario (dispatch time stamps). */
 const OFFERS_LOG = 'offers.log';
 const INVITES_LOG = 'invites.log';
+// Operators per SIPp phone process: few processes even for the thousands an overload step at
+// hundreds of calls/s needs (each is a process competing for the same cores).
+const OPERATORS_PER_PHONE = 500;
 
 export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptions, runDir: string, log: (line: string) => void): Promise<TargetResult> {
   const dir = path.join(runDir, `${name}-${shape}`);
@@ -143,7 +151,7 @@ export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptio
     }
 
     // K operators spread over a few SIPp phones (one port each).
-    const portCount = Math.max(1, Math.ceil(opts.operators / 100));
+    const portCount = Math.max(1, Math.ceil(opts.operators / OPERATORS_PER_PHONE));
     const ports = await getFreePorts(portCount, 'both');
     const operators = Array.from({ length: opts.operators }, (_, i) => ({ username: `op${i + 1}`, password: `op${i + 1}-secret`, port: ports[i % portCount] as number }));
 
@@ -181,6 +189,7 @@ export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptio
     const pids = new Map<string, number>([['app', target.proc.pid]]);
     if (drachtio.pid) pids.set('drachtio', drachtio.pid);
     if (freeswitch.pid) pids.set('freeswitch', freeswitch.pid);
+    for (const p of phones) pids.set(`sipp ${p.spec.name}`, p.proc.pid);
     sampler = new Sampler(pids, 500);
     sampler.start();
 
@@ -324,6 +333,7 @@ async function callerStep(c: StepContext): Promise<StepResult> {
       }),
     );
   }
+  for (const r of runs) c.sampler.add(`sipp ${r.spec.name}`, r.proc.pid);
   const results: SippResult[] = await Promise.all(runs.map((r) => r.done));
   const endedAt = Date.now();
   const after = await Promise.all(c.phones.map((p) => p.now()));
@@ -380,6 +390,7 @@ async function callerStep(c: StepContext): Promise<StepResult> {
     concurrentCalls: concurrent > 0 ? concurrent : null,
     use,
     machineBusyPct: c.sampler.machineBusy(startedAt, endedAt) ?? null,
+    sippMaxCpuPct: maxOf(Object.entries(use).filter(([name]) => name.startsWith('sipp ')).map(([, u]) => u?.cpuPercent)),
     cpuMsPerCall: appUse && placed > 0 ? appUse.cpuMs / placed : null,
     cpuPctPerConcurrentCall: appUse && concurrent > 0 ? appUse.cpuPercent / concurrent : null,
     rssKbPerConcurrentCall: appUse && concurrent > 0 && c.idleRssMb !== null ? ((appUse.rssMeanMb - c.idleRssMb) * 1024) / concurrent : null,
@@ -411,6 +422,11 @@ async function dispatchOf(callerDirs: string[], phones: SippRun[]): Promise<Retu
 function keptUp(offered: number | null, completed: number | null, calls: number): boolean {
   if (offered === null || completed === null || calls < 10) return true;
   return completed >= 0.9 * offered;
+}
+
+function maxOf(values: (number | undefined)[]): number | null {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length > 0 ? Math.max(...known) : null;
 }
 
 function sum(values: number[]): number {
