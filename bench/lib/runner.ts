@@ -195,7 +195,7 @@ export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptio
 
     const step = (label: string, kind: StepResult['kind'], index: number, rate: number, calls: number): Promise<StepResult> => {
       current = label;
-      return callerStep({ label, kind, index, rate, calls, opts, dir, drachtio: drachtio as Drachtio, target: app, phones, sampler: sampler as Sampler, idleRssMb: result.idleRssMb });
+      return callerStep({ label, kind, index, rate, calls, shape, opts, dir, drachtio: drachtio as Drachtio, target: app, phones, sampler: sampler as Sampler, idleRssMb: result.idleRssMb });
     };
 
     if (opts.warmupCalls > 0) {
@@ -289,6 +289,7 @@ function describe(s: StepResult): string {
 interface StepContext {
   label: string;
   kind: StepResult['kind'];
+  shape: Shape;
   index: number;
   rate: number;
   calls: number;
@@ -353,6 +354,9 @@ async function callerStep(c: StepContext): Promise<StepResult> {
   if (placed < c.calls) failures.NotPlaced = c.calls - placed;
   if (releasedEarly > 0) failures.ReleasedBeforeTalk = releasedEarly;
   const app = await c.target.appSide({ from: startedAt, to: endedAt, prefixes, placed });
+  // In the wait shape operators are free while callers sit out their skill wait: the gap from an
+  // operator's release to their next offer is the callers' wait, not the dispatcher's.
+  if (c.shape === 'wait') delete app.freeToOfferMs;
   const use: Record<string, WindowUse | undefined> = {};
   for (const name of c.sampler.series.keys()) use[name] = c.sampler.window(name, startedAt, endedAt);
   // Calls in progress over the step: the mean of each caller process's per-second count.

@@ -24,6 +24,9 @@ export const DIALLED = '8000';
 /** The skill of the wait shape's route: no operator has it, so callers wait the queue's skillWaitS. */
 const WAIT_SKILL = 'bench-wait';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
+// Provisioning requests at once: each change reloads the configuration, and requests waiting
+// together share a reload, so thousands of operators go much faster side by side.
+const API_WIDTH = 32;
 
 export interface Operator {
   id: number;
@@ -209,8 +212,7 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
     const { queue, mediaMode } = await createQueue(call, settings, ctx.target === 'switchboard-anchored' ? 'anchored' : 'direct');
     const queueId = queue.id as number;
     await must(call('POST', '/v1/routes', { number: DIALLED, targetType: 'queue', queueId, allowOutside: true, ...(wait ? { skill: WAIT_SKILL } : {}) }), 'creating the route');
-    // A few requests at a time: thousands of operators one by one would take minutes.
-    const operators: Operator[] = await inBatches(ctx.operators, 8, async (o, i) => {
+    const operators: Operator[] = await inBatches(ctx.operators, API_WIDTH, async (o, i) => {
       const created = await must(
         call('POST', '/v1/operators', { username: o.username, password: o.password, displayName: `Bench ${o.username}`, workNumber: String(50000 + i) }),
         `creating operator ${o.username}`,
@@ -248,7 +250,7 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
         throw new Error(`registering ${list.length} operators from port ${port}: ${result.final?.successful ?? 0} succeeded (${JSON.stringify(result.final?.failures)}); ${result.errors.slice(0, 1500)}`);
       }
     }
-    await inBatches(operators, 8, (o) => must(call('PUT', `/v1/operators/${o.id}/state`, { state: 'available' }), `logging ${o.username} in`));
+    await inBatches(operators, API_WIDTH, (o) => must(call('PUT', `/v1/operators/${o.id}/state`, { state: 'available' }), `logging ${o.username} in`));
 
     return {
       name: ctx.target ?? 'switchboard-direct',
