@@ -2,7 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseStamps } from '../../bench/lib/dispatch.js';
 import { parseOptions, type BenchOptions } from '../../bench/lib/options.js';
+import { startSipp as startBenchSipp } from '../../bench/lib/sipp.js';
 import { runBench } from '../../bench/run.js';
 import { getFreePorts } from '../support/ports.js';
 import { describeRun, runSipp, startSipp } from '../support/sipp.js';
@@ -57,6 +59,38 @@ describe('bench', () => {
     expect(await readFile(path.join(dir, 'report.md'), 'utf8')).toContain('| CDR rows = calls placed | yes (18 / 18) |');
     expect(markdown).toContain('## switchboard-direct (free');
   }, 40_000);
+});
+
+describe('the bench\'s caller', () => {
+  it('takes a 503 as a clean refusal, timed as refused, and stamps every INVITE it sends', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'bench-503-'));
+    dirs.push(out);
+    const [peerPort, callerPort] = await getFreePorts(2, 'both');
+    const peer = await startBenchSipp({ name: 'full', scenario: 'peers/refuse-503.xml', localPort: peerPort as number, dir: path.join(out, 'peer'), calls: 4, timeoutS: 15 });
+    await peer.ready;
+    const logFile = path.join(out, 'caller', 'invites.log');
+    const caller = await startBenchSipp({
+      name: 'caller',
+      scenario: 'caller-load.xml',
+      remote: `127.0.0.1:${peerPort}`,
+      localPort: callerPort as number,
+      dir: path.join(out, 'caller'),
+      service: '8000',
+      keys: { prefix: 7990 },
+      rate: 10,
+      calls: 4,
+      recvTimeoutMs: 5000,
+      timeoutS: 15,
+      logFile,
+    });
+    const result = await caller.done;
+    await peer.done;
+    expect(result.final).toMatchObject({ created: 4, successful: 4, failed: 0 });
+    expect(result.rtt.filter((e) => e.name === 'refused')).toHaveLength(4);
+    expect(result.rtt.filter((e) => e.name === 'answer')).toHaveLength(0);
+    const stamps = parseStamps(await readFile(logFile, 'utf8'), 'invite');
+    expect(stamps.map((st) => st.number).sort()).toEqual(['79901', '79902', '79903', '79904']);
+  });
 });
 
 describe('transfer phones against the RFCs\' switchboard side', () => {
