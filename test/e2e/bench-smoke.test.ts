@@ -58,7 +58,7 @@ describe('bench', () => {
     expect(json.targets[0]?.end?.cdrRows).toBe(18);
     expect(await readFile(path.join(dir, 'report.md'), 'utf8')).toContain('| CDR rows = calls placed | yes (18 / 18) |');
     expect(markdown).toContain('## switchboard-direct (free');
-  }, 40_000);
+  }, 60_000); // the switchboard is a child process started from source with tsx: 20 s of start-up on a busy 2-core machine
 });
 
 describe('the bench\'s caller', () => {
