@@ -20,16 +20,31 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
   const machine = machineInfo();
   log(`bench: results in ${dir}`);
   const targets: TargetResult[] = [];
-  for (const name of opts.targets) targets.push(await runTarget(name, opts, dir, log));
-  const rate = commonRate(targets);
+  const notApplicable: Report['notApplicable'] = [];
+  const common: Report['commonRate'] = {};
+  const ratioTables: Report['ratios'] = {};
+  for (const shape of opts.shapes) {
+    const ofShape: TargetResult[] = [];
+    for (const name of opts.targets) {
+      if (name === 'b2bua' && shape === 'wait') {
+        notApplicable.push({ name, shape, why: 'no media server to wait on' });
+        continue;
+      }
+      ofShape.push(await runTarget(name, shape, opts, dir, log));
+    }
+    targets.push(...ofShape);
+    common[shape] = commonRate(ofShape);
+    ratioTables[shape] = ratios(ofShape, common[shape] ?? opts.ramp[0] ?? null);
+  }
   const report: Report = {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { ...machine, loadAverageAfter: os.loadavg().map((l) => round(l, 2) ?? 0) },
     options: opts,
     targets,
-    commonRate: rate,
-    ratios: ratios(targets, rate ?? opts.ramp[0] ?? null),
+    notApplicable,
+    commonRate: common,
+    ratios: ratioTables,
   };
   const md = markdown(report);
   await writeFile(path.join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -3,13 +3,16 @@
  * is answered onto the media server (connectCaller), the next operator's phone (round-robin over
  * OPERATOR_CONTACTS) is called from a second endpoint (createEndpoint, then createUAC with its
  * SDP), and the two endpoints are bridged; whoever hangs up, everything of the call is released.
- * The switchboard's call path without its queue, operator state, Redis, PostgreSQL or hold music.
+ * The switchboard's call path without its queue, operator state, Redis or PostgreSQL.
+ * WAIT_MS > 0 (the bench's wait shape): the answered caller hears hold music (local_stream://moh)
+ * for that long before the operator is called, as a queue's waiting caller would.
  *
  *   DRACHTIO_HOST=127.0.0.1 DRACHTIO_PORT=9022 DRACHTIO_SECRET=cymru \
  *   FREESWITCH_ESL=127.0.0.1:8021 FREESWITCH_PASSWORD=ClueCon [FREESWITCH_LISTEN_ADDRESS=127.0.0.1] \
- *   OPERATOR_CONTACTS=sip:op1@127.0.0.1:5071 CALL_LOG=/tmp/anchored.jsonl \
+ *   OPERATOR_CONTACTS=sip:op1@127.0.0.1:5071 CALL_LOG=/tmp/anchored.jsonl [WAIT_MS=0] \
  *     node --import tsx bench/baselines/anchored.ts
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import Mrf from 'drachtio-fsmrf';
 import type Srf from 'drachtio-srf';
 import { callLog, connect, connected, errorText, onStop, roundRobin, settings } from './common.js';
@@ -17,6 +20,7 @@ import { callLog, connect, connected, errorText, onStop, roundRobin, settings } 
 const s = settings();
 const esl = process.env.FREESWITCH_ESL ?? '127.0.0.1:8021';
 const colon = esl.lastIndexOf(':');
+const waitMs = Number(process.env.WAIT_MS ?? 0);
 const nextOperator = roundRobin(s.contacts);
 const record = callLog(s.callLog);
 const srf = await connect(s);
@@ -55,9 +59,12 @@ srf.invite((req: Srf.SrfRequest, res: Srf.SrfResponse) => {
         else if (operatorRequest) operatorRequest.cancel(() => undefined);
       });
       if (!connected(caller.dialog)) return end('caller left while being answered');
+      if (waitMs > 0) await holdMusic(caller.endpoint, waitMs);
+      if (callerGone) return end('caller left while waiting');
       operatorEndpoint = await ms.createEndpoint();
       if (callerGone) return end('caller left before the operator was called');
-      operatorDialog = await srf.createUAC(nextOperator(), { localSdp: operatorEndpoint.local.sdp }, {
+      // The caller's number on the operator's phone, as the switchboard shows it (and the bench matches by it).
+      operatorDialog = await srf.createUAC(nextOperator(), { localSdp: operatorEndpoint.local.sdp, headers: { from: `<sip:${req.callingNumber}@localhost>` } }, {
         cbRequest: (...args: unknown[]) => {
           // drachtio-srf calls back (err, req) although its typings say (req).
           operatorRequest = args[1] as Srf.SrfRequest;
@@ -74,6 +81,13 @@ srf.invite((req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     }
   })();
 });
+
+/** Music on the endpoint for `ms`, then broken off (a stream plays until then). */
+async function holdMusic(endpoint: Mrf.Endpoint, ms: number): Promise<void> {
+  void endpoint.play('local_stream://moh').catch(() => undefined);
+  await sleep(ms);
+  await endpoint.api('uuid_break', `${endpoint.uuid} all`).catch(() => undefined);
+}
 
 onStop(() => {
   ms.disconnect();

@@ -144,6 +144,11 @@ export class Sampler {
     clearInterval(this.timer);
   }
 
+  /** Samples one more process from the next tick on (a SIPp started for a step). */
+  add(name: string, pid: number): void {
+    this.pids.set(name, pid);
+  }
+
   /** CPU (% of one core) and memory of a process between two times. */
   window(name: string, from: number, to: number): WindowUse | undefined {
     const list = (this.series.get(name) ?? []).filter((s) => s.at >= from && s.at <= to);

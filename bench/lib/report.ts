@@ -1,6 +1,6 @@
 /** The run's report: everything as JSON, and a short Markdown summary with the ratios. */
 import os from 'node:os';
-import type { BenchOptions } from './options.js';
+import { isSwitchboard, type BenchOptions, type Shape, type TargetName } from './options.js';
 import type { StepResult, TargetResult } from './runner.js';
 import { round, type Percentiles } from './stats.js';
 
@@ -10,9 +10,12 @@ export interface Report {
   machine: { cpus: number; model: string; memoryGb: number; loadAverageBefore: number[]; loadAverageAfter: number[]; node: string; kernel: string };
   options: BenchOptions;
   targets: TargetResult[];
-  /** The highest ramp rate every target passed: where latencies and costs are compared. */
-  commonRate: number | null;
-  ratios: Record<string, Record<string, number | null>>;
+  /** Targets that have nothing comparable to do in a load shape (the b2bua has no media to wait with). */
+  notApplicable: { name: TargetName; shape: Shape; why: string }[];
+  /** Per load shape, the highest ramp rate every target passed: where latencies and costs are compared. */
+  commonRate: Partial<Record<Shape, number | null>>;
+  /** Per load shape, "<switchboard target> ÷ <baseline>": figure -> ratio. */
+  ratios: Partial<Record<Shape, Record<string, Record<string, number | null>>>>;
 }
 
 export function machineInfo(): Omit<Report['machine'], 'loadAverageAfter'> {
@@ -44,6 +47,8 @@ function figures(t: TargetResult, rate: number | null): Record<string, number | 
   return {
     maxPassedRate: t.maxPassedRate,
     completedCpsAtMax: top?.completedCps ?? null,
+    dispatchP50: s?.dispatchMs.p50 ?? null,
+    dispatchP99: s?.dispatchMs.p99 ?? null,
     answerP50: s?.answerMs.p50 ?? null,
     answerP99: s?.answerMs.p99 ?? null,
     toOperatorP50: s?.app.toOperatorMs.p50 ?? null,
@@ -57,23 +62,23 @@ function figures(t: TargetResult, rate: number | null): Record<string, number | 
   };
 }
 
-export function ratios(targets: TargetResult[], rate: number | null): Report['ratios'] {
-  const sb = targets.find((t) => t.name === 'switchboard');
-  if (!sb) return {};
-  const mine = figures(sb, rate);
-  const out: Report['ratios'] = {};
-  for (const t of targets) {
-    if (t.name === 'switchboard') continue;
-    const theirs = figures(t, rate);
-    out[t.name] = Object.fromEntries(
+/** Each switchboard target against each baseline of one load shape, at `rate`. */
+export function ratios(targets: TargetResult[], rate: number | null): Record<string, Record<string, number | null>> {
+  const out: Record<string, Record<string, number | null>> = {};
+  for (const sb of targets.filter((t) => isSwitchboard(t.name))) {
+    const mine = figures(sb, rate);
+    for (const t of targets.filter((b) => !isSwitchboard(b.name))) {
+      const theirs = figures(t, rate);
+      out[`${sb.name} ÷ ${t.name}`] = Object.fromEntries(
       Object.keys(mine).map((k) => {
         const a = mine[k];
         const b = theirs[k];
         // Memory slopes at or below zero are noise: no ratio.
         const noise = k === 'rssKbPerConcurrentCall' && ((a ?? 0) <= 0 || (b ?? 0) <= 0);
-        return [k, noise || a === null || a === undefined || b === null || b === undefined || b === 0 ? null : round(a / b, 2)];
-      }),
-    );
+          return [k, noise || a === null || a === undefined || b === null || b === undefined || b === 0 ? null : round(a / b, 2)];
+        }),
+      );
+    }
   }
   return out;
 }
@@ -88,7 +93,6 @@ export function markdown(r: Report): string {
   const out: string[] = [];
   const m = r.machine;
   const o = r.options;
-  const sb = r.targets.find((t) => t.name === 'switchboard');
   out.push(`# Switchboard load test, ${r.startedAt}`);
   out.push('');
   out.push(
@@ -98,91 +102,173 @@ export function markdown(r: Report): string {
   if (servers) out.push(`Servers: drachtio-server ${servers.drachtio}; FreeSWITCH ${servers.freeswitch}.  `);
   out.push(
     `Load: steps of ${o.stepS} s at ${o.ramp.join(', ')} calls/s, stopping after a step with more than ${o.maxFailedPct} % failed; ` +
-      `${o.operators} operators answering after ${o.answerMs} ms and hanging up after ${o.talkMs} ms; wrap-up ${o.wrapupS} s; callers give up after ${o.patienceMs} ms.`,
+      `${o.operators} operators answering after ${o.answerMs} ms and hanging up after ${o.talkMs} ms; wrap-up ${o.wrapupS} s; callers give up after ${o.patienceMs} ms; ` +
+      `load shapes ${o.shapes.join(', ')}${o.shapes.includes('wait') ? ` (wait: ${o.waitS} s with hold music)` : ''}; ` +
+      (o.overloadFactor > 0 ? `then an overload step at ${o.overloadFactor}× the highest passed rate.` : 'no overload step.'),
   );
   out.push('');
+  summary(r, out);
+  for (const shape of o.shapes) details(r, shape, out);
+  for (const t of r.targets) steps(t, out);
+  return out.join('\n');
+}
 
-  const names = r.targets.map((t) => t.name);
-  const others = names.filter((t) => t !== 'switchboard');
-  const header = ['', ...names, ...(sb ? others.map((t) => `switchboard ÷ ${t}`) : [])];
-  out.push(`## Summary`);
+/** One row per target and load shape, each at its own highest passed step: the README's table. */
+function summary(r: Report, out: string[]): void {
+  out.push('## Summary');
+  out.push('');
+  out.push(
+    '| target | load | media | max calls/s passed | failed % | dispatch p50 / p99, ms | INVITE → 200 p50 / p99, ms | app CPU ms/call | free → offer p50 / p99, ms | overload: calls/s, accepted / refused, accepted failed % | FS sessions at end |',
+  );
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const t of r.targets) {
+    const top = stepAt(t, t.maxPassedRate);
+    const ov = t.overload;
+    const overload = ov ? `${ov.rate}: ${ov.placed - ov.refused} / ${ov.refused}, ${n(ov.acceptedFailedPct, 2)} %` : '–';
+    const cells = [
+      t.name,
+      t.shape,
+      t.mediaMode ?? (t.name === 'b2bua' ? 'direct (no media server)' : 'anchored'),
+      t.error ? `**run failed**` : n(t.maxPassedRate, 0),
+      n(top?.failedPct, 2),
+      pp(top?.dispatchMs),
+      pp(top?.answerMs),
+      n(top?.cpuMsPerCall, 1),
+      pp(t.steps.find((s) => s.kind === 'backlog')?.app.freeToOfferMs),
+      overload,
+      n(t.end?.mediaSessions, 0),
+    ];
+    out.push(`| ${cells.join(' | ')} |`);
+  }
+  for (const na of r.notApplicable) out.push(`| ${na.name} | ${na.shape} | – | n/a: ${na.why} | | | | | | | |`);
+  out.push('');
+  out.push(
+    'Each row at its own highest passed step. Dispatch: caller INVITE sent → the operator\'s phone received its INVITE (SIPp logs on both sides; in the wait shape it includes the wait). Free → offer: the backlog phase (switchboard, free shape). Overload: offered at the factor × the highest passed rate; refused = 503; accepted failed % = failed ÷ calls not refused.',
+  );
+  out.push('');
+  out.push(...ratioTables(r));
+}
+
+/** Capacity, dispatch, answer and cost ratios of every switchboard target against each baseline, per load shape. */
+function ratioTables(r: Report): string[] {
+  const lines: string[] = [];
+  for (const shape of r.options.shapes) {
+    const table = r.ratios[shape] ?? {};
+    const pairs = Object.keys(table);
+    if (pairs.length === 0) continue;
+    const at = r.commonRate[shape];
+    lines.push(`Ratios, ${shape} (max calls/s at each one's highest passed step; the rest at ${at === null || at === undefined ? 'the first step' : `${at} calls/s`}):`);
+    lines.push('');
+    lines.push('| | max calls/s | dispatch p50 / p99 | INVITE → 200 p50 / p99 | app CPU ms/call |');
+    lines.push('|---|---|---|---|---|');
+    for (const pair of pairs) {
+      const v = table[pair] ?? {};
+      lines.push(`| ${pair} | ${x(v.maxPassedRate)} | ${x(v.dispatchP50)} / ${x(v.dispatchP99)} | ${x(v.answerP50)} / ${x(v.answerP99)} | ${x(v.cpuMsPerCall)} |`);
+    }
+    lines.push('');
+  }
+  return lines;
+}
+
+/** The figures of one load shape's targets at the rate they all passed, with the ratios. */
+function details(r: Report, shape: Shape, out: string[]): void {
+  const targets = r.targets.filter((t) => t.shape === shape);
+  if (targets.length === 0) return;
+  const sbs = targets.filter((t) => isSwitchboard(t.name));
+  const pairs = Object.keys(r.ratios[shape] ?? {});
+  const header = ['', ...targets.map((t) => t.name), ...pairs];
+  out.push(`## Details, ${shape}`);
   out.push('');
   out.push(`| ${header.join(' | ')} |`);
   out.push(`|${header.map(() => '---').join('|')}|`);
   // Latencies and costs are compared at the highest rate every target passed (or the first step).
-  const at = r.commonRate ?? o.ramp[0] ?? null;
-  const fig = Object.fromEntries(r.targets.map((t) => [t.name, figures(t, at)]));
+  const common = r.commonRate[shape] ?? null;
+  const at = common ?? r.options.ramp[0] ?? null;
+  const fig = Object.fromEntries(targets.map((t) => [t.name, figures(t, at)]));
   const row = (label: string, cell: (t: TargetResult) => string, ratioKeys?: string[]): void => {
-    const ratioCells = sb ? others.map((t) => (ratioKeys ? ratioKeys.map((k) => x(r.ratios[t]?.[k])).join(' / ') : '')) : [];
-    out.push(`| ${[label, ...r.targets.map(cell), ...ratioCells].join(' | ')} |`);
+    const ratioCells = pairs.map((p) => (ratioKeys ? ratioKeys.map((k) => x(r.ratios[shape]?.[p]?.[k])).join(' / ') : ''));
+    out.push(`| ${[label, ...targets.map(cell), ...ratioCells].join(' | ')} |`);
   };
   row('highest step passed, calls/s', (t) => n(t.maxPassedRate, 0), ['maxPassedRate']);
   row('calls/s completed at that step', (t) => n(fig[t.name]?.completedCpsAtMax), ['completedCpsAtMax']);
   row('first failing step, calls/s (why)', (t) => (t.firstFailedStep ? `${t.firstFailedStep.rate} (${t.firstFailedStep.why})` : 'none'));
-  const atLabel = r.commonRate === null ? 'the first step' : `${r.commonRate} calls/s`;
-  row(`**at ${atLabel}:** INVITE → 200 p50 / p99, ms`, (t) => pp(stepAt(t, at)?.answerMs), ['answerP50', 'answerP99']);
-  row('INVITE → operator connected p50 / p99, ms (app\'s records)', (t) => pp(stepAt(t, at)?.app.toOperatorMs), ['toOperatorP50', 'toOperatorP99']);
+  const atLabel = common === null ? 'the first step' : `${common} calls/s`;
+  row(`**at ${atLabel}:** dispatch p50 / p99, ms`, (t) => pp(stepAt(t, at)?.dispatchMs), ['dispatchP50', 'dispatchP99']);
+  row('INVITE → 200 p50 / p99, ms', (t) => pp(stepAt(t, at)?.answerMs), ['answerP50', 'answerP99']);
+  row("INVITE → operator connected p50 / p99, ms (app's records)", (t) => pp(stepAt(t, at)?.app.toOperatorMs), ['toOperatorP50', 'toOperatorP99']);
   row('call setup + teardown p50 / p99, ms', (t) => pp(stepAt(t, at)?.overheadMs), ['overheadP50', 'overheadP99']);
   row('app CPU, % of one core', (t) => n(fig[t.name]?.cpuPercent, 0), ['cpuPercent']);
   row('app CPU per call, ms', (t) => n(fig[t.name]?.cpuMsPerCall, 1), ['cpuMsPerCall']);
   row('app CPU per concurrent call, % of a core (slope over the ramp)', (t) => n(fig[t.name]?.cpuPctPerConcurrentCall, 2), ['cpuPctPerConcurrentCall']);
   row('app memory per concurrent call, KB (slope over the ramp)', (t) => perCall(fig[t.name]?.rssKbPerConcurrentCall), ['rssKbPerConcurrentCall']);
   row('operator free → next offer p50 / p99, ms (backlog)', (t) => pp(t.steps.find((s) => s.kind === 'backlog')?.app.freeToOfferMs));
+  row('overload: calls/s offered, accepted / refused, accepted failed %', (t) =>
+    t.overload ? `${t.overload.rate}: ${t.overload.placed - t.overload.refused} / ${t.overload.refused}, ${n(t.overload.acceptedFailedPct, 2)} %` : '–',
+  );
   row('CDR rows = calls placed', (t) => (t.end?.cdrRows === null || t.end?.cdrRows === undefined ? '–' : `${t.end.cdrRows === t.totalPlaced ? 'yes' : '**NO**'} (${t.end.cdrRows} / ${t.totalPlaced})`));
   row('left at the end: calls / busy operators / media sessions', (t) => endCell(t));
   row('log warnings / errors', (t) => (t.end ? `${t.end.logWarnings} / ${t.end.logErrors}` : '–'));
   row('the app process died during the run', (t) => (t.appExit ? `**yes**, during ${t.appExit.during}` : 'no'));
   out.push('');
-  out.push('Ratios are switchboard ÷ baseline: below 1× for capacity means less than the baseline, above 1× for times and costs means slower or dearer. "Operator free → next offer" exists only where callers wait in a queue (the switchboard\'s backlog phase).');
-  out.push('');
-
-  for (const t of r.targets) {
-    out.push(`## ${t.name}`);
-    out.push('');
-    if (t.appExit) {
-      const firstError = t.appExit.output.split('\n').find((l) => /Error/.test(l)) ?? '';
-      out.push(`**The ${t.name} process exited (${t.appExit.code}) at ${t.appExit.at}, during ${t.appExit.during}:** \`${firstError.trim()}\` (the end of its log is in report.json)`, '');
-    }
-    if (t.error) out.push(`**The run failed:** \`${t.error.split('\n')[0]}\``, '');
-    out.push('| step | placed | offered /s | completed /s | failed % | INVITE→200 p50/p99 ms | →operator p50/p99 ms | setup+teardown p50/p99 ms | free→offer p50/p99 ms | in progress | app CPU % | CPU ms/call | app RSS MB | drachtio CPU % | FreeSWITCH CPU % | machine busy % |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const s of t.steps) {
-      out.push(
-        `| ${[
-          s.label,
-          s.placed,
-          n(s.offeredCps),
-          n(s.completedCps),
-          n(s.failedPct, 2),
-          pp(s.answerMs),
-          pp(s.app.toOperatorMs),
-          pp(s.overheadMs),
-          pp(s.app.freeToOfferMs),
-          n(s.concurrentCalls),
-          n(s.use.app?.cpuPercent, 0),
-          n(s.cpuMsPerCall),
-          n(s.use.app?.rssMeanMb, 0),
-          n(s.use.drachtio?.cpuPercent, 0),
-          n(s.use.freeswitch?.cpuPercent, 0),
-          n(s.machineBusyPct, 0),
-        ].join(' | ')} |`,
-      );
-    }
-    out.push('');
-    const failing = t.steps.filter((s) => s.failed > 0 || s.operatorFailures > 0);
-    for (const s of failing) {
-      out.push(`- ${s.label}: caller failures ${JSON.stringify(s.failures)}; operator-side failures ${s.operatorFailures}; app outcomes ${JSON.stringify(s.app.outcomes)}`);
-    }
-    if (t.end) {
-      const e = t.end;
-      out.push(`- end: ${endCell(t)} (calls / operators not free / media sessions; ${t.mediaSessionsBefore ?? '–'} sessions before the run)`);
-      if (e.stuckOperators && Object.keys(e.stuckOperators).length) out.push(`- operators not free at the end: ${JSON.stringify(e.stuckOperators)}`);
-      if (e.cdrDispositions) out.push(`- CDRs: ${e.cdrRows} rows for ${t.totalPlaced} calls placed, ${JSON.stringify(e.cdrDispositions)}`);
-      for (const l of e.topLogMessages) out.push(`- log ${l.level} ×${l.count}: ${l.msg}`);
-    }
+  if (sbs.length > 0) {
+    out.push('Ratios are switchboard ÷ baseline: below 1× for capacity means less than the baseline, above 1× for times and costs means slower or dearer. "Operator free → next offer" exists only where callers wait in a queue (the switchboard\'s backlog phase).');
     out.push('');
   }
-  return out.join('\n');
+}
+
+/** One target's steps, its failures and what was left. */
+function steps(t: TargetResult, out: string[]): void {
+  out.push(`## ${t.name} (${t.shape}${t.mediaMode ? `, media ${t.mediaMode}` : ''})`);
+  out.push('');
+  if (t.appExit) {
+    const firstError = t.appExit.output.split('\n').find((l) => /Error/.test(l)) ?? '';
+    out.push(`**The ${t.name} process exited (${t.appExit.code}) at ${t.appExit.at}, during ${t.appExit.during}:** \`${firstError.trim()}\` (the end of its log is in report.json)`, '');
+  }
+  if (t.error) out.push(`**The run failed:** \`${t.error.split('\n')[0]}\``, '');
+  out.push(
+    '| step | placed | refused | offered /s | completed /s | failed % | dispatch p50/p99 ms | INVITE→200 p50/p99 ms | →operator p50/p99 ms | setup+teardown p50/p99 ms | free→offer p50/p99 ms | in progress | app CPU % | CPU ms/call | app RSS MB | drachtio CPU % | FreeSWITCH CPU % | busiest SIPp CPU % | machine busy % |',
+  );
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of t.steps) {
+    out.push(
+      `| ${[
+        s.label,
+        s.placed,
+        s.refused,
+        n(s.offeredCps),
+        n(s.completedCps),
+        s.kind === 'overload' ? `${n(s.acceptedFailedPct, 2)} of accepted` : n(s.failedPct, 2),
+        pp(s.dispatchMs),
+        pp(s.answerMs),
+        pp(s.app.toOperatorMs),
+        pp(s.overheadMs),
+        pp(s.app.freeToOfferMs),
+        n(s.concurrentCalls),
+        n(s.use.app?.cpuPercent, 0),
+        n(s.cpuMsPerCall),
+        n(s.use.app?.rssMeanMb, 0),
+        n(s.use.drachtio?.cpuPercent, 0),
+        n(s.use.freeswitch?.cpuPercent, 0),
+        n(s.sippMaxCpuPct, 0),
+        n(s.machineBusyPct, 0),
+      ].join(' | ')} |`,
+    );
+  }
+  out.push('');
+  const failing = t.steps.filter((s) => s.failed > 0 || s.operatorFailures > 0);
+  for (const s of failing) {
+    out.push(`- ${s.label}: caller failures ${JSON.stringify(s.failures)}; operator-side failures ${s.operatorFailures}; app outcomes ${JSON.stringify(s.app.outcomes)}`);
+  }
+  const unoffered = t.steps.filter((s) => s.notOffered > s.refused + s.failed);
+  for (const s of unoffered) out.push(`- ${s.label}: ${s.notOffered} callers never reached an operator's phone by the logs (refused ${s.refused}, failed ${s.failed})`);
+  if (t.end) {
+    const e = t.end;
+    out.push(`- end: ${endCell(t)} (calls / operators not free / media sessions; ${t.mediaSessionsBefore ?? '–'} sessions before the run)`);
+    if (e.stuckOperators && Object.keys(e.stuckOperators).length) out.push(`- operators not free at the end: ${JSON.stringify(e.stuckOperators)}`);
+    if (e.cdrDispositions) out.push(`- CDRs: ${e.cdrRows} rows for ${t.totalPlaced} calls placed, ${JSON.stringify(e.cdrDispositions)}`);
+    for (const l of e.topLogMessages) out.push(`- log ${l.level} ×${l.count}: ${l.msg}`);
+  }
+  out.push('');
 }
 
 /** A per-call memory slope at or below zero is garbage-collection noise, not a saving. */

@@ -37,6 +37,8 @@ export interface SippSpec {
   inf?: string;
   /** -trace_err (default true); off for scenarios whose timed loops would log every tick. */
   traceErrors?: boolean;
+  /** -trace_logs into this file: the scenario's <log> lines (the dispatch time stamps). */
+  logFile?: string;
   extraArgs?: string[];
 }
 
@@ -104,6 +106,7 @@ function args(spec: SippSpec): string[] {
   a.push('-trace_stat', '-stf', path.join(spec.dir, 'stat.csv'), '-fd', '1');
   a.push('-trace_rtt', '-rtt_freq', '1');
   if (spec.traceErrors !== false) a.push('-trace_err', '-error_file', path.join(spec.dir, 'errors.log'), '-max_log_size', String(ERROR_LOG_MAX));
+  if (spec.logFile) a.push('-trace_logs', '-log_file', spec.logFile);
   // BENCH_SIPP_TRACE=1: every message in messages.log (for debugging a scenario, not for load).
   if (process.env.BENCH_SIPP_TRACE) a.push('-trace_msg', '-message_file', path.join(spec.dir, 'messages.log'));
   for (const [k, v] of Object.entries(spec.keys ?? {})) a.push('-key', k, String(v));

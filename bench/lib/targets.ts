@@ -12,7 +12,7 @@ import { ROOT_DIR } from '../../src/paths.js';
 import { getFreePort } from '../../test/support/ports.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/services.js';
 import type { CallRecord } from '../baselines/common.js';
-import type { BenchOptions, TargetName } from './options.js';
+import type { BenchOptions, Shape, SwitchboardTarget, TargetName } from './options.js';
 import { startProcess, type Proc } from './processes.js';
 import type { Drachtio, Freeswitch } from './servers.js';
 import { dropRedisPrefix, redisUrl, runRedisPrefix } from './services.js';
@@ -21,7 +21,12 @@ import { percentiles, type Percentiles } from './stats.js';
 
 export const SIP_DOMAIN = 'bench.switchboard.test';
 export const DIALLED = '8000';
+/** The skill of the wait shape's route: no operator has it, so callers wait the queue's skillWaitS. */
+const WAIT_SKILL = 'bench-wait';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
+// Provisioning requests at once: each change reloads the configuration, and requests waiting
+// together share a reload, so thousands of operators go much faster side by side.
+const API_WIDTH = 32;
 
 export interface Operator {
   id: number;
@@ -70,6 +75,8 @@ export interface EndCheck {
 
 export interface Target {
   name: TargetName;
+  /** The switchboard's queue media mode as run (a build without the setting has one mode). */
+  mediaMode?: string;
   proc: Proc;
   logFile: string;
   /** The app-side view of a window of calls. */
@@ -89,7 +96,10 @@ export interface TargetContext {
   drachtio: Drachtio;
   freeswitch: Freeswitch;
   operators: Omit<Operator, 'id'>[];
-  opts: Pick<BenchOptions, 'wrapupS' | 'logLevel' | 'dist' | 'keep'>;
+  opts: Pick<BenchOptions, 'wrapupS' | 'logLevel' | 'dist' | 'keep'> & Partial<Pick<BenchOptions, 'waitS'>>;
+  /** The switchboard's target (queue media mode) and the load shape; default direct and free. */
+  target?: SwitchboardTarget;
+  shape?: Shape;
   /** Extra node flags and environment for the switchboard's process (the soak's memory probe). */
   nodeArgs?: string[];
   env?: NodeJS.ProcessEnv;
@@ -194,22 +204,22 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
     }
     await client.connect();
 
-    // A queue routed from DIALLED, with every operator a member.
-    const queue = await must(
-      call('POST', '/v1/queues', { number: '100', name: 'Bench', announceIntervalS: 0, wrapupS: opts.wrapupS, ringTimeoutS: 15, maxNoAnswer: 3 }),
-      'creating the queue',
-    );
+    // A queue routed from DIALLED, with every operator a member. The wait shape: the route needs
+    // a skill no operator has, so every caller waits the queue's skillWaitS with hold music and
+    // is then offered to anyone (the dispatcher widens skills on a one-second tick).
+    const wait = ctx.shape === 'wait';
+    const settings = { number: '100', name: 'Bench', announceIntervalS: 0, wrapupS: opts.wrapupS, ringTimeoutS: 15, maxNoAnswer: 3, skillWaitS: wait ? (opts.waitS ?? 2) : 0 };
+    const { queue, mediaMode } = await createQueue(call, settings, ctx.target === 'switchboard-anchored' ? 'anchored' : 'direct');
     const queueId = queue.id as number;
-    await must(call('POST', '/v1/routes', { number: DIALLED, targetType: 'queue', queueId, allowOutside: true }), 'creating the route');
-    const operators: Operator[] = [];
-    for (const [i, o] of ctx.operators.entries()) {
+    await must(call('POST', '/v1/routes', { number: DIALLED, targetType: 'queue', queueId, allowOutside: true, ...(wait ? { skill: WAIT_SKILL } : {}) }), 'creating the route');
+    const operators: Operator[] = await inBatches(ctx.operators, API_WIDTH, async (o, i) => {
       const created = await must(
         call('POST', '/v1/operators', { username: o.username, password: o.password, displayName: `Bench ${o.username}`, workNumber: String(50000 + i) }),
         `creating operator ${o.username}`,
       );
-      operators.push({ ...o, id: created.id as number });
       await must(call('PUT', `/v1/queues/${queueId}/members/${created.id as number}`, {}), `adding ${o.username} to the queue`);
-    }
+      return { ...o, id: created.id as number };
+    });
     const until = Date.now() + 10_000;
     while ((await call('GET', `/v1/queues/${queueId}/calls`)).status !== 200) {
       if (Date.now() > until) throw new Error('the queue never reached the call path');
@@ -231,7 +241,7 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
         dir,
         inf: csv,
         keys: { domain: SIP_DOMAIN, expires: 7200 },
-        rate: 50,
+        rate: 200,
         calls: list.length,
         timeoutS: 30 + list.length / 10,
       });
@@ -240,10 +250,11 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
         throw new Error(`registering ${list.length} operators from port ${port}: ${result.final?.successful ?? 0} succeeded (${JSON.stringify(result.final?.failures)}); ${result.errors.slice(0, 1500)}`);
       }
     }
-    for (const o of operators) await must(call('PUT', `/v1/operators/${o.id}/state`, { state: 'available' }), `logging ${o.username} in`);
+    await inBatches(operators, API_WIDTH, (o) => must(call('PUT', `/v1/operators/${o.id}/state`, { state: 'available' }), `logging ${o.username} in`));
 
     return {
-      name: 'switchboard',
+      name: ctx.target ?? 'switchboard-direct',
+      mediaMode,
       proc,
       logFile,
       operators,
@@ -265,6 +276,24 @@ export async function startSwitchboardTarget(ctx: TargetContext): Promise<Target
     await cleanup();
     throw err;
   }
+}
+
+/** fn over items, `width` at a time, results in the items' order. */
+async function inBatches<T, R>(items: T[], width: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map((item, j) => fn(item, i + j)))));
+  return out;
+}
+
+/**
+ * Creates the bench queue in a media mode. A build that does not know the setting (the API
+ * refuses unknown fields with 400) gets the queue without it: its only mode, reported as such.
+ */
+async function createQueue(call: Api, settings: Record<string, unknown>, mode: 'direct' | 'anchored'): Promise<{ queue: Record<string, unknown>; mediaMode: string }> {
+  const res = await call('POST', '/v1/queues', { ...settings, mediaMode: mode });
+  if (res.status === 201) return { queue: res.body as Record<string, unknown>, mediaMode: mode };
+  if (res.status !== 400 || !JSON.stringify(res.body).includes('mediaMode')) throw new Error(`creating the queue: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  return { queue: await must(call('POST', '/v1/queues', settings), 'creating the queue'), mediaMode: 'build without mediaMode (all anchored)' };
 }
 
 /** Waits until the records of a window are in (the outbox drains asynchronously), bounded. */
@@ -411,6 +440,7 @@ export async function scanLog(file: string): Promise<Pick<EndCheck, 'logWarnings
 // ---- the baselines ------------------------------------------------------------------------
 
 export async function startBaselineTarget(name: 'b2bua' | 'anchored', ctx: TargetContext): Promise<Target> {
+  if (name === 'b2bua' && ctx.shape === 'wait') throw new Error('the b2bua baseline has no media to wait with (n/a in the wait shape)');
   const { drachtio, freeswitch } = ctx;
   const logFile = path.join(ctx.dir, `${name}.log`);
   const callLogFile = path.join(ctx.dir, `${name}-calls.jsonl`);
@@ -424,6 +454,7 @@ export async function startBaselineTarget(name: 'b2bua' | 'anchored', ctx: Targe
     FREESWITCH_LISTEN_ADDRESS: freeswitch.listenAddress,
     OPERATOR_CONTACTS: ctx.operators.map((o) => `sip:${o.username}@127.0.0.1:${o.port}`).join(','),
     CALL_LOG: callLogFile,
+    WAIT_MS: String(ctx.shape === 'wait' ? (ctx.opts.waitS ?? 2) * 1000 : 0),
   };
   const proc = startProcess(name, process.execPath, [...TSX, path.join(ROOT_DIR, `bench/baselines/${name}.ts`)], { env, cwd: ROOT_DIR, logFile });
   try {
