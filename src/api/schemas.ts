@@ -114,6 +114,12 @@ export const queueSchemas = resource(
     whisper: { type: 'boolean', default: false, description: 'the operator hears queue-<number>.wav (the queue\'s name) before being connected' },
     rating: { type: 'boolean', default: false, description: 'when the operator hangs up first, the caller is asked to rate the call 1-5' },
     ratingTimeoutS: { ...seconds(3, 60), default: 10, description: 'how long the caller has to press a digit after the rating prompt' },
+    mediaMode: {
+      type: 'string',
+      enum: ['direct', 'anchored'],
+      default: 'direct',
+      description: 'direct: caller and operator talk phone to phone and the media server joins only while media is needed (music, hold, transfers, three-way, prompts); anchored: every leg stays on the media server (recording and similar)',
+    },
   },
   ['number', 'name'],
 );

@@ -41,6 +41,7 @@ export const queuesTable: TableSpec = {
     whisper: 'whisper',
     rating: 'rating',
     ratingTimeoutS: 'rating_timeout_s',
+    mediaMode: 'media_mode',
   },
   constraints: {
     unique: { queues_number_key: 'number' },

@@ -27,6 +27,8 @@ export interface Operator extends Stamped {
 
 export type Strategy = 'longest-idle' | 'round-robin' | 'ring-all' | 'fewest-calls' | 'linear';
 export type OverflowAction = 'busy' | 'queue' | 'number';
+export type MediaMode = 'direct' | 'anchored';
+
 export type NoOperatorsRule = 'wait' | 'overflow' | 'reject';
 
 export interface Queue extends Stamped {
@@ -58,6 +60,8 @@ export interface Queue extends Stamped {
   /** Callers whose operator hangs up first are asked to rate the call 1-5. */
   rating: boolean;
   ratingTimeoutS: number;
+  /** direct: phone to phone, the media server only while needed; anchored: on it all call long. */
+  mediaMode: MediaMode;
 }
 
 export interface Room extends Stamped {

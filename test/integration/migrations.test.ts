@@ -72,7 +72,7 @@ describe('migrations against a real PostgreSQL', () => {
     try {
       const migrations = await loadMigrations(SQL_DIR);
       const [ra, rb] = await Promise.all([migrate(a, migrations), migrate(b, migrations)]);
-      expect([...ra.applied, ...rb.applied].sort()).toEqual(migrations.map((m) => m.version));
+      expect([...ra.applied, ...rb.applied].sort((x, y) => x - y)).toEqual(migrations.map((m) => m.version));
     } finally {
       await a.end();
       await b.end();

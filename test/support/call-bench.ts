@@ -36,6 +36,16 @@ export interface CallBench {
   close(): Promise<void>;
 }
 
+/**
+ * The media mode queues are created with (TEST_MEDIA_MODE, default direct), so that the same
+ * end-to-end files run in both modes; a test that asks for a mode explicitly keeps it.
+ */
+export function testMediaMode(): 'direct' | 'anchored' {
+  const mode = process.env.TEST_MEDIA_MODE ?? 'direct';
+  if (mode !== 'direct' && mode !== 'anchored') throw new Error(`TEST_MEDIA_MODE must be direct or anchored, not ${mode}`);
+  return mode;
+}
+
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -102,7 +112,8 @@ export async function startCallBench(benchEnv: BenchEnv = {}, standIn: Freeswitc
       return { ...other, close: () => other.stop() };
     },
     create: async (p, body) => {
-      const res = await running.api(p, { method: 'POST', body });
+      const withMode = p === '/v1/queues' && body.mediaMode === undefined ? { ...body, mediaMode: testMediaMode() } : body;
+      const res = await running.api(p, { method: 'POST', body: withMode });
       if (res.status !== 201) throw new Error(`POST ${p} answered ${res.status}: ${JSON.stringify(res.body)}`);
       return res.body as Record<string, unknown>;
     },
