@@ -10,6 +10,8 @@ export type MediaState = 'direct' | 'anchoring' | 'anchored' | 'releasing';
 export type MediaEvent =
   /** Something needs the media server (hold, transfer, consultation, three-way, a prompt). */
   | 'need-media'
+  /** Anchored for the caller alone, a feature now needs the operator's phone on it too. */
+  | 'operator-needed'
   | 'anchored'
   /** A phone refused the re-INVITE onto the media server: the call cannot have its feature. */
   | 'anchor-failed'
@@ -31,6 +33,9 @@ export function mediaStep(mode: MediaMode, state: MediaState, event: MediaEvent)
     case 'need-media':
       if (state === 'direct') return { state: 'anchoring', effect: 'anchor' };
       return { state, effect: state === 'anchored' ? 'none' : 'wait' };
+    case 'operator-needed':
+      if (state === 'direct' || state === 'anchored') return { state: 'anchoring', effect: 'anchor' };
+      return { state, effect: 'wait' };
     case 'anchored':
       return { state: state === 'anchoring' ? 'anchored' : state, effect: 'none' };
     case 'anchor-failed':

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { ROOT_DIR } from '../../src/paths.js';
 import type { FreeswitchStandInOptions } from '../benches/freeswitch/index.js';
 import { useDrachtio, type DrachtioTarget } from './drachtio-env.js';
-import { useFreeswitch, type FreeswitchTarget } from './freeswitch-env.js';
+import { eventSocket, useFreeswitch, type FreeswitchTarget } from './freeswitch-env.js';
 import { getFreePort } from './ports.js';
 import { describeRun, runSipp, startSipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
 import { SIP_DOMAIN, startTestSwitchboard, type TestSwitchboard } from './switchboard.js';
@@ -44,6 +44,18 @@ export function testMediaMode(): 'direct' | 'anchored' {
   const mode = process.env.TEST_MEDIA_MODE ?? 'direct';
   if (mode !== 'direct' && mode !== 'anchored') throw new Error(`TEST_MEDIA_MODE must be direct or anchored, not ${mode}`);
   return mode;
+}
+
+/** The media server's channels: the stand-in's model, or a real FreeSWITCH's `show channels count`. */
+export async function mediaChannels(bench: Pick<CallBench, 'freeswitch'>): Promise<number> {
+  const standIn = bench.freeswitch.standIn;
+  if (standIn) return standIn.model.channels().length;
+  const conn = await eventSocket(bench.freeswitch);
+  try {
+    return await new Promise((resolve) => conn.api('show', 'channels count', (res) => resolve(Number(/(\d+) total/.exec(res.getBody())?.[1] ?? NaN))));
+  } finally {
+    conn.disconnect();
+  }
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {

@@ -26,6 +26,10 @@ describe('media path of a conversation', () => {
     expect(mediaStep('direct', 'anchored', 'need-media')).toEqual({ state: 'anchored', effect: 'none' });
   });
 
+  it('anchors the operator too when the call was anchored for the caller alone', () => {
+    expect(run('direct', 'anchored', ['operator-needed', 'anchored'])).toEqual({ state: 'anchored', effects: ['anchor', 'none'] });
+  });
+
   it('never releases an anchored queue\'s call', () => {
     expect(mediaStep('anchored', 'anchored', 'plain-talk')).toEqual({ state: 'anchored', effect: 'none' });
   });
