@@ -490,9 +490,11 @@ export class Conversation implements ActiveCall {
 
   private async holdCaller(): Promise<void> {
     if (this.hold) return;
+    // On hold from the moment it was asked for, also while a direct call is being anchored.
+    const at = Date.now();
     if (!(await this.needMedia('caller')) || this.hold) return;
     this.log.info('caller on hold');
-    this.s.recorder.hold(Date.now());
+    this.s.recorder.hold(at);
     const caller = onMedia(this.caller);
     await caller.unbridge().catch(() => undefined);
     this.hold = new HoldMusic(caller, this.holdMusic, this.log);
