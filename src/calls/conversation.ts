@@ -742,6 +742,8 @@ export class Conversation implements ActiveCall {
     if (this.ended || third.mode === 'three-way') return;
     this.s.recorder.transferFailed(this.operator?.operator.id ?? null, status, Date.now(), third.mode === 'blind' ? 'blind' : 'attended');
     this.stopHold();
+    // A target found busy before anything was rung: the caller may still talk directly.
+    if (!(await this.needMedia('caller'))) return;
     await bounded(onMedia(this.caller).play(this.ctx.prompts.file('transfer-failed')), PROMPT_MAX_MS);
     if (this.ended) return;
     await this.backToOperator();

@@ -58,6 +58,20 @@ export async function mediaChannels(bench: Pick<CallBench, 'freeswitch'>): Promi
   }
 }
 
+/**
+ * Waits until caller and operator talk to each other again after a feature: in an anchored
+ * queue their channels are bridged (seen on the stand-in only), in a direct one the media
+ * server has let go of the call (no channel left: phone to phone).
+ */
+export async function talkingAgain(bench: Pick<CallBench, 'freeswitch'>, bridged: (standIn: NonNullable<FreeswitchTarget['standIn']>) => boolean, timeoutMs = 10_000): Promise<void> {
+  const standIn = bench.freeswitch.standIn;
+  if (testMediaMode() === 'direct') {
+    await until('the media server to let go of the call', async () => ((await mediaChannels(bench)) === 0 ? true : undefined), timeoutMs);
+    return;
+  }
+  if (standIn) await until('caller and operator bridged again', async () => (bridged(standIn) ? true : undefined), timeoutMs);
+}
+
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
