@@ -128,6 +128,8 @@ export class Conversation implements ActiveCall {
   private operator: OperatorTalker | undefined;
   /** direct queues: whether caller and operator talk phone to phone right now (media-path.ts). */
   private media: MediaState;
+  /** The caller's re-INVITEs, while this conversation has the call (a queue or camp-on may take it on). */
+  private readonly onCallerModify = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.callerReinvite(req, res);
   /** Media path changes (re-INVITEs) one at a time, in the order asked for. */
   private mediaWork: Promise<unknown> = Promise.resolve();
   private hold: HoldMusic | undefined;
@@ -160,7 +162,7 @@ export class Conversation implements ActiveCall {
     const c = new Conversation(ctx, s);
     ctx.calls.add(c);
     s.caller.dialog.on('destroy', () => c.callerGone());
-    s.caller.dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => void c.callerReinvite(req, res));
+    s.caller.dialog.on('modify', c.onCallerModify);
     c.adopt(s.operator);
     const plan = greetingPlan(s.queue, s.operator.operator.workNumber);
     if (plan) c.greeting = true;
@@ -386,7 +388,7 @@ export class Conversation implements ActiveCall {
     const dialog = this.caller.dialog;
     if (reinvitePending(dialog)) return void res.send(491);
     const op = this.operator;
-    if (this.ended || this.caller.endpoint || !op || op.endpoint) {
+    if (this.caller.endpoint || !op || op.endpoint) {
       res.send(200, { body: dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } } as never);
       return;
     }
@@ -766,6 +768,7 @@ export class Conversation implements ActiveCall {
     // The caller may have hung up meanwhile: callerGone ended the call.
     if (this.ended) return;
     this.ended = true;
+    this.caller.dialog.off('modify', this.onCallerModify);
     this.stopHold();
     await onMedia(this.caller).unbridge().catch(() => undefined);
     const campOn = new CampOn(this.ctx, {
@@ -1004,6 +1007,7 @@ export class Conversation implements ActiveCall {
   /** The caller goes (back) into a queue; the call goes on there under the same call id. */
   private async handOverToQueue(queue: Queue, front: boolean): Promise<void> {
     this.ended = true;
+    this.caller.dialog.off('modify', this.onCallerModify);
     this.stopHold();
     const caller = this.anchoredCaller();
     await caller.endpoint.unbridge().catch(() => undefined);
@@ -1017,6 +1021,7 @@ export class Conversation implements ActiveCall {
   private async finish(hangupBy: 'caller' | 'operator' | 'system', reason: string, talkEndedAt?: number): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.caller.dialog.off('modify', this.onCallerModify);
     const at = Date.now();
     this.stopHold();
     this.caller.leg.end(at, hangupBy, 200, reason);
