@@ -865,7 +865,8 @@ export class Conversation implements ActiveCall {
       notify.send(481, 'Call/Transaction Does Not Exist', true);
       return;
     }
-    if (!(await this.needMedia())) return;
+    // The transferor's phone leaves: only the caller needs the media server to be joined.
+    if (!(await this.needMedia('caller'))) return;
     const ms = onMedia(this.caller).mediaserver;
     const theirs = other.operator?.endpoint?.mediaserver;
     if (theirs && theirs !== ms) {
