@@ -135,6 +135,12 @@ export const queueSchemas = resource(
     callbackKey: { ...nullable({ type: 'string', pattern: '^[0-9*#]$' }), default: null, description: 'the key a waiting caller presses to be called back, keeping their place; null: no callback' },
     callbackRetries: { type: 'integer', minimum: 0, maximum: 10, default: 2, description: 'further attempts when the caller does not answer a callback' },
     callbackRetryIntervalS: { ...seconds(1, 86400), default: 60, description: 'seconds between attempts of a callback' },
+    mediaMode: {
+      type: 'string',
+      enum: ['direct', 'anchored'],
+      default: 'anchored',
+      description: 'direct: caller and operator talk phone to phone and the media server joins only while media is needed (music, hold, transfers, three-way, prompts); anchored: every leg stays on the media server (recording and similar)',
+    },
   },
   ['number', 'name'],
 );

@@ -6,23 +6,32 @@ import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
+import { anchorPhone, reinvitePending, reinvite as reinvitePhone } from '../media/reinvite.js';
 import { DEFAULT_HOLD_MUSIC, HoldMusic } from '../media/hold.js';
-import type { Operator, Queue } from '../provisioning/types.js';
+import type { MediaMode, Operator, Queue } from '../provisioning/types.js';
+import { reoffer } from '../sip/session.js';
 import { isHoldSdp, parseReferTo, sipfrag, type Replaces } from '../sip/refer.js';
 import { bounded, hangUpDialog, settleOnce } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
 import { CampOn, othersCampedOn, wantsCampOn } from './camp-on.js';
 import { greetingPlan, type GreetingPlan, type GreetingStep } from './greeting.js';
 import { askForRating } from './rating.js';
+import { mediaStep, type MediaEvent, type MediaState } from './media-path.js';
 import { holdRequests, OperatorRing } from './operator-ring.js';
 import { QueueCall, type AnsweredCaller } from './queue-call.js';
 
-/** A party on the line: their SIP dialog, their media server endpoint and their leg's record. */
+/**
+ * A party on the line: their SIP dialog, their media server endpoint (none while they talk
+ * directly to the other phone) and their leg's record.
+ */
 export interface Talker {
   dialog: Srf.Dialog;
-  endpoint: Mrf.Endpoint;
+  endpoint: Mrf.Endpoint | undefined;
   leg: LegRecorder;
 }
+
+/** The caller as a conversation holds them: on the media server or not, as the call needs. */
+type ConversationCaller = Omit<AnsweredCaller, 'endpoint'> & Talker;
 
 export interface OperatorTalker extends Talker {
   operator: Operator;
@@ -32,7 +41,8 @@ export interface ConversationStart {
   callId: string;
   log: Logger;
   recorder: CallRecorder;
-  caller: AnsweredCaller;
+  /** The caller; without an endpoint when the operator's phone was offered the caller's own media. */
+  caller: ConversationCaller;
   operator: OperatorTalker;
   /** The queue the caller came through: wrap-up, hold music, and where a failed transfer returns. */
   queue: Queue | undefined;
@@ -69,6 +79,12 @@ const PROMPT_MAX_MS = 10_000;
 const NOTIFY_EXPIRES_S = 60;
 /** A REFER to "*3" + a number starts a three-way call with that number. */
 const THREE_WAY_PREFIX = /^\*3(.+)$/;
+
+/** The endpoint of a party the call has anchored (needMedia) before it gets here. */
+function onMedia(t: { endpoint: Mrf.Endpoint | undefined }): Mrf.Endpoint {
+  if (!t.endpoint) throw new Error('the party is not on the media server');
+  return t.endpoint;
+}
 
 /** Reports a REFER's progress with NOTIFYs (RFC 3515 §2.4.4), unless Refer-Sub: false. */
 class ReferNotifier {
@@ -108,7 +124,14 @@ export class Conversation implements ActiveCall {
   private readonly settled = settleOnce();
   readonly done = this.settled.done;
   private readonly log: Logger;
+  private readonly caller: ConversationCaller;
   private operator: OperatorTalker | undefined;
+  /** direct queues: whether caller and operator talk phone to phone right now (media-path.ts). */
+  private media: MediaState;
+  /** The caller's re-INVITEs, while this conversation has the call (a queue or camp-on may take it on). */
+  private readonly onCallerModify = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.callerReinvite(req, res);
+  /** Media path changes (re-INVITEs) one at a time, in the order asked for. */
+  private mediaWork: Promise<unknown> = Promise.resolve();
   private hold: HoldMusic | undefined;
   private third: Third | undefined;
   /** The media server conference of a three-way call, while there is one. */
@@ -127,6 +150,8 @@ export class Conversation implements ActiveCall {
   ) {
     this.callId = s.callId;
     this.log = s.log;
+    this.caller = { ...s.caller };
+    this.media = s.caller.endpoint || s.operator.endpoint ? 'anchored' : 'direct';
   }
 
   /**
@@ -137,6 +162,7 @@ export class Conversation implements ActiveCall {
     const c = new Conversation(ctx, s);
     ctx.calls.add(c);
     s.caller.dialog.on('destroy', () => c.callerGone());
+    s.caller.dialog.on('modify', c.onCallerModify);
     c.adopt(s.operator);
     const plan = greetingPlan(s.queue, s.operator.operator.workNumber, s.caller.operatorNote);
     if (plan) c.greeting = true;
@@ -144,6 +170,7 @@ export class Conversation implements ActiveCall {
     if (!isConnected(s.caller.dialog)) c.callerGone();
     else if (!isConnected(s.operator.dialog)) c.operatorGone(s.operator);
     else if (plan) void c.greet(plan, s.operator).catch((err: Error) => c.log.warn({ err: err.message }, 'greeting failed'));
+    else c.plainTalk();
     return c;
   }
 
@@ -157,13 +184,16 @@ export class Conversation implements ActiveCall {
     // The queue's hold music was just broken off with `uuid_break all`, which would also flush a
     // greeting queued behind it. Breaking again on the same event socket and awaiting the answer
     // makes sure that break is behind us before the greeting starts.
-    const caller = this.s.caller.endpoint;
+    // A greeting queue rings its operators from an endpoint (queue-call.ts): both are anchored.
+    const caller = onMedia(this.caller);
+    const operator = onMedia(op);
     await caller.api('uuid_break', `${caller.uuid} all`).catch(() => undefined);
-    await Promise.all([this.playSteps(caller, plan.caller), this.playSteps(op.endpoint, plan.operator)]);
+    await Promise.all([this.playSteps(caller, plan.caller), this.playSteps(operator, plan.operator)]);
     this.greeting = false;
     if (this.ended || this.operator !== op) return;
-    await caller.bridge(op.endpoint);
+    await caller.bridge(operator);
     this.log.info({ operator: op.operator.username }, 'greeting over: caller and operator connected');
+    this.plainTalk();
   }
 
   private async playSteps(endpoint: Mrf.Endpoint, steps: GreetingStep[]): Promise<void> {
@@ -219,12 +249,164 @@ export class Conversation implements ActiveCall {
     if (this.operator === op) this.operator = undefined;
   }
 
+  // ---- the media path ----------------------------------------------------------------------
+
+  private get mediaMode(): MediaMode {
+    return this.s.queue?.mediaMode ?? 'anchored';
+  }
+
+  private mediaEvent(event: MediaEvent): string {
+    const step = mediaStep(this.mediaMode, this.media, event);
+    this.media = step.state;
+    return step.effect;
+  }
+
+  /** Media path changes run one after another: each sees the state the one before left. */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.mediaWork.then(work, work);
+    this.mediaWork = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A feature needs the media server: phones that talk directly are re-INVITEd onto endpoints of
+   * their own (the caller only, when the operator is about to leave or just listens to nothing:
+   * a blind transfer, a queue, a rating) and caller and operator bridged there, after which the
+   * anchored logic runs as in an anchored queue. A phone that refuses ends the call (a half-moved
+   * call has no media path to fall back on): false then.
+   */
+  private needMedia(who: 'caller' | 'both' = 'both'): Promise<boolean> {
+    return this.serially(async () => {
+      if (this.ended) return false;
+      const missing = who === 'both' && this.operator !== undefined && !this.operator.endpoint && this.media === 'anchored';
+      if (this.mediaEvent(missing ? 'operator-needed' : 'need-media') !== 'anchor') return true;
+      try {
+        await this.anchorParties(who);
+        this.mediaEvent('anchored');
+        return true;
+      } catch (err) {
+        this.mediaEvent('anchor-failed');
+        this.log.warn({ err: (err as Error).message }, 'a phone could not be moved onto the media server; ending the call');
+        this.hangup('media server could not be joined');
+        return false;
+      }
+    });
+  }
+
+  private async anchorParties(who: 'caller' | 'both'): Promise<void> {
+    const ms = this.caller.endpoint?.mediaserver ?? this.operator?.endpoint?.mediaserver ?? this.ctx.media.pick();
+    if (!ms) throw new Error('no media server');
+    const talkers: Talker[] = this.operator && who === 'both' ? [this.caller, this.operator] : [this.caller];
+    const parties = talkers.filter((t) => !t.endpoint && isConnected(t.dialog));
+    await Promise.all(
+      parties.map(async (t) => {
+        t.endpoint = await anchorPhone(ms, t.dialog);
+      }),
+    );
+    const op = this.operator;
+    if (this.caller.endpoint && op?.endpoint) await this.caller.endpoint.bridge(op.endpoint);
+    this.log.info({ moved: parties.length }, 'call anchored on the media server');
+  }
+
+  /**
+   * Caller and operator are plainly talking again (just connected, back from hold, a transfer or
+   * consultation over): in a direct queue the phones are re-INVITEd towards each other and the
+   * endpoints released. A phone that refuses keeps the call anchored as it is.
+   */
+  private plainTalk(): void {
+    void this.serially(async () => {
+      const op = this.operator;
+      if (!op || !this.talking || this.hold || !isConnected(this.caller.dialog) || !isConnected(op.dialog)) return;
+      if (this.mediaEvent('plain-talk') !== 'release') return;
+      const callerEndpoint = this.caller.endpoint;
+      const operatorEndpoint = op.endpoint;
+      let callerMoved = false;
+      try {
+        await reinvitePhone(this.caller.dialog, op.dialog.remote.sdp);
+        callerMoved = true;
+        // The operator's phone was offered the caller's own media when it was rung: it has it.
+        if (operatorEndpoint) await reinvitePhone(op.dialog, this.caller.dialog.remote.sdp);
+      } catch (err) {
+        this.mediaEvent('release-failed');
+        this.log.warn({ err: (err as Error).message, callerMoved }, 'a phone refused the other\'s media; the call stays on the media server');
+        await this.stayAnchored(op, callerMoved);
+        return;
+      }
+      this.caller.endpoint = undefined;
+      op.endpoint = undefined;
+      this.mediaEvent('released');
+      await callerEndpoint?.unbridge().catch(() => undefined);
+      await Promise.all([releaseEndpoint(callerEndpoint), releaseEndpoint(operatorEndpoint)]);
+      this.log.info({ operator: op.operator.username }, 'caller and operator talk directly: media server released');
+    });
+  }
+
+  /** After a refused release: every phone back on its endpoint, caller and operator bridged. */
+  private async stayAnchored(op: OperatorTalker, callerMoved: boolean): Promise<void> {
+    try {
+      const callerEndpoint = onMedia(this.caller);
+      if (callerMoved) await reinvitePhone(this.caller.dialog, callerEndpoint.local.sdp);
+      op.endpoint ??= await anchorPhone(callerEndpoint.mediaserver, op.dialog);
+      await callerEndpoint.bridge(op.endpoint);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'the call cannot be anchored again; ending it');
+      this.hangup('media path lost');
+    }
+  }
+
+  /** The caller as a queue or camp-on takes them over: on the media server (needMedia first). */
+  private anchoredCaller(): AnsweredCaller {
+    return { ...this.caller, endpoint: onMedia(this.caller) };
+  }
+
+  /** An SDP for a phone of ours that continues the session it knows (reoffer), remembered as sent. */
+  private answerFor(t: Talker, sdp: string): string {
+    const answer = reoffer(sdp, t.dialog.local.sdp);
+    t.dialog.local.sdp = answer;
+    return answer;
+  }
+
+  /**
+   * A re-INVITE from an operator who talks directly to the caller: hold brings the media server
+   * in (an endpoint answers it here, holdCaller moves the caller); anything else is passed on to
+   * the caller, whose answer is the operator's.
+   */
+  private async answerDirect(op: OperatorTalker, offer: string): Promise<string> {
+    if (!isHoldSdp(offer)) return this.answerFor(op, await reinvitePhone(this.caller.dialog, offer));
+    const ms = this.caller.endpoint?.mediaserver ?? this.ctx.media.pick();
+    if (!ms) throw new Error('no media server');
+    op.endpoint = await ms.createEndpoint({ remoteSdp: offer });
+    return this.answerFor(op, op.endpoint.local.sdp);
+  }
+
+  /**
+   * A re-INVITE from the caller's phone. Anchored, it gets the media server's description, as
+   * drachtio-srf answers when nobody listens; talking directly, it goes on to the operator. One
+   * that crosses a re-INVITE of ours gets 491 (RFC 3261 §14.1).
+   */
+  private async callerReinvite(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+    const dialog = this.caller.dialog;
+    if (reinvitePending(dialog)) return void res.send(491);
+    const op = this.operator;
+    if (this.caller.endpoint || !op || op.endpoint) {
+      res.send(200, { body: dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } } as never);
+      return;
+    }
+    try {
+      const answer = this.answerFor(this.caller, await reinvitePhone(op.dialog, req.body));
+      res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp' } } as never);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'the operator\'s phone refused the caller\'s new SDP');
+      res.send(488);
+    }
+  }
+
   // ---- the phones --------------------------------------------------------------------------
 
   private callerGone(): void {
     if (this.ended) return;
     this.log.info('caller hung up');
-    this.s.caller.leg.end(Date.now(), 'caller', 200, 'BYE');
+    this.caller.leg.end(Date.now(), 'caller', 200, 'BYE');
     // The operator already hung up: the rating sees the caller go and ends the call as theirs.
     if (this.rating) return;
     if (this.conference) return this.partyLeft();
@@ -256,12 +438,12 @@ export class Conversation implements ActiveCall {
     if (queue) {
       void this.rate(op.operator, queue).catch((err: Error) => {
         this.log.warn({ err: err.message }, 'rating failed');
-        hangUpDialog(this.s.caller.dialog);
+        hangUpDialog(this.caller.dialog);
         void this.finish('operator', 'operator hung up');
       });
       return;
     }
-    hangUpDialog(this.s.caller.dialog);
+    hangUpDialog(this.caller.dialog);
     void this.finish('operator', 'operator hung up');
   }
 
@@ -271,7 +453,7 @@ export class Conversation implements ActiveCall {
    */
   private ratingQueue(): Queue | undefined {
     const from = this.s.queue;
-    if (!from || this.greeting || !isConnected(this.s.caller.dialog)) return undefined;
+    if (!from || this.greeting || !isConnected(this.caller.dialog)) return undefined;
     const queue = this.ctx.settings.queue(from.id) ?? from;
     return queue.rating ? queue : undefined;
   }
@@ -281,19 +463,22 @@ export class Conversation implements ActiveCall {
     this.rating = true;
     const talkEndedAt = Date.now();
     this.log.info({ operator: operator.username }, 'the caller is asked to rate the call');
-    await this.s.caller.endpoint.unbridge().catch(() => undefined);
-    const outcome = await askForRating(this.s.caller, this.ctx.prompts, queue.ratingTimeoutS * 1000, this.log);
+    if (!(await this.needMedia('caller'))) return;
+    await onMedia(this.caller).unbridge().catch(() => undefined);
+    const outcome = await askForRating(this.anchoredCaller(), this.ctx.prompts, queue.ratingTimeoutS * 1000, this.log);
     this.s.recorder.rated(operator.id, outcome.rating);
-    this.s.caller.leg.end(Date.now(), 'system', 200, 'rating over');
-    hangUpDialog(this.s.caller.dialog);
+    this.caller.leg.end(Date.now(), 'system', 200, 'rating over');
+    hangUpDialog(this.caller.dialog);
     await this.finish('operator', 'operator hung up', talkEndedAt);
   }
 
   /** A re-INVITE from the operator's phone: hold (sendonly/inactive) or back (sendrecv). */
   private async reinvite(op: OperatorTalker, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+    // Crossing a re-INVITE of ours, or while the phones are being moved: 491, the phone retries.
+    if (reinvitePending(op.dialog) || this.media === 'anchoring' || this.media === 'releasing') return void res.send(491);
     let answer: string;
     try {
-      answer = await modifyEndpoint(op.endpoint, req.body);
+      answer = op.endpoint ? await modifyEndpoint(op.endpoint, req.body) : await this.answerDirect(op, req.body);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'media server refused the phone\'s new SDP');
       res.send(488);
@@ -307,10 +492,14 @@ export class Conversation implements ActiveCall {
 
   private async holdCaller(): Promise<void> {
     if (this.hold) return;
+    // On hold from the moment it was asked for, also while a direct call is being anchored.
+    const at = Date.now();
+    if (!(await this.needMedia('caller')) || this.hold) return;
     this.log.info('caller on hold');
-    this.s.recorder.hold(Date.now());
-    await this.s.caller.endpoint.unbridge().catch(() => undefined);
-    this.hold = new HoldMusic(this.s.caller.endpoint, this.holdMusic, this.log);
+    this.s.recorder.hold(at);
+    const caller = onMedia(this.caller);
+    await caller.unbridge().catch(() => undefined);
+    this.hold = new HoldMusic(caller, this.holdMusic, this.log);
     this.hold.start();
   }
 
@@ -325,7 +514,8 @@ export class Conversation implements ActiveCall {
     if (!this.hold) return;
     this.log.info('caller back from hold');
     this.stopHold();
-    await this.s.caller.endpoint.bridge(op.endpoint);
+    await onMedia(this.caller).bridge(onMedia(op));
+    this.plainTalk();
   }
 
   /** REFER from the operator's phone: blind, or attended with Replaces (RFC 3515, RFC 3891). */
@@ -447,6 +637,7 @@ export class Conversation implements ActiveCall {
 
   /** Into a queue: the caller waits there (by their first arrival) and the operator is free. */
   private async transferToQueue(queue: Queue, notify: ReferNotifier | undefined): Promise<void> {
+    if (!(await this.needMedia('caller'))) return notify?.send(503, 'Service Unavailable', true);
     notify?.send(200, 'OK', true);
     const from = this.operator;
     this.s.recorder.transferred(from?.operator.id ?? null, { queue: { id: queue.id, number: queue.number } }, Date.now());
@@ -478,19 +669,20 @@ export class Conversation implements ActiveCall {
       await this.ctx.operators.tryApply(target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: MAX_MISSES_OUTSIDE_QUEUES });
       return;
     }
+    if (!(await this.needMedia(mode === 'blind' ? 'caller' : 'both'))) return;
     if (mode !== 'three-way') await this.holdCaller();
     const contacts = (await this.ctx.registrar.contacts(target.username).catch(() => [])).map((b) => b.contact);
     if (this.third !== third || this.ended) return;
     third.timer = setTimeout(() => third.ring?.cancel(), THIRD_RING_TIMEOUT_MS);
     third.ring = new OperatorRing(
       this.ctx.srf,
-      this.s.caller.endpoint.mediaserver,
+      onMedia(this.caller).mediaserver,
       {
         contacts,
         username: target.username,
         domain: this.ctx.config.sipDomain,
-        fromNumber: this.s.caller.number,
-        fromName: `${mode === 'consult' ? 'Consult' : mode === 'three-way' ? 'Conference' : 'Transfer'}: ${this.s.caller.name || this.s.caller.number}`,
+        fromNumber: this.caller.number,
+        fromName: `${mode === 'consult' ? 'Consult' : mode === 'three-way' ? 'Conference' : 'Transfer'}: ${this.caller.name || this.caller.number}`,
         headers: { 'X-Call-ID': this.callId, ...(this.operator ? { 'X-Transferred-By': this.operator.operator.username } : {}) },
       },
       {
@@ -524,7 +716,7 @@ export class Conversation implements ActiveCall {
     this.log.info({ to: third.target.username, mode: third.mode }, 'third party answered');
     if (third.mode === 'blind' || third.completeOnAnswer) return this.handCallerTo(third, talker);
     if (third.mode === 'consult') {
-      if (this.operator) await this.operator.endpoint.bridge(endpoint);
+      if (this.operator) await onMedia(this.operator).bridge(endpoint);
       return;
     }
     await this.startThreeWay(talker);
@@ -552,7 +744,9 @@ export class Conversation implements ActiveCall {
     if (this.ended || third.mode === 'three-way') return;
     this.s.recorder.transferFailed(this.operator?.operator.id ?? null, status, Date.now(), third.mode === 'blind' ? 'blind' : 'attended');
     this.stopHold();
-    await bounded(this.s.caller.endpoint.play(this.ctx.prompts.file('transfer-failed')), PROMPT_MAX_MS);
+    // A target found busy before anything was rung: the caller may still talk directly.
+    if (!(await this.needMedia('caller'))) return;
+    await bounded(onMedia(this.caller).play(this.ctx.prompts.file('transfer-failed')), PROMPT_MAX_MS);
     if (this.ended) return;
     await this.backToOperator();
   }
@@ -562,6 +756,7 @@ export class Conversation implements ActiveCall {
    * is hung up and free) and the caller camps on the target; a CampOn holds the call from here.
    */
   private async campOn(third: Third): Promise<void> {
+    if (!(await this.needMedia('caller'))) return;
     if (this.third !== third || this.ended) return;
     this.third = undefined;
     const at = Date.now();
@@ -573,13 +768,14 @@ export class Conversation implements ActiveCall {
     // The caller may have hung up meanwhile: callerGone ended the call.
     if (this.ended) return;
     this.ended = true;
+    this.caller.dialog.off('modify', this.onCallerModify);
     this.stopHold();
-    await this.s.caller.endpoint.unbridge().catch(() => undefined);
+    await onMedia(this.caller).unbridge().catch(() => undefined);
     const campOn = new CampOn(this.ctx, {
       callId: this.callId,
       log: this.log,
       recorder: this.s.recorder,
-      caller: this.s.caller,
+      caller: this.anchoredCaller(),
       target: third.target,
       origin: 'transfer',
       fromOperator: from?.operator,
@@ -596,14 +792,16 @@ export class Conversation implements ActiveCall {
     this.stopHold();
     const op = this.operator;
     if (op && isConnected(op.dialog)) {
-      await this.s.caller.endpoint.bridge(op.endpoint);
+      // Without an endpoint the operator still has the caller's media: plainTalk re-INVITEs the caller.
+      if (op.endpoint) await onMedia(this.caller).bridge(op.endpoint);
+      this.plainTalk();
       return;
     }
     if (this.s.queue) {
       await this.handOverToQueue(this.s.queue, true);
       return;
     }
-    hangUpDialog(this.s.caller.dialog);
+    hangUpDialog(this.caller.dialog);
     await this.finish('system', 'transfer failed and nobody to go back to');
   }
 
@@ -642,14 +840,15 @@ export class Conversation implements ActiveCall {
     const at = Date.now();
     const from = this.operator;
     this.stopHold();
-    if (from) await from.endpoint.unbridge().catch(() => undefined);
-    await this.s.caller.endpoint.bridge(talker.endpoint);
+    await from?.endpoint?.unbridge().catch(() => undefined);
+    await onMedia(this.caller).bridge(onMedia(talker));
     third.notify?.send(200, 'OK', true);
     this.s.recorder.transferred(from?.operator.id ?? null, { operator: { id: talker.operator.id, username: talker.operator.username } }, at, third.mode === 'blind' ? 'blind' : 'attended');
     this.log.info({ to: talker.operator.username, mode: third.mode }, 'transfer completed');
     this.adopt(talker);
     if (from) await this.releaseOperator(from, 'system');
     if (!isConnected(talker.dialog)) this.operatorGone(talker);
+    else this.plainTalk();
   }
 
   // ---- attended transfer from the phone ----------------------------------------------------
@@ -666,7 +865,11 @@ export class Conversation implements ActiveCall {
       notify.send(481, 'Call/Transaction Does Not Exist', true);
       return;
     }
-    if (other.s.caller.endpoint.mediaserver !== this.s.caller.endpoint.mediaserver) {
+    // The transferor's phone leaves: only the caller needs the media server to be joined.
+    if (!(await this.needMedia('caller'))) return;
+    const ms = onMedia(this.caller).mediaserver;
+    const theirs = other.operator?.endpoint?.mediaserver;
+    if (theirs && theirs !== ms) {
       notify.send(503, 'Service Unavailable', true);
       return;
     }
@@ -680,13 +883,26 @@ export class Conversation implements ActiveCall {
     const leg = this.s.recorder.leg('target', 'outbound', talker.dialog.sip.callId, talker.operator.username, Date.now(), talker.operator.id);
     leg.answered(Date.now());
     const joined: OperatorTalker = { ...talker, leg };
+    if (!joined.endpoint) {
+      // The consulted operator talked directly to the phone that called them: onto our media server.
+      try {
+        joined.endpoint = await anchorPhone(ms, joined.dialog);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'the consulted operator\'s phone could not be moved onto the media server');
+        notify.send(503, 'Service Unavailable', true);
+        leg.end(Date.now(), 'system', 503, 'media server could not be joined');
+        hangUpDialog(joined.dialog);
+        await this.operatorDone(joined.operator, 0);
+        return;
+      }
+    }
     const third: Third = { mode: 'consult', target: talker.operator, leg, ring: undefined, timer: undefined, notify, talker: joined, completeOnAnswer: false };
     await this.handCallerTo(third, joined);
   }
 
   /** Is this call's inbound leg the dialog a Replaces names (from the phone's side)? */
   holdsPhoneDialog(replaces: Replaces): boolean {
-    const sip = this.s.caller.dialog.sip;
+    const sip = this.caller.dialog.sip;
     return sip.callId === replaces.callId && sip.localTag === replaces.toTag && sip.remoteTag === replaces.fromTag;
   }
 
@@ -701,8 +917,8 @@ export class Conversation implements ActiveCall {
     // The other call listens from now on; until then the phone's requests wait.
     holdRequests(op.dialog, true);
     op.leg.end(Date.now(), 'system', 200, `joined call ${toCallId}`);
-    void op.endpoint.unbridge().catch(() => undefined);
-    hangUpDialog(this.s.caller.dialog);
+    void op.endpoint?.unbridge().catch(() => undefined);
+    hangUpDialog(this.caller.dialog);
     void this.finish('system', `attended transfer into call ${toCallId}`);
     return op;
   }
@@ -713,8 +929,9 @@ export class Conversation implements ActiveCall {
     const name = `3way-${this.callId}`;
     this.conference = name;
     const op = this.operator;
-    await this.s.caller.endpoint.unbridge().catch(() => undefined);
-    const joins = [this.s.caller.endpoint, third.endpoint, ...(op ? [op.endpoint] : [])].map((ep) => ep.join(name));
+    const caller = onMedia(this.caller);
+    await caller.unbridge().catch(() => undefined);
+    const joins = [caller, onMedia(third), ...(op?.endpoint ? [op.endpoint] : [])].map((ep) => ep.join(name));
     const results = await Promise.allSettled(joins);
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) this.log.warn({ failed }, 'some parties could not join the three-way call');
@@ -724,7 +941,7 @@ export class Conversation implements ActiveCall {
 
   /** Someone left a three-way call: two carry on; one alone is hung up. */
   private partyLeft(): void {
-    const callerIn = isConnected(this.s.caller.dialog);
+    const callerIn = isConnected(this.caller.dialog);
     const present = [callerIn, this.operator !== undefined, this.third?.talker !== undefined].filter(Boolean).length;
     if (present >= 2) {
       this.log.info({ present }, 'a party left the three-way call; the others stay together');
@@ -734,7 +951,7 @@ export class Conversation implements ActiveCall {
     this.dropThird('three-way call ended', 'system');
     const op = this.operator;
     if (op) void this.releaseOperator(op, 'system');
-    hangUpDialog(this.s.caller.dialog);
+    hangUpDialog(this.caller.dialog);
     void this.finish(callerIn ? 'system' : 'caller', 'three-way call ended');
   }
 
@@ -746,7 +963,7 @@ export class Conversation implements ActiveCall {
     const op = this.operator;
     if (op) void this.releaseOperator(op, 'system');
     this.stopHold();
-    hangUpDialog(this.s.caller.dialog);
+    hangUpDialog(this.caller.dialog);
     void this.finish('system', reason);
   }
 
@@ -791,9 +1008,11 @@ export class Conversation implements ActiveCall {
   /** The caller goes (back) into a queue; the call goes on there under the same call id. */
   private async handOverToQueue(queue: Queue, front: boolean): Promise<void> {
     this.ended = true;
+    this.caller.dialog.off('modify', this.onCallerModify);
     this.stopHold();
-    await this.s.caller.endpoint.unbridge().catch(() => undefined);
-    const next = new QueueCall(this.ctx, this.callId, queue, this.s.caller, this.s.recorder, this.log);
+    const caller = this.anchoredCaller();
+    await caller.endpoint.unbridge().catch(() => undefined);
+    const next = new QueueCall(this.ctx, this.callId, queue, caller, this.s.recorder, this.log);
     this.ctx.calls.add(next);
     this.settled.resolve();
     await next.enter();
@@ -803,10 +1022,11 @@ export class Conversation implements ActiveCall {
   private async finish(hangupBy: 'caller' | 'operator' | 'system', reason: string, talkEndedAt?: number): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.caller.dialog.off('modify', this.onCallerModify);
     const at = Date.now();
     this.stopHold();
-    this.s.caller.leg.end(at, hangupBy, 200, reason);
-    await releaseEndpoint(this.s.caller.endpoint);
+    this.caller.leg.end(at, hangupBy, 200, reason);
+    await releaseEndpoint(this.caller.endpoint);
     this.s.recorder.end({ at, hangupBy, ...(talkEndedAt === undefined ? {} : { talkEndedAt }) });
     await this.ctx.queues.removeCall(this.callId, null).catch(() => undefined);
     this.log.info({ hangupBy, reason }, 'call ended');

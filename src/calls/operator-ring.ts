@@ -23,8 +23,19 @@ export interface RingTarget {
   headers: Record<string, string>;
 }
 
-export interface RingEvents {
-  answered(dialog: Srf.Dialog, endpoint: Mrf.Endpoint): void;
+/** Direct media: the phones are offered the caller's own description and answer with theirs. */
+export interface DirectOffer {
+  offer: string;
+}
+
+/** Where the operator's media goes: a media server (an endpoint of its own) or a caller's offer. */
+export type RingMedia = Mrf.MediaServer | DirectOffer;
+
+/** The endpoint an answered ring comes with: none for direct media. */
+export type RingEndpoint<M extends RingMedia> = M extends DirectOffer ? undefined : Mrf.Endpoint;
+
+export interface RingEvents<M extends RingMedia = Mrf.MediaServer> {
+  answered(dialog: Srf.Dialog, endpoint: RingEndpoint<M>): void;
   failed(status: number, reason: string): void;
 }
 
@@ -45,11 +56,12 @@ function better(a: { status: number }, b: { status: number }): boolean {
 
 /**
  * Rings one operator's phones from a media server endpoint of their own (the operator's leg is
- * anchored like the caller's). The first phone to answer wins and the others are cancelled.
+ * anchored like the caller's), or with a caller's own offer (direct media: no endpoint). The
+ * first phone to answer wins and the others are cancelled.
  * Reports exactly one of answered/failed; cancel() stops it at any point, and a phone that
  * answers anyway is reported as answered, for the caller of cancel() to decide.
  */
-export class OperatorRing {
+export class OperatorRing<M extends RingMedia = Mrf.MediaServer> {
   private readonly forks: Fork[] = [];
   private endpoint: Mrf.Endpoint | undefined;
   private cancelled = false;
@@ -59,18 +71,20 @@ export class OperatorRing {
 
   constructor(
     private readonly srf: Srf,
-    private readonly ms: Mrf.MediaServer,
+    private readonly media: M,
     private readonly target: RingTarget,
-    private readonly events: RingEvents,
+    private readonly events: RingEvents<M>,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
     if (this.target.contacts.length === 0) return this.fail(480, 'no phone registered');
-    try {
-      this.endpoint = await this.ms.createEndpoint();
-    } catch (err) {
-      return this.fail(503, `media server: ${(err as Error).message}`);
+    if (!('offer' in this.media)) {
+      try {
+        this.endpoint = await this.media.createEndpoint();
+      } catch (err) {
+        return this.fail(503, `media server: ${(err as Error).message}`);
+      }
     }
     if (this.cancelled) return this.destroyAndFail(487, 'cancelled');
     const results = await Promise.allSettled(this.target.contacts.map((contact) => this.fork(contact)));
@@ -80,14 +94,14 @@ export class OperatorRing {
   private async fork(contact: string): Promise<void> {
     const fork: Fork = { cancelled: false };
     this.forks.push(fork);
-    const endpoint = this.endpoint as Mrf.Endpoint;
+    const endpoint = this.endpoint;
     const t = this.target;
     let dialog: Srf.Dialog;
     try {
       dialog = await this.srf.createUAC(
         contact,
         {
-          localSdp: endpoint.local.sdp,
+          localSdp: endpoint ? endpoint.local.sdp : (this.media as DirectOffer).offer,
           headers: {
             From: `${quote(t.fromName)} <sip:${t.fromNumber}@${t.domain}>`,
             To: `<sip:${t.username}@${t.domain}>`,
@@ -110,7 +124,7 @@ export class OperatorRing {
     await this.won(fork, dialog, endpoint);
   }
 
-  private async won(winner: Fork, dialog: Srf.Dialog, endpoint: Mrf.Endpoint): Promise<void> {
+  private async won(winner: Fork, dialog: Srf.Dialog, endpoint: Mrf.Endpoint | undefined): Promise<void> {
     winner.cancelled = true;
     // Hold the phone's requests (a re-INVITE, a REFER, a BYE) until whoever takes the call over
     // listens; drachtio-srf would otherwise answer them itself and they would be lost.
@@ -122,12 +136,15 @@ export class OperatorRing {
     }
     this.settled = true;
     for (const fork of this.forks) this.cancelFork(fork, { Reason: COMPLETED_ELSEWHERE });
-    try {
-      await modifyEndpoint(endpoint, dialog.remote.sdp);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'media server refused the operator phone\'s answer');
+    if (endpoint) {
+      try {
+        await modifyEndpoint(endpoint, dialog.remote.sdp);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'media server refused the operator phone\'s answer');
+      }
     }
-    this.events.answered(dialog, endpoint);
+    // Without a media server the ring has no endpoint; with one it has (start() made it).
+    this.events.answered(dialog, endpoint as RingEndpoint<M>);
   }
 
   private cancelFork(fork: Fork, headers: Record<string, string> = this.cancelHeaders): void {

@@ -13,7 +13,7 @@ import type { ActiveCall, CallContext } from './context.js';
 import { hangUpDialog } from './arrival.js';
 import { Conversation } from './conversation.js';
 import { greets, type GreetingStep } from './greeting.js';
-import { COMPLETED_ELSEWHERE, OperatorRing } from './operator-ring.js';
+import { COMPLETED_ELSEWHERE, OperatorRing, type RingMedia } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
 import { releaseEndpoint } from '../media/endpoint.js';
 import { isConnected } from '../media/answer.js';
@@ -44,7 +44,7 @@ export interface AnsweredCaller {
 }
 
 interface OperatorLeg {
-  ring?: OperatorRing;
+  ring?: OperatorRing<RingMedia>;
   timer?: NodeJS.Timeout;
   leg: LegRecorder;
   dialog?: Srf.Dialog;
@@ -358,9 +358,9 @@ export class QueueCall implements ActiveCall {
     if (!operator || !ms) return fail(503, operator ? 'no media server' : 'operator deleted');
     const contacts = (await this.ctx.registrar.contacts(operator.username)).map((b) => b.contact);
     entry.timer = setTimeout(() => this.step({ type: 'ring-timeout', operatorId, at: Date.now() }), this.queue.ringTimeoutS * 1000);
-    entry.ring = new OperatorRing(
+    entry.ring = new OperatorRing<RingMedia>(
       this.ctx.srf,
-      ms,
+      this.ringMedia(ms),
       {
         contacts,
         username: operator.username,
@@ -382,6 +382,16 @@ export class QueueCall implements ActiveCall {
       this.log,
     );
     await entry.ring.start();
+  }
+
+  /**
+   * A direct queue offers the operator's phones the caller's own description: the phone answers
+   * with its media and the Conversation re-INVITEs the caller towards it. A greeting needs both
+   * on the media server first, so a greeting queue rings from an endpoint as an anchored one does.
+   */
+  private ringMedia(ms: Mrf.MediaServer): RingMedia {
+    if (this.queue.mediaMode !== 'direct' || greets(this.queue)) return ms;
+    return { offer: this.caller.dialog.remote.sdp };
   }
 
   private cancelRing(operatorId: number, answeredElsewhere: boolean): void {
@@ -412,7 +422,7 @@ export class QueueCall implements ActiveCall {
     const entry = this.legs.get(operatorId);
     const operator = this.ctx.settings.operator(operatorId);
     clearTimeout(this.maxWaitTimer);
-    if (!entry?.dialog || !entry.endpoint || !operator) {
+    if (!entry?.dialog || !operator) {
       // The operator's leg or record vanished as they answered: nothing to talk on.
       this.log.warn({ operatorId }, 'operator leg gone at the answer; ending the call');
       if (entry?.dialog) hangUpDialog(entry.dialog);

@@ -34,7 +34,7 @@ export function glareDelayMs(ownsCallId: boolean, random: () => number = Math.ra
  * drachtio-srf 5.0.29 lets one re-INVITE per dialog run at a time and forgets to free that slot
  * when the answer is not a 200: every later modify() would wait for ever. Free it by hand.
  */
-function freeReinviteSlot(dialog: unknown): void {
+export function freeReinviteSlot(dialog: unknown): void {
   const slot = (dialog as { _reinvitesInProgress?: { count: number; admitOne: (() => void)[] } })._reinvitesInProgress;
   if (!slot || slot.count <= 0) return;
   slot.count--;

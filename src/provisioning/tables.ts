@@ -58,6 +58,7 @@ export const queuesTable: TableSpec = {
     callbackKey: 'callback_key',
     callbackRetries: 'callback_retries',
     callbackRetryIntervalS: 'callback_retry_interval_s',
+    mediaMode: 'media_mode',
   },
   constraints: {
     unique: { queues_number_key: 'number' },

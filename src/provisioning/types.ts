@@ -33,6 +33,8 @@ export interface Extension extends Stamped {
 
 export type Strategy = 'longest-idle' | 'round-robin' | 'ring-all' | 'fewest-calls' | 'linear';
 export type OverflowAction = 'busy' | 'queue' | 'number';
+export type MediaMode = 'direct' | 'anchored';
+
 export type NoOperatorsRule = 'wait' | 'overflow' | 'reject';
 
 export interface Queue extends Stamped {
@@ -71,6 +73,8 @@ export interface Queue extends Stamped {
   /** Further attempts after a callback that reached nobody, and the seconds between them. */
   callbackRetries: number;
   callbackRetryIntervalS: number;
+  /** direct: phone to phone, the media server only while needed; anchored: on it all call long. */
+  mediaMode: MediaMode;
 }
 
 export interface Room extends Stamped {

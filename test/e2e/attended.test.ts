@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone, type TestOperator } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, talkingAgain, until, type CallBench, type Phone, type TestOperator } from '../support/call-bench.js';
 import { describeRun, requestsOf, SCENARIO_DIR, type SippResult } from '../support/sipp.js';
 import { Softphone } from '../support/softphone.js';
 import { SIP_DOMAIN } from '../support/switchboard.js';
@@ -125,8 +125,7 @@ describe('attended transfer from the phone', () => {
     expect(await a.bye(toTarget)).toBe(200);
     await passed(b);
     expect(await a.hold(toCaller, false)).toBe(200);
-    const standIn = bench.freeswitch.standIn;
-    if (standIn) await until('caller and operator bridged again', async () => (standIn.model.channels().some((c) => c.bridgedWith) ? true : undefined));
+    await talkingAgain(bench, (standIn) => standIn.model.channels().some((c) => c.bridgedWith));
     expect(a.hungUp(toCaller)).toBe(false);
     expect(await a.bye(toCaller)).toBe(200);
     await passed(caller);
@@ -180,8 +179,7 @@ describe('attended transfer through the API', () => {
     await until('the consulted operator on the line', async () => ((await stateOf(s.b)) === 'busy' ? true : undefined));
     expect((await bench.sb.api(`/v1/calls/${live.callId}/consult/cancel`, { method: 'POST' })).status).toBe(202);
     await passed(b);
-    const standIn = bench.freeswitch.standIn;
-    if (standIn) await until('caller and operator bridged again', async () => (standIn.model.channels().some((c) => c.bridgedWith) ? true : undefined));
+    await talkingAgain(bench, (standIn) => standIn.model.channels().some((c) => c.bridgedWith));
     await passed(caller);
     await passed(a);
     expect(await cdr(s.number)).toMatchObject({ operators: [s.a.username], hangup_by: 'caller' });

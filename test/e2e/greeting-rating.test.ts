@@ -4,7 +4,7 @@ import path from 'node:path';
 import type esl from 'drachtio-modesl';
 import { eventSocket } from '../support/freeswitch-env.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type TestOperator } from '../support/call-bench.js';
+import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, talkingAgain, until, type CallBench, type TestOperator } from '../support/call-bench.js';
 import { describeRun, flow, requestsOf, type SippResult, type SippRun } from '../support/sipp.js';
 
 /**
@@ -181,7 +181,7 @@ describe('work-number greeting', () => {
     const toCaller = media.executions.slice(since).filter((e) => e.uuid === callerUuid && !e.data.startsWith('local_stream'));
     expect(toCaller.map((e) => e.app)).toEqual(['playback', 'say']);
     expect(media.executions.slice(since).filter((e) => e.uuid === operatorUuid).map((e) => e.data)).toEqual([`${promptsDir}/queue-500.wav`]);
-    if (standIn) await until('caller and operator connected after the greeting', async () => (standIn.model.bridgedWith(callerUuid) === operatorUuid ? true : undefined), WAIT_MS);
+    await talkingAgain(bench, (model) => model.model.bridgedWith(callerUuid) === operatorUuid, WAIT_MS);
 
     passed(await run);
     passed(await phone.done);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { callers, mediaChannels, operatorPhone, rowsWhenThere, startCallBench, testMediaMode, until, type CallBench, type Phone } from '../support/call-bench.js';
 import { describeRun, requestsOf } from '../support/sipp.js';
 
 /**
@@ -31,11 +31,15 @@ describe('a call through a queue to an operator', () => {
     expect(login.body).toMatchObject({ state: 'available' });
 
     const call = callers(bench, 'caller.xml', '8000', { calls: 1 });
-    // While they talk, the media server has the two legs bridged.
+    // While they talk, anchored: the media server has the two legs bridged; direct: it has
+    // none, the caller's endpoint (music while waiting) released after the caller's re-INVITE.
     const standIn = bench.freeswitch.standIn;
-    if (standIn) {
+    if (standIn && testMediaMode() === 'anchored') {
       const bridged = await until('caller and operator bridged', async () => standIn.model.channels().find((c) => standIn.model.bridgedWith(c.uuid) !== undefined), 10_000);
       expect(standIn.model.bridgedWith(bridged.uuid)).toBeDefined();
+    }
+    if (testMediaMode() === 'direct') {
+      await until('the caller\'s media server channel to be released', async () => ((await mediaChannels(bench)) === 0 ? true : undefined), 10_000);
     }
     const live = await until('the call to show as connected', async () => {
       const res = await bench.sb.api('/v1/calls');
@@ -50,6 +54,16 @@ describe('a call through a queue to an operator', () => {
     expect(operator.passed, describeRun(operator)).toBe(true);
 
     const [invite] = requestsOf(operator, 'received', 'INVITE');
+    // Direct: the operator's phone is offered the caller's own media, and the caller is
+    // re-INVITEd towards the operator's.
+    const reinvites = requestsOf(caller, 'received', 'INVITE');
+    if (testMediaMode() === 'direct') {
+      expect(invite?.body).toContain('o=caller 53655765 2353687637');
+      expect(reinvites).toHaveLength(1);
+    } else {
+      expect(invite?.body).not.toContain('o=caller');
+      expect(reinvites).toHaveLength(0);
+    }
     expect(invite?.get('From')).toMatch(/^"Front desk: Guest 1" <sip:20001@/);
     expect(invite?.get('X-Queue')).toBe('Front desk');
     const callId = invite?.get('X-Call-ID');

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SipRequest } from '../benches/sip/index.js';
-import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone, type TestOperator } from '../support/call-bench.js';
+import { addOperator, callers, mediaChannels, operatorPhone, rowsWhenThere, startCallBench, testMediaMode, until, type CallBench, type Phone, type TestOperator } from '../support/call-bench.js';
 import { describeRun, requestsOf, SCENARIO_DIR, type SippResult } from '../support/sipp.js';
 
 /**
@@ -229,12 +229,21 @@ describe('hold', () => {
     const s = await setup();
     const a = await phone(s.a, `${SCENARIO_DIR}/operator-hold.xml`, { pauseMs: 500 });
     const caller = callers(bench, 'caller.xml', s.number, { calls: 1 });
+    const direct = testMediaMode() === 'direct';
     if (standIn) {
       const held = await until('the caller hearing hold music', async () => standIn.model.channels().find((c) => c.playing === 'local_stream://moh'));
-      await until('bridged again', async () => (standIn.model.bridgedWith(held.uuid) ? true : undefined), 5_000);
+      // Anchored: the two channels are bridged again. Direct: back to phone to phone, the
+      // media server's channels released.
+      if (!direct) await until('bridged again', async () => (standIn.model.bridgedWith(held.uuid) ? true : undefined), 5_000);
     }
-    expect((await caller).passed).toBe(true);
-    await finished(a);
+    if (direct) await until('the media server released after the hold', async () => ((await mediaChannels(bench)) === 0 ? true : undefined), 10_000);
+    const callerRun = await caller;
+    expect(callerRun.passed, describeRun(callerRun)).toBe(true);
+    const operatorRun = await finished(a);
+    // Direct: the caller is re-INVITEd towards the operator at the answer, onto the media server
+    // for the hold and back after it; the operator's phone once, back towards the caller.
+    expect(requestsOf(callerRun, 'received', 'INVITE')).toHaveLength(direct ? 3 : 0);
+    expect(requestsOf(operatorRun, 'received', 'INVITE').filter((i) => /;\s*tag=/i.test(i.get('To') ?? ''))).toHaveLength(direct ? 1 : 0);
     const row = await cdr(s.number);
     expect(Number(row.hold_s)).toBeGreaterThanOrEqual(1.2);
   });

@@ -227,8 +227,17 @@ describe('queues and memberships', () => {
     expect(q).toMatchObject({
       number: '100', name: 'Front desk', strategy: 'longest-idle', ringTimeoutS: 15, maxWaitS: null, maxLength: null,
       wrapupS: 5, maxNoAnswer: 3, overflowAction: 'busy', overflowTarget: null, noOperators: 'wait',
-      holdMusic: 'local_stream://moh', announceIntervalS: 30, serviceLevelS: 20,
+      holdMusic: 'local_stream://moh', announceIntervalS: 30, serviceLevelS: 20, mediaMode: 'anchored',
     });
+  });
+
+  it('keeps a queue\'s media mode, direct or anchored, and refuses others', async () => {
+    const q = await create('/v1/queues', { number: '104', name: 'Phone to phone', mediaMode: 'direct' });
+    expect(q.mediaMode).toBe('direct');
+    const res = await sb.api(`/v1/queues/${String(q.id)}`, { method: 'PATCH', body: { mediaMode: 'anchored' } });
+    expect(res.body).toMatchObject({ mediaMode: 'anchored' });
+    expect((await sb.api(`/v1/queues/${String(q.id)}`)).body).toMatchObject({ mediaMode: 'anchored' });
+    expectError(await sb.api(`/v1/queues/${String(q.id)}`, { method: 'PATCH', body: { mediaMode: 'bypass' } }), 400, 'mediaMode');
   });
 
   it('does not reset other settings to their defaults on PATCH', async () => {

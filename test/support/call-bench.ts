@@ -8,7 +8,7 @@ import pg from 'pg';
 import { ROOT_DIR } from '../../src/paths.js';
 import type { FreeswitchStandInOptions } from '../benches/freeswitch/index.js';
 import { useDrachtio, type DrachtioTarget } from './drachtio-env.js';
-import { useFreeswitch, type FreeswitchTarget } from './freeswitch-env.js';
+import { eventSocket, useFreeswitch, type FreeswitchTarget } from './freeswitch-env.js';
 import { getFreePort } from './ports.js';
 import { describeRun, runSipp, startSipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
 import { SIP_DOMAIN, startTestSwitchboard, type TestSwitchboard } from './switchboard.js';
@@ -35,6 +35,42 @@ export interface CallBench {
    */
   another(instanceId: string): Promise<TestSwitchboard>;
   close(): Promise<void>;
+}
+
+/**
+ * The media mode queues are created with (TEST_MEDIA_MODE, default direct), so that the same
+ * end-to-end files run in both modes; a test that asks for a mode explicitly keeps it.
+ */
+export function testMediaMode(): 'direct' | 'anchored' {
+  const mode = process.env.TEST_MEDIA_MODE ?? 'direct';
+  if (mode !== 'direct' && mode !== 'anchored') throw new Error(`TEST_MEDIA_MODE must be direct or anchored, not ${mode}`);
+  return mode;
+}
+
+/** The media server's channels: the stand-in's model, or a real FreeSWITCH's `show channels count`. */
+export async function mediaChannels(bench: Pick<CallBench, 'freeswitch'>): Promise<number> {
+  const standIn = bench.freeswitch.standIn;
+  if (standIn) return standIn.model.channels().length;
+  const conn = await eventSocket(bench.freeswitch);
+  try {
+    return await new Promise((resolve) => conn.api('show', 'channels count', (res) => resolve(Number(/(\d+) total/.exec(res.getBody())?.[1] ?? NaN))));
+  } finally {
+    conn.disconnect();
+  }
+}
+
+/**
+ * Waits until caller and operator talk to each other again after a feature: in an anchored
+ * queue their channels are bridged (seen on the stand-in only), in a direct one the media
+ * server has let go of the call (no channel left: phone to phone).
+ */
+export async function talkingAgain(bench: Pick<CallBench, 'freeswitch'>, bridged: (standIn: NonNullable<FreeswitchTarget['standIn']>) => boolean, timeoutMs = 10_000): Promise<void> {
+  const standIn = bench.freeswitch.standIn;
+  if (testMediaMode() === 'direct') {
+    await until('the media server to let go of the call', async () => ((await mediaChannels(bench)) === 0 ? true : undefined), timeoutMs);
+    return;
+  }
+  if (standIn) await until('caller and operator bridged again', async () => (bridged(standIn) ? true : undefined), timeoutMs);
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -104,7 +140,8 @@ export async function startCallBench(benchEnv: BenchEnv = {}, standIn: Freeswitc
       return { ...other, close: () => other.stop() };
     },
     create: async (p, body) => {
-      const res = await running.api(p, { method: 'POST', body });
+      const withMode = p === '/v1/queues' && body.mediaMode === undefined ? { ...body, mediaMode: testMediaMode() } : body;
+      const res = await running.api(p, { method: 'POST', body: withMode });
       if (res.status !== 201) throw new Error(`POST ${p} answered ${res.status}: ${JSON.stringify(res.body)}`);
       return res.body as Record<string, unknown>;
     },

@@ -49,6 +49,8 @@ async function within<T>(what: string, promise: Promise<T>, ms: number): Promise
 export class Softphone {
   readonly received: SipRequest[] = [];
   private readonly invites: { req: SipRequest; txn: InviteServerTransaction }[] = [];
+  /** Call-IDs of the calls this phone started (it owns them: RFC 3261 §14.1 glare waits). */
+  private readonly calledOut = new Set<string>();
   private readonly waiters: (() => void)[] = [];
   private readonly host = '127.0.0.1';
   private sdpVersion = 1;
@@ -86,11 +88,16 @@ export class Softphone {
 
   private onRequest(req: SipRequest, txn: { respond(res: SipResponse): boolean }): void {
     this.received.push(req);
+    const dialog = req.toTag ? this.stack.findDialog(req) : undefined;
     if (req.method === 'INVITE' && !req.toTag) {
       txn.respond(this.stack.createResponse(req, 180, undefined, { contact: this.contact }));
       this.invites.push({ req, txn: txn as InviteServerTransaction });
+    } else if (req.method === 'INVITE' && dialog) {
+      // A re-INVITE (the switchboard moves the media): answered with this phone's media.
+      dialog.receiveRequest(req);
+      const ok = this.stack.createResponse(req, 200, undefined, { contact: this.contact, body: sdp(this.host, this.mediaPort, 'sendrecv', this.sdpVersion++) });
+      void this.stack.sendInvite2xx(txn as InviteServerTransaction, ok).catch(() => undefined);
     } else {
-      const dialog = this.stack.findDialog(req);
       dialog?.receiveRequest(req);
       txn.respond(this.stack.createResponse(req, dialog || req.method === 'OPTIONS' ? 200 : 481));
       if (req.method === 'BYE' && dialog) this.stack.removeDialog(dialog);
@@ -151,16 +158,25 @@ export class Softphone {
     const res = await within(`an answer from ${number}`, this.stack.sendRequest(invite, { destination: this.destination }).final, 15_000);
     if (res.status !== 200) throw new Error(`INVITE ${number}: ${res.status}`);
     const dialog = this.stack.createUacDialog(invite, res);
+    this.calledOut.add(dialog.callId);
     await this.stack.sendAck(dialog, res);
     return { dialog, replaces: `${dialog.callId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}` };
   }
 
-  /** Puts a call on hold (a=sendonly) or takes it back (a=sendrecv). */
+  /**
+   * Puts a call on hold (a=sendonly) or takes it back (a=sendrecv). A 491 (the switchboard's own
+   * re-INVITE crossed ours) is retried as a phone does, RFC 3261 §14.1: 0-2 s later on a call
+   * the switchboard started, 2.1-4 s on one we started, a few times.
+   */
   async hold(call: Call, on: boolean): Promise<number> {
-    const reinvite = call.dialog.createRequest('INVITE', { body: sdp(this.host, this.mediaPort, on ? 'sendonly' : 'sendrecv', this.sdpVersion++) });
-    const res = await this.stack.sendRequest(reinvite, { dialog: call.dialog }).final;
-    if (res.status === 200) await this.stack.sendAck(call.dialog, res);
-    return res.status;
+    for (let attempt = 1; ; attempt++) {
+      const reinvite = call.dialog.createRequest('INVITE', { body: sdp(this.host, this.mediaPort, on ? 'sendonly' : 'sendrecv', this.sdpVersion++) });
+      const res = await this.stack.sendRequest(reinvite, { dialog: call.dialog }).final;
+      if (res.status === 200) await this.stack.sendAck(call.dialog, res);
+      if (res.status !== 491 || attempt >= 3) return res.status;
+      const ours = this.calledOut.has(call.dialog.callId);
+      await new Promise((resolve) => setTimeout(resolve, (ours ? 2_100 : 0) + Math.random() * (ours ? 1_900 : 2_000)));
+    }
   }
 
   /** REFER in a call; returns the final status and the NOTIFYs that arrived for it (up to the final one). */
