@@ -18,7 +18,7 @@ import { greetingPlan, type GreetingPlan, type GreetingStep } from './greeting.j
 import { askForRating } from './rating.js';
 import { mediaStep, type MediaEvent, type MediaState } from './media-path.js';
 import { holdRequests, OperatorRing } from './operator-ring.js';
-import { QueueCall, type AnsweredCaller } from './queue-call.js';
+import { callMediaMode, QueueCall, type AnsweredCaller } from './queue-call.js';
 
 /**
  * A party on the line: their SIP dialog, their media server endpoint (none while they talk
@@ -252,7 +252,7 @@ export class Conversation implements ActiveCall {
   // ---- the media path ----------------------------------------------------------------------
 
   private get mediaMode(): MediaMode {
-    return this.s.queue?.mediaMode ?? 'anchored';
+    return callMediaMode(this.s.queue, this.s.caller);
   }
 
   private mediaEvent(event: MediaEvent): string {

@@ -8,7 +8,7 @@ import type { Need } from '../acd/skill-match.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { HoldMusic } from '../media/hold.js';
-import type { Queue } from '../provisioning/types.js';
+import type { MediaMode, Queue } from '../provisioning/types.js';
 import type { ActiveCall, CallContext } from './context.js';
 import { hangUpDialog } from './arrival.js';
 import { Conversation } from './conversation.js';
@@ -41,6 +41,16 @@ export interface AnsweredCaller {
   skill: string;
   /** What the operator hears before being connected, after any whisper (a wake-up escalation's note). */
   operatorNote?: GreetingStep[];
+  /**
+   * The "caller" is a media server leg of the switchboard's own (a wake-up escalation's alert
+   * leg), which cannot talk phone to phone: the call stays anchored whatever the queue's mode.
+   */
+  mediaServerLeg?: boolean;
+}
+
+/** How the call's media goes: a leg of the media server's own stays on it in any queue. */
+export function callMediaMode(queue: Queue | undefined, caller: Pick<AnsweredCaller, 'mediaServerLeg'>): MediaMode {
+  return caller.mediaServerLeg ? 'anchored' : (queue?.mediaMode ?? 'anchored');
 }
 
 interface OperatorLeg {
@@ -390,7 +400,7 @@ export class QueueCall implements ActiveCall {
    * on the media server first, so a greeting queue rings from an endpoint as an anchored one does.
    */
   private ringMedia(ms: Mrf.MediaServer): RingMedia {
-    if (this.queue.mediaMode !== 'direct' || greets(this.queue)) return ms;
+    if (callMediaMode(this.queue, this.caller) !== 'direct' || greets(this.queue, this.caller.operatorNote)) return ms;
     return { offer: this.caller.dialog.remote.sdp };
   }
 

@@ -72,6 +72,7 @@ export async function escalate(ctx: CallContext, r: EscalationRequest): Promise<
       arrivedAt,
       priority: ESCALATION_PRIORITY,
       skill: '',
+      mediaServerLeg: true,
       operatorNote: [
         { kind: 'play', prompt: 'wakeup-failed' },
         { kind: 'say-digits', digits: r.extension },

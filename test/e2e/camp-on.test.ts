@@ -1,15 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addOperator, callers, operatorPhone, rowsWhenThere, startCallBench, until, type CallBench, type Phone, type TestOperator } from '../support/call-bench.js';
-import { describeRun, requestsOf, SCENARIO_DIR, type SippResult } from '../support/sipp.js';
-import type { SipRequest } from '../benches/sip/index.js';
-
-/**
- * The INVITEs that offered the phone a call (no To tag): in a direct queue the phone also gets
- * re-INVITEs that move the media of a call it has.
- */
-function offersOf(result: SippResult): SipRequest[] {
-  return requestsOf(result, 'received', 'INVITE').filter((i) => !/;\s*tag=/i.test(i.get('To') ?? ''));
-}
+import { describeRun, offersReceived, requestsOf, SCENARIO_DIR, type SippResult } from '../support/sipp.js';
 
 /**
  * Camp-on over real SIP through both benches: a blind transfer or a call to an operator's own
@@ -152,7 +143,7 @@ describe('camp-on', () => {
     await endCall(camped.callId);
     await passed(caller);
     const rb = await passed(b.run.done);
-    const invites = offersOf(rb);
+    const invites = offersReceived(rb);
     expect(invites).toHaveLength(2);
     expect(invites[1]?.get('X-Call-ID')).toBe(camped.callId);
     expect(invites[1]?.get('From')).toMatch(/^"Camp-on: /);
@@ -189,7 +180,7 @@ describe('camp-on', () => {
     await endCall(back.callId);
     await passed(caller);
     const ra = await passed(a.run.done);
-    const invites = offersOf(ra);
+    const invites = offersReceived(ra);
     expect(invites).toHaveLength(2);
     expect(invites[1]?.get('From')).toMatch(/^"Back: /);
     const [camp] = await campOns(talking.callId);
@@ -202,7 +193,7 @@ describe('camp-on', () => {
     // B, busy the whole time, was never rung for the camped caller.
     await endCall(direct.callId);
     await passed(direct.call);
-    expect(offersOf(await passed(b.run.done))).toHaveLength(1);
+    expect(offersReceived(await passed(b.run.done))).toHaveLength(1);
   }, TEST_TIMEOUT_MS);
 
   it('a caller who hangs up while camped leaves the line: the freed operator is not rung, and the record says abandoned', async () => {
@@ -221,7 +212,7 @@ describe('camp-on', () => {
 
     await endCall(direct.callId);
     await passed(direct.call);
-    expect(offersOf(await passed(b.run.done))).toHaveLength(1);
+    expect(offersReceived(await passed(b.run.done))).toHaveLength(1);
     await becomes(s.b, 'available');
     const { items } = (await bench.sb.api('/v1/calls')).body as { items: LiveCall[] };
     expect(items.filter((c) => c.callerNumber === '36001')).toEqual([]);
@@ -250,7 +241,7 @@ describe('camp-on', () => {
     // Camped callers are answered at once (they hear the prompt and music), not left ringing.
     expect(r1.messages.some((m) => m.label === '< 200 INVITE')).toBe(true);
     const rb = await passed(b.run.done);
-    expect(offersOf(rb).map((i) => i.get('X-Call-ID')).slice(1)).toEqual([one.callId, two.callId]);
+    expect(offersReceived(rb).map((i) => i.get('X-Call-ID')).slice(1)).toEqual([one.callId, two.callId]);
 
     const [c1] = await campOns(one.callId);
     const [c2] = await campOns(two.callId);

@@ -244,6 +244,11 @@ export function requestsOf(result: SippResult, direction: 'sent' | 'received', m
     .map((m) => m.sip as SipRequest);
 }
 
+/** The INVITEs that offered new calls (no To tag), leaving out re-INVITEs within a call. */
+export function offersReceived(result: SippResult): SipRequest[] {
+  return requestsOf(result, 'received', 'INVITE').filter((i) => !/;\s*tag=/i.test(i.get('To') ?? ''));
+}
+
 export function responsesOf(
   result: SippResult,
   direction: 'sent' | 'received',
