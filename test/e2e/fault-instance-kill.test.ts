@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { eventSocket } from '../support/freeswitch-env.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_DIR } from '../../src/paths.js';
 import { createRedis } from '../../src/redis/client.js';
 import { RedisKeys } from '../../src/redis/keys.js';
-import { addOperator, operatorPhone, rowsWhenThere, scenario, startCallBench, testMediaMode, until, type CallBench, type Phone } from '../support/call-bench.js';
+import { addOperator, mediaChannels, operatorPhone, rowsWhenThere, scenario, startCallBench, testMediaMode, until, type CallBench, type Phone } from '../support/call-bench.js';
 import { getFreePort } from '../support/ports.js';
 import { startSipp, type SippRun } from '../support/sipp.js';
 import { ADMIN_KEY, SIP_DOMAIN } from '../support/switchboard.js';
@@ -72,18 +71,6 @@ async function startProcess(instanceId: string): Promise<{ child: ChildProcess; 
   return { child, url };
 }
 
-/** The media server's channels: the stand-in's model, or a real FreeSWITCH's `show channels count`. */
-async function channelCount(): Promise<number> {
-  const standIn = bench.freeswitch.standIn;
-  if (standIn) return standIn.model.channels().length;
-  const conn = await eventSocket(bench.freeswitch);
-  try {
-    return await new Promise((resolve) => conn.api('show', 'channels count', (res) => resolve(Number(/(\d+) total/.exec(res.getBody())?.[1] ?? NaN))));
-  } finally {
-    conn.disconnect();
-  }
-}
-
 /** Where the media server connects back to an instance (published in Redis; its channels carry it). */
 async function outboundOf(instanceId: string): Promise<string[]> {
   const config = bench.sb.config;
@@ -107,7 +94,7 @@ async function stateOf(operatorId: number): Promise<{ state: string; callId: str
 beforeAll(async () => {
   bench = await startCallBench({ INSTANCE_ID: 'sb-a' });
   // A shared real FreeSWITCH may hold channels of other tests: the end is compared with this.
-  channelsBefore = await channelCount();
+  channelsBefore = await mediaChannels(bench);
   queueId = (await bench.create('/v1/queues', { number: '520', name: 'Instance fault', wrapupS: 0, announceIntervalS: 0, ringTimeoutS: 10 })).id as number;
   await bench.create('/v1/routes', { number: NUMBER, targetType: 'queue', queueId });
   kim = await addOperator(bench, 'kim', '520', { login: false });
@@ -214,7 +201,7 @@ describe('one of two instances killed', () => {
       return calls.length === 0 && (await stateOf(kim.id)).state === 'available' ? true : undefined;
     }, 15_000);
     // The killed instance's channels were ended with its address; A's ended with their calls.
-    await until('no media channel left', async () => ((await channelCount()) <= channelsBefore ? true : undefined), 15_000);
+    await until('no media channel left', async () => ((await mediaChannels(bench)) <= channelsBefore ? true : undefined), 15_000);
     expect(await outboundOf('sb-b')).toEqual([]);
   }, 300_000);
 });
