@@ -43,6 +43,8 @@ export interface Arrival {
   holdEarlyMedia(endpoint: Mrf.Endpoint): void;
   /** Takes the early media endpoint over (answerOnto does), if there is one. */
   takeEarlyMedia(): Mrf.Endpoint | undefined;
+  /** Whether the caller hears early media from the media server (and must be answered from it). */
+  hasEarlyMedia(): boolean;
   /** The media server for this caller: that of its early media, else the least loaded. */
   pickMedia(): Mrf.MediaServer | undefined;
 }
@@ -96,6 +98,7 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
     holdEarlyMedia: (endpoint) => {
       early = endpoint;
     },
+    hasEarlyMedia: () => early !== undefined,
     pickMedia: () => early?.mediaserver ?? ctx.media.pick(),
   };
 }

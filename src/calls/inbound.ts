@@ -13,6 +13,7 @@ import type { Messages } from '../messages/index.js';
 import { handleMailboxCall, isMailboxCode } from '../messages/retrieval.js';
 import { featureCodeOf, handleFeatureCode, type FeatureCode, type FeatureCodeAuth } from './feature-codes.js';
 import { startIntercept } from './intercept.js';
+import { greets } from './greeting.js';
 import { QueueCall } from './queue-call.js';
 import { startRoomCall } from './room-call.js';
 import { askSkill } from './skill-menu.js';
@@ -171,6 +172,7 @@ async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue, route:
   if (queue.noOperators === 'reject' && !anyoneLoggedIn(ctx, queue)) {
     return a.refuse(480, 'Temporarily Unavailable: no operator logged in', 'rejected');
   }
+  if (await ringsFirst(ctx, a, queue, route.skill)) return startRingFirst(ctx, a, queue, route.skill ?? '');
   const ms = a.pickMedia();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
 
@@ -200,6 +202,34 @@ async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue, route:
   } catch (err) {
     // Redis went away between the answer and the queue: end the call cleanly, with its record.
     log.warn({ err: (err as Error).message }, 'cannot queue the caller');
+    call.hangup('cannot queue the caller: live state unavailable');
+  }
+}
+
+/**
+ * Ring first (issue 9): in a direct queue where nobody waits and an operator who fits the call is
+ * free, the operator is rung before the caller is answered, and the media server never sees the
+ * call. Not when the caller must hear something first (the skill menu, a greeting) or already
+ * hears early media from the media server (an intercept).
+ */
+async function ringsFirst(ctx: CallContext, a: Arrival, queue: Queue, routeSkill: string | null): Promise<boolean> {
+  if (queue.mediaMode !== 'direct' || greets(queue) || a.hasEarlyMedia() || queue.maxLength === 0) return false;
+  if (routeSkill === null && queue.skillMenu) return false;
+  const skill = routeSkill ?? '';
+  const free = ctx.settings.members(queue.id).some((m) => ctx.statuses.get(m.operatorId)?.state === 'available' && (skill === '' || m.skills.includes(skill)));
+  return free && (await ctx.queues.length(queue.id)) === 0;
+}
+
+async function startRingFirst(ctx: CallContext, a: Arrival, queue: Queue, skill: string): Promise<void> {
+  const priority = ctx.settings.callerPriority(a.caller.number);
+  const caller = { arrival: a, number: a.caller.number, name: a.caller.name, dialled: a.dialled, leg: a.leg, arrivedAt: a.arrivedAt, priority, skill };
+  const call = new QueueCall(ctx, a.callId, queue, caller, a.recorder, a.log);
+  ctx.calls.add(call);
+  a.log.info({ queue: queue.number }, 'operator free: ringing before the caller is answered');
+  try {
+    await call.enter();
+  } catch (err) {
+    a.log.warn({ err: (err as Error).message }, 'cannot queue the caller');
     call.hangup('cannot queue the caller: live state unavailable');
   }
 }

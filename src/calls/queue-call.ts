@@ -10,13 +10,13 @@ import type { Logger } from '../log.js';
 import { HoldMusic } from '../media/hold.js';
 import type { MediaMode, Queue } from '../provisioning/types.js';
 import type { ActiveCall, CallContext } from './context.js';
-import { hangUpDialog } from './arrival.js';
+import { hangUpDialog, type Arrival } from './arrival.js';
 import { Conversation } from './conversation.js';
 import { greets, type GreetingStep } from './greeting.js';
 import { COMPLETED_ELSEWHERE, OperatorRing, type RingMedia } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
 import { releaseEndpoint } from '../media/endpoint.js';
-import { isConnected } from '../media/answer.js';
+import { answerOntoMedia, CallerGone, isConnected, type AnsweredCall } from '../media/answer.js';
 import { takeCallerMessage } from '../messages/caller-message.js';
 import { runCallbackMenu, type RunningMenu } from '../callback/menu.js';
 import type { MenuOutcome } from '../callback/menu-machine.js';
@@ -26,6 +26,9 @@ const RETRY_SAME_OPERATORS_MS = 2_000;
 // Overflow from queue to queue stops after this many hops (a loop in the configuration).
 const MAX_QUEUE_HOPS = 5;
 const BUSY_PROMPT_MAX_MS = 15_000;
+// A caller rung through first waits this long, unanswered, for the dispatcher to match the free
+// operator seen on arrival; if another caller took them meanwhile, the caller is answered to wait.
+const RING_FIRST_WAIT_MS = 300;
 
 export interface AnsweredCaller {
   dialog: Srf.Dialog;
@@ -46,6 +49,20 @@ export interface AnsweredCaller {
    * leg), which cannot talk phone to phone: the call stays anchored whatever the queue's mode.
    */
   mediaServerLeg?: boolean;
+}
+
+/**
+ * A caller not answered yet ("ring first": a direct queue with an operator free on arrival). The
+ * operator's phones are offered the caller's own SDP and the caller is answered with the phone's
+ * answer, so the media server never sees the call; a caller who has to wait after all is answered
+ * onto the media server then, and waits as any other.
+ */
+export type UnansweredCaller = Omit<AnsweredCaller, 'dialog' | 'endpoint'> & { arrival: Arrival };
+
+/** The caller's answered line; ring first answers with the operator's media, without an endpoint. */
+interface CallerLine {
+  dialog: Srf.Dialog;
+  endpoint: Mrf.Endpoint | undefined;
 }
 
 /** How the call's media goes: a leg of the media server's own stays on it in any queue. */
@@ -79,6 +96,17 @@ export class QueueCall implements ActiveCall {
   private score: number;
   /** What the caller waits for in the current queue; the skill wait runs from entering it. */
   private need: Pick<Need, 'skill' | 'widenAt'>;
+  /** Who the caller is; their line is `line` once answered. */
+  private readonly caller: Omit<AnsweredCaller, 'dialog' | 'endpoint'>;
+  private line: CallerLine | undefined;
+  /** Ring first: the caller's INVITE, until they are answered one way or the other. */
+  private early: Arrival | undefined;
+  private ringFirstTimer: NodeJS.Timeout | undefined;
+  /** Ring first: the caller being answered onto the media server to wait (not offered meanwhile). */
+  private waitAnswer: Promise<boolean> | undefined;
+  /** Ring first: the caller's answer with the first answering phone's media, once under way. */
+  private earlyAnswer: Promise<void> | undefined;
+  private ringbackSent = false;
   private resolveDone!: () => void;
   readonly done = new Promise<void>((resolve) => {
     this.resolveDone = resolve;
@@ -88,7 +116,7 @@ export class QueueCall implements ActiveCall {
     private readonly ctx: CallContext,
     readonly callId: string,
     private queue: Queue,
-    private readonly caller: AnsweredCaller,
+    caller: AnsweredCaller | UnansweredCaller,
     private readonly recorder: CallRecorder,
     private readonly log: Logger,
   ) {
@@ -96,8 +124,29 @@ export class QueueCall implements ActiveCall {
     this.score = waitingScore(caller.priority, caller.arrivedAt);
     this.need = { skill: caller.skill, widenAt: 0 };
     recorder.waitsWith(caller.priority, caller.skill);
-    caller.dialog.on('destroy', () => this.callerGone());
-    caller.endpoint.on('dtmf', this.onDtmf);
+    if ('arrival' in caller) {
+      const { arrival, ...who } = caller;
+      this.caller = who;
+      this.early = arrival;
+      arrival.req.on('cancel', () => this.callerGone());
+    } else {
+      const { dialog, endpoint, ...who } = caller;
+      this.caller = who;
+      this.attach({ dialog, endpoint });
+    }
+  }
+
+  private attach(line: CallerLine): void {
+    this.line = line;
+    line.dialog.on('destroy', () => this.callerGone());
+    line.endpoint?.on('dtmf', this.onDtmf);
+  }
+
+  /** The caller on their media server endpoint: only they hear music, menus and prompts. */
+  private onMediaServer(): AnsweredCaller {
+    const line = this.line;
+    if (!line?.endpoint) throw new Error('the caller is not on the media server');
+    return { ...this.caller, dialog: line.dialog, endpoint: line.endpoint };
   }
 
   /**
@@ -117,7 +166,7 @@ export class QueueCall implements ActiveCall {
   }
 
   waiting(): WaitingCall | undefined {
-    return this.state.phase === 'waiting' && !this.menu ? this.waitingCall : undefined;
+    return this.state.phase === 'waiting' && !this.menu && !this.waitAnswer ? this.waitingCall : undefined;
   }
 
   held(): HeldOperator[] {
@@ -148,6 +197,62 @@ export class QueueCall implements ActiveCall {
       skill: this.caller.skill,
     });
     if (join) await this.joinQueue(at);
+    if (this.early) this.ringFirstTimer = setTimeout(() => void this.ringFirstMissed(), RING_FIRST_WAIT_MS);
+  }
+
+  /** Rung first, but no operator was matched in time: answered onto the media server to wait. */
+  private async ringFirstMissed(): Promise<void> {
+    if (!this.early || this.state.phase !== 'waiting') return;
+    this.log.info('no operator matched at once: the caller is answered to wait');
+    if (!(await this.answerToWait())) return;
+    this.startHoldMusic();
+    this.ctx.dispatcher.kick(this.queue.id);
+  }
+
+  /**
+   * Answers a caller rung first onto the media server (they must wait, hear a prompt or leave a
+   * message after all). False when the call ended instead: the caller hung up, or the media server
+   * failed (503, and the call is ended here).
+   */
+  private answerToWait(): Promise<boolean> {
+    if (!this.early) return Promise.resolve(!this.finished);
+    this.waitAnswer ??= this.answerOntoMediaServer(this.early).finally(() => {
+      this.waitAnswer = undefined;
+    });
+    return this.waitAnswer;
+  }
+
+  private async answerOntoMediaServer(early: Arrival): Promise<boolean> {
+    const ms = early.pickMedia();
+    let answered: AnsweredCall;
+    try {
+      if (!ms) throw new Error('no media server');
+      answered = await answerOntoMedia(this.ctx.srf, ms, early.req, early.res);
+      this.early = undefined;
+    } catch (err) {
+      // A caller who hung up is ended by the CANCEL (callerGone) already.
+      if (err instanceof CallerGone) return false;
+      this.log.warn({ err: (err as Error).message }, 'cannot answer the caller onto the media server');
+      if (!early.res.finalResponseSent) early.res.send(503);
+      // Leaving the queue has ended the machine already: nothing else would finish the call.
+      if (this.state.phase === 'ended') void this.finish('system', 'media server failed');
+      else this.hangup('media server failed');
+      return false;
+    }
+    if (this.finished) {
+      // Ended (a CANCEL that crossed the 200 OK, a hang-up) while being answered.
+      hangUpDialog(answered.dialog);
+      await releaseEndpoint(answered.endpoint);
+      return false;
+    }
+    this.caller.leg.answered(Date.now());
+    this.attach(answered);
+    // drachtio-srf makes the dialog on sending 200 OK: a BYE right behind the ACK can end it first.
+    if (!isConnected(answered.dialog)) {
+      this.callerGone();
+      return false;
+    }
+    return true;
   }
 
   /** The queue cannot take the caller (full, or nobody logged in): straight to its overflow. */
@@ -174,10 +279,13 @@ export class QueueCall implements ActiveCall {
     this.ctx.dispatcher.kick(queue.id);
   }
 
+  /** Music and announcements for a caller on the media server; one rung first hears ringback instead. */
   private startHoldMusic(): void {
     this.hold?.stop();
+    const endpoint = this.line?.endpoint;
+    if (!endpoint) return;
     const queue = this.queue;
-    this.hold = new HoldMusic(this.caller.endpoint, queue.holdMusic, this.log, {
+    this.hold = new HoldMusic(endpoint, queue.holdMusic, this.log, {
       intervalS: queue.announceIntervalS,
       play: async (endpoint) => {
         const position = await this.ctx.queues.position(queue.id, this.callId);
@@ -195,6 +303,8 @@ export class QueueCall implements ActiveCall {
    */
   async moveToQueue(target: Queue): Promise<boolean> {
     if (this.state.phase !== 'waiting' || target.id === this.queue.id) return false;
+    // The target queue may greet or be anchored: a caller rung first waits on the media server there.
+    if (!(await this.answerToWait()) || this.state.phase !== 'waiting') return false;
     if (!(await this.ctx.queues.moveToQueue(this.queue.id, target.id, this.callId))) return false;
     this.queue = target;
     this.waitingCall.queueId = target.id;
@@ -234,7 +344,7 @@ export class QueueCall implements ActiveCall {
     if (this.menu || this.state.phase !== 'waiting' || this.queue.callbackKey !== digit) return;
     this.log.info('caller asks for a callback');
     this.hold?.stop();
-    const menu = runCallbackMenu(this.caller.endpoint, this.caller.number, this.ctx.prompts, this.log);
+    const menu = runCallbackMenu(this.onMediaServer().endpoint, this.caller.number, this.ctx.prompts, this.log);
     this.menu = menu;
     void menu.outcome
       .then((outcome) => (this.menu === menu ? this.menuOver(outcome) : undefined))
@@ -256,9 +366,10 @@ export class QueueCall implements ActiveCall {
     clearTimeout(this.maxWaitTimer);
     this.recorder.callbackRequested(at, { callbackId: entry.id, number: entry.number, how: entry.how });
     this.log.info({ callbackId: entry.id, number: entry.number, how: entry.how }, 'callback requested; the caller\'s place is kept');
-    await this.caller.endpoint.play(this.ctx.prompts.file('callback-accepted')).catch(() => undefined);
-    const by = isConnected(this.caller.dialog) ? 'system' : 'caller';
-    hangUpDialog(this.caller.dialog);
+    const caller = this.onMediaServer();
+    await caller.endpoint.play(this.ctx.prompts.file('callback-accepted')).catch(() => undefined);
+    const by = isConnected(caller.dialog) ? 'system' : 'caller';
+    hangUpDialog(caller.dialog);
     await this.finish(by, 'callback requested');
   }
 
@@ -321,6 +432,11 @@ export class QueueCall implements ActiveCall {
       case 'requeue':
         for (const id of e.tried) this.waitingCall.tried.add(id);
         this.waitingCall.retryAt = now + RETRY_SAME_OPERATORS_MS;
+        // Rung first and nobody took the call: from now on the caller waits on the media server.
+        if (this.early) {
+          if (!(await this.answerToWait())) return;
+          this.startHoldMusic();
+        }
         await this.ctx.queues.enqueue(this.queue.id, this.callId, this.score, this.need);
         this.ctx.dispatcher.kick(this.queue.id);
         return;
@@ -328,8 +444,7 @@ export class QueueCall implements ActiveCall {
         await this.ctx.queues.dequeue(this.queue.id, this.callId);
         return;
       case 'hangup-caller':
-        hangUpDialog(this.caller.dialog);
-        return;
+        return this.hangUpCaller();
       case 'leave-queue':
         return this.leaveQueue(e.reason);
       case 'take-message':
@@ -354,8 +469,7 @@ export class QueueCall implements ActiveCall {
 
   private async ring(operatorId: number): Promise<void> {
     const operator = this.ctx.settings.operator(operatorId);
-    // The operator's leg must be on the caller's media server for the two to be bridged.
-    const ms = this.caller.endpoint.mediaserver;
+    const media = this.ringMedia();
     const startedAt = Date.now();
     const leg = this.recorder.leg('operator', 'outbound', '', operator?.username ?? String(operatorId), startedAt, operatorId);
     const entry: OperatorLeg = { leg };
@@ -365,12 +479,13 @@ export class QueueCall implements ActiveCall {
       entry.leg.end(Date.now(), null, status, reason);
       this.step({ type: 'operator-failed', operatorId, status, at: Date.now() });
     };
-    if (!operator || !ms) return fail(503, operator ? 'no media server' : 'operator deleted');
+    if (!operator || !media) return fail(503, operator ? 'no media server' : 'operator deleted');
     const contacts = (await this.ctx.registrar.contacts(operator.username)).map((b) => b.contact);
+    this.ringback();
     entry.timer = setTimeout(() => this.step({ type: 'ring-timeout', operatorId, at: Date.now() }), this.queue.ringTimeoutS * 1000);
     entry.ring = new OperatorRing<RingMedia>(
       this.ctx.srf,
-      this.ringMedia(ms),
+      media,
       {
         contacts,
         username: operator.username,
@@ -385,7 +500,9 @@ export class QueueCall implements ActiveCall {
           entry.dialog = dialog;
           entry.endpoint = endpoint;
           entry.leg.answered(Date.now());
-          this.step({ type: 'operator-answered', operatorId, at: Date.now(), greet: greets(this.queue, this.caller.operatorNote) });
+          const answered = (): void => this.step({ type: 'operator-answered', operatorId, at: Date.now(), greet: greets(this.queue, this.caller.operatorNote) });
+          if (!this.early && !this.earlyAnswer) return answered();
+          void this.answerCallerWith(dialog).then(answered);
         },
         failed: fail,
       },
@@ -396,12 +513,51 @@ export class QueueCall implements ActiveCall {
 
   /**
    * A direct queue offers the operator's phones the caller's own description: the phone answers
-   * with its media and the Conversation re-INVITEs the caller towards it. A greeting needs both
-   * on the media server first, so a greeting queue rings from an endpoint as an anchored one does.
+   * with its media and the caller is answered with it (rung first) or re-INVITEd towards it by the
+   * Conversation. A greeting needs both on the media server first, so a greeting queue rings from
+   * an endpoint as an anchored one does. Undefined: no media server to ring from.
    */
-  private ringMedia(ms: Mrf.MediaServer): RingMedia {
-    if (callMediaMode(this.queue, this.caller) !== 'direct' || greets(this.queue, this.caller.operatorNote)) return ms;
-    return { offer: this.caller.dialog.remote.sdp };
+  private ringMedia(): RingMedia | undefined {
+    if (this.early) return { offer: this.early.req.body };
+    const line = this.line;
+    if (callMediaMode(this.queue, this.caller) !== 'direct' || greets(this.queue, this.caller.operatorNote)) return line?.endpoint?.mediaserver;
+    return line ? { offer: line.dialog.remote.sdp } : undefined;
+  }
+
+  /** A caller rung first hears their own phone's ringback while the operator's rings. */
+  private ringback(): void {
+    const res = this.early?.res;
+    if (!res || this.ringbackSent || res.finalResponseSent) return;
+    this.ringbackSent = true;
+    res.send(180);
+  }
+
+  /**
+   * Ring first: the caller is answered with the description of the first operator phone to
+   * answer. A phone that answers meanwhile waits for that answer, after which the machine finds
+   * the call taken and hangs it up.
+   */
+  private answerCallerWith(operatorDialog: Srf.Dialog): Promise<void> {
+    if (this.early) this.earlyAnswer ??= this.answerEarly(this.early, operatorDialog.remote.sdp);
+    return this.earlyAnswer ?? Promise.resolve();
+  }
+
+  private async answerEarly(early: Arrival, sdp: string): Promise<void> {
+    let dialog: Srf.Dialog;
+    try {
+      dialog = await this.ctx.srf.createUAS(early.req, early.res, { localSdp: sdp });
+    } catch (err) {
+      // A CANCEL has ended the call already; anything else ends it here (503 to the INVITE).
+      this.log.warn({ err: (err as Error).message }, 'cannot answer the caller with the operator\'s media');
+      this.hangup('caller could not be answered');
+      return;
+    }
+    this.early = undefined;
+    if (this.finished) return hangUpDialog(dialog);
+    this.caller.leg.answered(Date.now());
+    this.attach({ dialog, endpoint: undefined });
+    // drachtio-srf makes the dialog on sending 200 OK: a BYE right behind the ACK can end it first.
+    if (!isConnected(dialog)) this.callerGone();
   }
 
   private cancelRing(operatorId: number, answeredElsewhere: boolean): void {
@@ -423,8 +579,16 @@ export class QueueCall implements ActiveCall {
 
   private async bridge(operatorId: number): Promise<void> {
     const entry = this.legs.get(operatorId);
-    if (!entry?.endpoint) return;
-    await this.caller.endpoint.bridge(entry.endpoint);
+    const caller = this.line?.endpoint;
+    if (!entry?.endpoint || !caller) return;
+    await caller.bridge(entry.endpoint);
+  }
+
+  /** Ends the caller's side: BYE once answered, 503 to the INVITE of a caller rung first. */
+  private hangUpCaller(): void {
+    if (this.line) return hangUpDialog(this.line.dialog);
+    const res = this.early?.res;
+    if (res && !res.finalResponseSent) res.send(503);
   }
 
   /** Caller and operator talk: a Conversation takes the call over, this object is done. */
@@ -432,11 +596,12 @@ export class QueueCall implements ActiveCall {
     const entry = this.legs.get(operatorId);
     const operator = this.ctx.settings.operator(operatorId);
     clearTimeout(this.maxWaitTimer);
-    if (!entry?.dialog || !operator) {
+    const line = this.line;
+    if (!entry?.dialog || !operator || !line) {
       // The operator's leg or record vanished as they answered: nothing to talk on.
       this.log.warn({ operatorId }, 'operator leg gone at the answer; ending the call');
       if (entry?.dialog) hangUpDialog(entry.dialog);
-      hangUpDialog(this.caller.dialog);
+      this.hangUpCaller();
       void this.finish('system', 'operator leg lost at the answer');
       return;
     }
@@ -447,13 +612,15 @@ export class QueueCall implements ActiveCall {
       callId: this.callId,
       log: this.log,
       recorder: this.recorder,
-      caller: this.caller,
+      caller: { ...this.caller, dialog: line.dialog, endpoint: line.endpoint },
       operator: { operator, dialog: entry.dialog, endpoint: entry.endpoint, leg: entry.leg },
       queue: this.queue,
     });
   }
 
   private async leaveQueue(reason: LeaveReason, record = true): Promise<void> {
+    // A caller rung first is answered to hear the next queue's music or the busy announcement.
+    if (!(await this.answerToWait())) return;
     const now = Date.now();
     const q = this.queue;
     const next = q.overflowAction === 'queue' ? this.ctx.settings.queueByNumber(q.overflowTarget ?? '') : this.overflowQueueByRoute(q);
@@ -478,14 +645,15 @@ export class QueueCall implements ActiveCall {
    * service, as Asterisk's EXITWITHKEY), asked for the extension, recorded, hung up.
    */
   private async takeMessage(): Promise<void> {
-    this.caller.endpoint.off('dtmf', this.onDtmf);
+    const caller = this.onMediaServer();
+    caller.endpoint.off('dtmf', this.onDtmf);
     this.recorder.leaveQueue('exit-overflow', Date.now(), { key: this.queue.messageKey, to: 'voice-message' });
     this.log.info({ queue: this.queue.number }, 'caller leaves the queue to leave a voice message');
-    const reason = await takeCallerMessage(this.caller, { number: this.caller.number, name: this.caller.name, callId: this.callId }, this.ctx.messages).catch(
+    const reason = await takeCallerMessage(caller, { number: caller.number, name: caller.name, callId: this.callId }, this.ctx.messages).catch(
       (err: Error) => `voice message failed: ${err.message}`,
     );
-    const by = isConnected(this.caller.dialog) ? 'system' : 'caller';
-    hangUpDialog(this.caller.dialog);
+    const by = isConnected(caller.dialog) ? 'system' : 'caller';
+    hangUpDialog(caller.dialog);
     await this.finish(by, reason);
   }
 
@@ -498,9 +666,10 @@ export class QueueCall implements ActiveCall {
 
   private async busyAndHangUp(): Promise<void> {
     this.hold?.stop();
-    const played = this.caller.endpoint.play(this.ctx.prompts.file('busy')).catch(() => undefined);
+    const caller = this.onMediaServer();
+    const played = caller.endpoint.play(this.ctx.prompts.file('busy')).catch(() => undefined);
     await Promise.race([played, new Promise((r) => setTimeout(r, BUSY_PROMPT_MAX_MS))]);
-    hangUpDialog(this.caller.dialog);
+    hangUpDialog(caller.dialog);
   }
 
   private async finish(hangupBy: 'caller' | 'operator' | 'system', reason: string): Promise<void> {
@@ -509,13 +678,15 @@ export class QueueCall implements ActiveCall {
     const at = Date.now();
     this.hold?.stop();
     clearTimeout(this.maxWaitTimer);
-    this.caller.endpoint.off('dtmf', this.onDtmf);
+    clearTimeout(this.ringFirstTimer);
+    this.line?.endpoint?.off('dtmf', this.onDtmf);
     for (const [operatorId, entry] of this.legs) {
       clearTimeout(entry.timer);
       if (entry.dialog) await this.dropLeg(operatorId, hangupBy === 'caller' ? 'caller' : 'system', 200, reason);
     }
-    this.caller.leg.end(at, hangupBy, 200, reason);
-    await releaseEndpoint(this.caller.endpoint);
+    // Never answered (rung first): the caller cancelled (487) or was refused (503).
+    this.caller.leg.end(at, hangupBy, this.line ? 200 : hangupBy === 'caller' ? 487 : 503, reason);
+    await releaseEndpoint(this.line?.endpoint);
     this.recorder.end({ at, hangupBy });
     await this.ctx.queues.removeCall(this.callId, this.queue.id).catch(() => undefined);
     this.log.info({ hangupBy, reason }, 'call ended');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callers, mediaChannels, operatorPhone, rowsWhenThere, startCallBench, testMediaMode, until, type CallBench, type Phone } from '../support/call-bench.js';
-import { describeRun, requestsOf } from '../support/sipp.js';
+import { describeRun, requestsOf, responsesOf } from '../support/sipp.js';
 
 /**
  * One caller, one queue, one operator, over real SIP through both benches: the basic path of
@@ -32,7 +32,7 @@ describe('a call through a queue to an operator', () => {
 
     const call = callers(bench, 'caller.xml', '8000', { calls: 1 });
     // While they talk, anchored: the media server has the two legs bridged; direct: it has
-    // none, the caller's endpoint (music while waiting) released after the caller's re-INVITE.
+    // none (the operator was free, so the caller was answered with the operator's media).
     const standIn = bench.freeswitch.standIn;
     if (standIn && testMediaMode() === 'anchored') {
       const bridged = await until('caller and operator bridged', async () => standIn.model.channels().find((c) => standIn.model.bridgedWith(c.uuid) !== undefined), 10_000);
@@ -54,15 +54,19 @@ describe('a call through a queue to an operator', () => {
     expect(operator.passed, describeRun(operator)).toBe(true);
 
     const [invite] = requestsOf(operator, 'received', 'INVITE');
-    // Direct: the operator's phone is offered the caller's own media, and the caller is
-    // re-INVITEd towards the operator's.
+    // Direct, operator free: the operator's phone is offered the caller's own media before the
+    // caller is answered, and the caller is answered with the operator's (ringback meanwhile): the
+    // media server never has the call, so no re-INVITE moves anyone.
     const reinvites = requestsOf(caller, 'received', 'INVITE');
+    const [answer] = responsesOf(caller, 'received', 200, 'INVITE');
+    expect(reinvites).toHaveLength(0);
     if (testMediaMode() === 'direct') {
       expect(invite?.body).toContain('o=caller 53655765 2353687637');
-      expect(reinvites).toHaveLength(1);
+      expect(answer?.body).toContain('o=operator 53655765 2353687637');
+      expect(responsesOf(caller, 'received', 180, 'INVITE').length).toBeGreaterThanOrEqual(1);
     } else {
       expect(invite?.body).not.toContain('o=caller');
-      expect(reinvites).toHaveLength(0);
+      expect(answer?.body).not.toContain('o=operator');
     }
     expect(invite?.get('From')).toMatch(/^"Front desk: Guest 1" <sip:20001@/);
     expect(invite?.get('X-Queue')).toBe('Front desk');
