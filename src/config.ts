@@ -63,6 +63,11 @@ export interface Config {
    * that are neither an extension nor an operator. Unset: the switchboard calls only its own phones.
    */
   outboundGateway: HostPort | undefined;
+  /**
+   * Ring first (direct queues, an operator free on arrival): how long the caller hears ringback,
+   * unanswered, before being answered onto the media server while the phone keeps ringing; 0: off.
+   */
+  ringFirstMaxS: number;
   /** Admission control of new calls (src/sip/admission.ts), and how a refusal looks. */
   admission: AdmissionLimits & {
     /** Retry-After on the 503 of a call refused over capacity. */
@@ -410,6 +415,7 @@ export function loadConfig(env: Env): Config {
     numberChangeInterceptDays: r.integer('NUMBER_CHANGE_INTERCEPT_DAYS', 90, 1, 3650),
     campOnTimeoutS: r.integer('CAMP_ON_TIMEOUT_SECONDS', DEFAULT_CAMP_ON_TIMEOUT_S, 0, 3600),
     outboundGateway: parseOutboundGateway(r),
+    ringFirstMaxS: r.integer('RING_FIRST_MAX_SECONDS', 5, 0, 300),
     admission: parseAdmission(r),
     messages: {
       dir: parseMessagesDir(r),

@@ -213,7 +213,7 @@ async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue, route:
  * hears early media from the media server (an intercept).
  */
 async function ringsFirst(ctx: CallContext, a: Arrival, queue: Queue, routeSkill: string | null): Promise<boolean> {
-  if (queue.mediaMode !== 'direct' || greets(queue) || a.hasEarlyMedia() || queue.maxLength === 0) return false;
+  if (ctx.config.ringFirstMaxS === 0 || queue.mediaMode !== 'direct' || greets(queue) || a.hasEarlyMedia() || queue.maxLength === 0) return false;
   if (routeSkill === null && queue.skillMenu) return false;
   const skill = routeSkill ?? '';
   const free = ctx.settings.members(queue.id).some((m) => ctx.statuses.get(m.operatorId)?.state === 'available' && (skill === '' || m.skills.includes(skill)));

@@ -215,7 +215,7 @@ export class QueueCall implements ActiveCall {
    * failed (503, and the call is ended here).
    */
   private answerToWait(): Promise<boolean> {
-    if (!this.early) return Promise.resolve(!this.finished);
+    if (!this.early || this.earlyAnswer) return Promise.resolve(!this.finished && this.line?.endpoint !== undefined);
     this.waitAnswer ??= this.answerOntoMediaServer(this.early).finally(() => {
       this.waitAnswer = undefined;
     });
@@ -501,8 +501,8 @@ export class QueueCall implements ActiveCall {
           entry.endpoint = endpoint;
           entry.leg.answered(Date.now());
           const answered = (): void => this.step({ type: 'operator-answered', operatorId, at: Date.now(), greet: greets(this.queue, this.caller.operatorNote) });
-          if (!this.early && !this.earlyAnswer) return answered();
-          void this.answerCallerWith(dialog).then(answered);
+          if (!this.early && !this.earlyAnswer && !this.waitAnswer) return answered();
+          void this.answerCallerFor(dialog).then(answered);
         },
         failed: fail,
       },
@@ -524,22 +524,36 @@ export class QueueCall implements ActiveCall {
     return line ? { offer: line.dialog.remote.sdp } : undefined;
   }
 
-  /** A caller rung first hears their own phone's ringback while the operator's rings. */
+  /**
+   * A caller rung first hears their own phone's ringback while the operator's rings, for
+   * RING_FIRST_MAX_SECONDS at most: then they are answered onto the media server (music) while
+   * the phone keeps ringing, and re-INVITEd towards it once it answers, as any direct call.
+   */
   private ringback(): void {
     const res = this.early?.res;
     if (!res || this.ringbackSent || res.finalResponseSent) return;
     this.ringbackSent = true;
     res.send(180);
+    clearTimeout(this.ringFirstTimer);
+    this.ringFirstTimer = setTimeout(() => void this.ringFirstTooLong(), this.ctx.config.ringFirstMaxS * 1000);
+  }
+
+  private async ringFirstTooLong(): Promise<void> {
+    if (!this.early || this.earlyAnswer || this.state.phase !== 'offering') return;
+    this.log.info('the operator has not answered yet: the caller is answered to hear music meanwhile');
+    if (await this.answerToWait()) this.startHoldMusic();
   }
 
   /**
-   * Ring first: the caller is answered with the description of the first operator phone to
-   * answer. A phone that answers meanwhile waits for that answer, after which the machine finds
-   * the call taken and hangs it up.
+   * An operator's phone answered a call rung first: the caller is answered with the description
+   * of the first phone to answer, unless being answered onto the media server already (then the
+   * Conversation re-INVITEs them). A phone that answers meanwhile waits for that, after which the
+   * machine finds the call taken and hangs it up.
    */
-  private answerCallerWith(operatorDialog: Srf.Dialog): Promise<void> {
-    if (this.early) this.earlyAnswer ??= this.answerEarly(this.early, operatorDialog.remote.sdp);
-    return this.earlyAnswer ?? Promise.resolve();
+  private async answerCallerFor(operatorDialog: Srf.Dialog): Promise<void> {
+    if (this.waitAnswer) await this.waitAnswer;
+    else if (this.early) this.earlyAnswer ??= this.answerEarly(this.early, operatorDialog.remote.sdp);
+    await this.earlyAnswer;
   }
 
   private async answerEarly(early: Arrival, sdp: string): Promise<void> {
