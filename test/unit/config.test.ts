@@ -54,6 +54,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, OUTBOUND_GATEWAY: '10.0.0.5:5080' }).outboundGateway).toEqual({ host: '10.0.0.5', port: 5080 });
   });
 
+  it('reads how long a caller rung first hears ringback: 5 s by default, 0 turns it off', () => {
+    expect(loadConfig(valid).ringFirstMaxS).toBe(5);
+    expect(loadConfig({ ...valid, RING_FIRST_MAX_SECONDS: '0' }).ringFirstMaxS).toBe(0);
+    expect(problems({ ...valid, RING_FIRST_MAX_SECONDS: '-1' })).toEqual(['RING_FIRST_MAX_SECONDS must be between 0 and 300, got -1']);
+  });
+
   it('reads the wake-up defaults, and values from the environment', () => {
     expect(loadConfig(valid).wakeup).toEqual({ retries: 2, retryIntervalS: 300, ringTimeoutS: 30, graceS: 600, escalationQueue: undefined });
     const env = { ...valid, WAKEUP_RETRIES: '0', WAKEUP_RETRY_INTERVAL_SECONDS: '60', WAKEUP_RING_TIMEOUT_SECONDS: '20', WAKEUP_GRACE_SECONDS: '0', WAKEUP_ESCALATION_QUEUE: '100' };
