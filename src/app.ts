@@ -128,7 +128,7 @@ export async function startSwitchboard(config: Config, log: Logger): Promise<Swi
 
     const keys = new RedisKeys(config.redisPrefix);
     const outbox = new Outbox(redis, keys, log);
-    const writer = new RecordWriter({ redis, keys, pool, instanceId: config.instanceId, log });
+    const writer = new RecordWriter({ redis, keys, pool, instanceId: config.instanceId, log, gatherMs: config.recordsGatherMs });
     writer.start();
     // Stopping, the last calls' records go to Redis first, and this writer stores what it can
     // before it stops; anything left is stored by another instance or after the next start.
@@ -266,7 +266,9 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   const queuesWithCallers = (): Set<number> => new Set([...calls.all().flatMap((c) => (c.waiting() ? [c.waiting()?.queueId as number] : [])), ...callbacks.queues()]);
   statuses.on('changed', (s: { state: string; operatorId: number }, prev?: { state: string }) => {
     if (s.state !== 'available' || prev?.state === 'available') return;
-    for (const q of settings.queuesOf(s.operatorId)) dispatcher.kick(q);
+    // Only queues this instance has callers in: the dispatcher offers no one else's.
+    const waitingIn = queuesWithCallers();
+    for (const q of settings.queuesOf(s.operatorId)) if (waitingIn.has(q)) dispatcher.kick(q);
   });
   bus.onEvent('queue', (e) => {
     if (queuesWithCallers().has(Number(e.queueId))) dispatcher.kick(Number(e.queueId));

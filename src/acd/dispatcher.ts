@@ -109,6 +109,9 @@ export class Dispatcher {
       if (reserved.length === 0) return;
       if (queue.strategy === 'round-robin') await this.d.redis.set(cursorKey, String(reserved[0]?.operatorId));
       this.d.offer(offer.callId, reserved);
+      // No other caller of ours was waiting: a caller who comes later kicks the dispatcher anew,
+      // so reading the queue again now would find nothing to do.
+      if (!waiting.some((w) => w.callId !== offer.callId && this.d.waitingCall(w.callId))) return;
     }
     this.dirty.add(queueId);
   }

@@ -21,17 +21,24 @@ local key = KEYS[1]
 local from = cjson.decode(ARGV[1])
 local callId = ARGV[2]
 local changes = cjson.decode(ARGV[3])
-local state = redis.call('HGET', key, 'state') or 'logged-out'
-local current = redis.call('HGET', key, 'callId') or ''
+local cur = redis.call('HMGET', key, 'state', 'callId', 'since')
+local state = cur[1] or 'logged-out'
+local current = cur[2] or ''
 local ok = false
 for _, s in ipairs(from) do if s == state then ok = true end end
 if not ok or (callId ~= '' and callId ~= current) then return {0, state, current} end
-local since = redis.call('HGET', key, 'since') or ''
-if redis.call('EXISTS', key) == 0 then
-  local defaults = cjson.decode(ARGV[6])
-  for k, v in pairs(defaults) do redis.call('HSET', key, k, tostring(v)) end
+local since = cur[3] or ''
+local fields = {}
+if not cur[1] and redis.call('EXISTS', key) == 0 then
+  for k, v in pairs(cjson.decode(ARGV[6])) do fields[k] = tostring(v) end
 end
-for k, v in pairs(changes) do redis.call('HSET', key, k, tostring(v)) end
+for k, v in pairs(changes) do fields[k] = tostring(v) end
+local flat = {}
+for k, v in pairs(fields) do
+  table.insert(flat, k)
+  table.insert(flat, v)
+end
+if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
 redis.call('SADD', KEYS[2], ARGV[4])
 local all = redis.call('HGETALL', key)
 local status = {}
@@ -79,18 +86,24 @@ if rank > 0 then
 end
 local taken = {}
 local count = 0
+local flat = {}
+for k, v in pairs(changes) do
+  table.insert(flat, k)
+  table.insert(flat, tostring(v))
+end
 for i = 3, n + 2 do
   if count >= width then break end
   local key = KEYS[i]
   local camp = KEYS[i + n]
-  local free = redis.call('HGET', key, 'state') == from
-  if camp ~= nil and redis.call('ZCOUNT', camp, campNow, '+inf') > 0 then free = false end
+  local cur = redis.call('HMGET', key, 'state', 'since')
+  local free = cur[1] == from
+  if free and camp ~= nil and redis.call('ZCOUNT', camp, campNow, '+inf') > 0 then free = false end
   for _, skill in ipairs(skills[i - 2] or {}) do
     if held[skill] then free = false end
   end
   if free then
-    local since = redis.call('HGET', key, 'since') or '0'
-    for k, v in pairs(changes) do redis.call('HSET', key, k, tostring(v)) end
+    local since = cur[2] or '0'
+    if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
     local all = redis.call('HGETALL', key)
     local status = {}
     for j = 1, #all, 2 do status[all[j]] = all[j + 1] end

@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { Need } from './skill-match.js';
@@ -165,9 +166,25 @@ export class QueueStore {
    */
   async enqueue(queueId: number, callId: string, score: number, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<number> {
     this.remember(callId, { queueId, score, state: 'waiting' });
+    const tx = this.redis.multi().hset(this.keys.call(callId), { queueId: String(queueId), score: String(score), state: 'waiting' });
+    return this.joinQueue(tx, 1, queueId, callId, score, need);
+  }
+
+  /**
+   * saveCall and enqueue in one transaction, for a caller who joins the queue on arrival: one
+   * round trip instead of two, and the call's hash written once. Returns the caller's position.
+   */
+  async saveAndEnqueue(call: LiveCall & { queueId: number; score: number }, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<number> {
+    const waiting: LiveCall = { ...call, state: 'waiting' };
+    this.own.set(call.callId, waiting);
+    const tx = this.redis.multi().hset(this.keys.call(call.callId), toHash(waiting)).sadd(this.keys.liveCalls(), call.callId);
+    return this.joinQueue(tx, 2, call.queueId, call.callId, call.score, need);
+  }
+
+  /** Adds the queue's part to a transaction holding `before` commands, runs it, returns the position. */
+  private async joinQueue(tx: ChainableCommander, before: number, queueId: number, callId: string, score: number, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<number> {
     const key = this.keys.queueWaiting(queueId);
     const needs = this.keys.queueNeeds(queueId);
-    const tx = this.redis.multi();
     if (need && need.skill !== '') {
       const encoded = encodeNeed(need);
       if (this.own.has(callId)) this.ownNeeds.set(callId, encoded);
@@ -176,13 +193,9 @@ export class QueueStore {
       this.ownNeeds.delete(callId);
       tx.hdel(needs, callId);
     }
-    const results = await tx
-      .zadd(key, score, callId)
-      .hset(this.keys.call(callId), { queueId: String(queueId), score: String(score), state: 'waiting' })
-      .zrank(key, callId)
-      .publish(this.keys.eventsChannel(), this.changed(queueId, 'entered'))
-      .exec();
-    return Number(results?.[3]?.[1] ?? 0) + 1;
+    const results = await tx.zadd(key, score, callId).zrank(key, callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'entered')).exec();
+    // after the `before` commands: the need, ZADD, then ZRANK
+    return Number(results?.[before + 2]?.[1] ?? 0) + 1;
   }
 
   /** Takes a caller off the queue; false if they were not waiting there. */
@@ -196,10 +209,14 @@ export class QueueStore {
     return Number(results?.[0]?.[1] ?? 0) === 1;
   }
 
-  /** The first `limit` waiting callers in serving order, with the skill each needs. */
+  /**
+   * The first `limit` waiting callers in serving order, with the skill each needs. Two reads in
+   * one round trip, not a transaction: a caller enters and leaves the list together with its
+   * need, so a caller listed without one has just left, and reserving it is refused in Redis.
+   */
   async waitingNeeds(queueId: number, limit: number): Promise<Need[]> {
     const results = await this.redis
-      .multi()
+      .pipeline()
       .zrange(this.keys.queueWaiting(queueId), '0', String(limit - 1))
       .hgetall(this.keys.queueNeeds(queueId))
       .exec();

@@ -303,6 +303,11 @@ export class Outbox {
    * copy a no-op.
    */
   private async write(batch: string[]): Promise<void> {
+    // One XADD is atomic by itself: a transaction around it would only add two commands.
+    if (batch.length === 1) {
+      await this.conn.xadd(this.stream, '*', RECORD_FIELD, batch[0] as string);
+      return;
+    }
     const multi = this.conn.multi();
     for (const json of batch) multi.xadd(this.stream, '*', RECORD_FIELD, json);
     const results = await multi.exec();

@@ -237,6 +237,27 @@ describe('QueueStore', () => {
     await queues.removeCall('live-1', 8);
     expect(await queues.getCall('live-1')).toBeUndefined();
   });
+
+  it('saves a call and queues it in one step, as saveCall then enqueue would', async () => {
+    const redis = await client();
+    const queues = new QueueStore(redis, keys);
+    const call = {
+      callId: 'joined', owner: 'i1', callerNumber: '556', callerName: 'Guest', dialledNumber: '8000', arrivedAt: 1,
+      state: 'routing' as const, queueId: 21, queuedAt: 2, priority: 0, score: waitingScore(0, 500), operatorId: null, answeredAt: null, skill: 'fr',
+    };
+    await queues.enqueue(21, 'ahead', waitingScore(0, 100));
+    expect(await queues.saveAndEnqueue(call, { skill: 'fr', widenAt: 7_000 })).toBe(2);
+    expect(await queues.getCall('joined')).toEqual({ ...call, state: 'waiting' });
+    expect((await queues.liveCalls()).map((c) => c.callId)).toContain('joined');
+    expect(await queues.waitingNeeds(21, 10)).toEqual([
+      { callId: 'ahead', skill: '', widenAt: 0 },
+      { callId: 'joined', skill: 'fr', widenAt: 7_000 },
+    ]);
+    // What the instance would write back after Redis lost its data.
+    expect(queues.savedCalls().find((c) => c.callId === 'joined')).toEqual({ ...call, state: 'waiting' });
+    await queues.removeCall('joined', 21);
+    expect(await queues.waitingNeeds(21, 10)).toEqual([{ callId: 'ahead', skill: '', widenAt: 0 }]);
+  });
 });
 
 describe('Sweeper', () => {

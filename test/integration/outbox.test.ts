@@ -270,6 +270,24 @@ describe('outbox and record writer (real Redis and PostgreSQL)', () => {
     expect(ids).toEqual(records.map(recordId));
   });
 
+  it('with gatherMs, records arriving one by one after a batch are stored together in the next', async () => {
+    const { outbox, writer } = setup();
+    const w = writer({ gatherMs: 1_000 });
+    w.start();
+    const [first, ...rest] = mixed(21);
+    outbox.push(first as HistoryRecord);
+    await waitFor('the first row', () => allStored([first as HistoryRecord]));
+    // One record every few ms, each handed to Redis on its own: without the pause each would be
+    // read and stored as a batch of its own.
+    for (const r of rest) {
+      outbox.push(r);
+      await outbox.flush();
+      await sleep(5);
+    }
+    await waitFor('every row', () => allStored(rest), 10_000);
+    expect(w.stats()).toMatchObject({ written: 21, batches: 2 });
+  });
+
   it('two writers draining one stream store each of 2,000 records exactly once', async () => {
     const { outbox, writer } = setup();
     const a = writer({ batchSize: 100 });

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     expect(c.redisPrefix).toBe('sb:');
     expect(c.trustedSources).toEqual([]);
     expect(c.shutdownGraceSeconds).toBe(30);
+    expect(c.recordsGatherMs).toBe(50);
     expect(c.campOnTimeoutS).toBe(60);
     expect(c.apiKeys).toEqual([
       { key: '0123456789abcdef0123', role: 'admin' },
@@ -106,6 +107,7 @@ describe('loadConfig', () => {
     ['API_KEYS', ',,', 'API_KEYS lists no key'],
     ['FREESWITCH_ESL', ',', 'FREESWITCH_ESL lists no server'],
     ['SHUTDOWN_GRACE_SECONDS', '-1', 'SHUTDOWN_GRACE_SECONDS must be between 0 and 3600, got -1'],
+    ['RECORDS_GATHER_MS', '5000', 'RECORDS_GATHER_MS must be between 0 and 1000, got 5000'],
     ['CAMP_ON_TIMEOUT_SECONDS', '1m', 'CAMP_ON_TIMEOUT_SECONDS must be a whole number, got "1m"'],
     ['OUTBOUND_GATEWAY', 'sip:gw@10.0.0.5', 'OUTBOUND_GATEWAY must be host or host:port of a SIP gateway, e.g. 10.0.0.5:5060, got "sip:gw@10.0.0.5"'],
     ['OUTBOUND_GATEWAY', '10.0.0.5:70000', 'OUTBOUND_GATEWAY must be host or host:port of a SIP gateway, e.g. 10.0.0.5:5060, got "10.0.0.5:70000"'],
