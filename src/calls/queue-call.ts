@@ -4,6 +4,7 @@ import type { WaitingCall } from '../acd/dispatcher.js';
 import type { AppliedTransition } from '../acd/operator-store.js';
 import type { HeldOperator } from '../acd/recovery-plan.js';
 import { waitingScore } from '../acd/queue-order.js';
+import type { LiveCall } from '../acd/queue-store.js';
 import type { Need } from '../acd/skill-match.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
@@ -180,7 +181,7 @@ export class QueueCall implements ActiveCall {
   /** Puts the answered caller in the queue: hold music, announcements, max wait, dispatch. */
   async enter(join = true): Promise<void> {
     const at = Date.now();
-    await this.ctx.queues.saveCall({
+    const call: LiveCall & { queueId: number; score: number } = {
       callId: this.callId,
       owner: this.ctx.instanceId,
       callerNumber: this.caller.number,
@@ -195,8 +196,10 @@ export class QueueCall implements ActiveCall {
       operatorId: null,
       answeredAt: null,
       skill: this.caller.skill,
-    });
-    if (join) await this.joinQueue(at);
+    };
+    // The live call and its place in the queue in one transaction.
+    if (join) await this.joinQueue(at, (need) => this.ctx.queues.saveAndEnqueue(call, need));
+    else await this.ctx.queues.saveCall(call);
     if (this.early) this.ringFirstTimer = setTimeout(() => void this.ringFirstMissed(), RING_FIRST_WAIT_MS);
   }
 
@@ -263,12 +266,15 @@ export class QueueCall implements ActiveCall {
     await this.leaveQueue(reason, false);
   }
 
-  private async joinQueue(at: number): Promise<void> {
+  private async joinQueue(
+    at: number,
+    enqueue = (need: Pick<Need, 'skill' | 'widenAt'>): Promise<number> => this.ctx.queues.enqueue(this.queue.id, this.callId, this.score, need),
+  ): Promise<void> {
     const queue = this.queue;
     this.waitingCall.queueId = queue.id;
     this.waitingCall.tried.clear();
     this.need = { skill: this.caller.skill, widenAt: at + queue.skillWaitS * 1000 };
-    const position = await this.ctx.queues.enqueue(queue.id, this.callId, this.score, this.need);
+    const position = await enqueue(this.need);
     this.recorder.enterQueue({ id: queue.id, number: queue.number }, position, at);
     this.log.info({ queue: queue.number, position, priority: this.caller.priority, skill: this.need.skill }, 'caller queued');
     this.startHoldMusic();
