@@ -83,6 +83,8 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
     log.info('caller hung up before the answer');
   };
   const answerOnto = async (ms: Mrf.MediaServer): Promise<AnsweredCall | undefined> => {
+    const overload = early ? undefined : ctx.admission.mediaRefusal();
+    if (overload) return void refuse(overload.status, overload.reason, overload.disposition, overload.headers);
     try {
       return await answerOntoMedia(ctx.srf, ms, req, res, takeEarlyMedia());
     } catch (err) {

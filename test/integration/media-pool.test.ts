@@ -65,19 +65,19 @@ describe('the media pool', () => {
   });
 
   it('reports each server\'s load from its heartbeats, and admission control follows it', async () => {
-    const control = new AdmissionControl({ maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: undefined, mediaMinIdleCpu: 20 });
-    const decide = (): boolean => control.decide({ now: Date.now(), callsInProgress: 0, needsMedia: true, media: pool.loads() }).admit;
+    const control = new AdmissionControl({ maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: undefined, mediaMinIdleCpu: 20, mediaMaxPending: 0 });
+    const decide = (): boolean => control.decideMedia(pool.loads()).admit;
     fs.sendHeartbeat();
     await until('a heartbeat', async () => (pool.loads()[0]?.maxSessions === 1200 ? true : undefined));
-    expect(pool.loads()).toEqual([{ server: proxy.address, sessions: 0, maxSessions: 1200, idleCpu: 100 }]);
+    expect(pool.loads()).toEqual([{ server: proxy.address, sessions: 0, maxSessions: 1200, idleCpu: 100, pending: 0 }]);
     expect(decide()).toBe(true);
 
     expect(fs.api('fsctl max_sessions 1')).toBe('+OK max sessions: 1\n');
     fs.setIdleCpu(12.5);
     fs.sendHeartbeat();
     await until('a heartbeat with the new load', async () => (pool.loads()[0]?.maxSessions === 1 ? true : undefined));
-    expect(pool.loads()).toEqual([{ server: proxy.address, sessions: 0, maxSessions: 1, idleCpu: 12.5 }]);
-    expect(control.decide({ now: Date.now(), callsInProgress: 0, needsMedia: true, media: pool.loads() })).toMatchObject({ admit: false, kind: 'media-cpu' });
+    expect(pool.loads()).toEqual([{ server: proxy.address, sessions: 0, maxSessions: 1, idleCpu: 12.5, pending: 0 }]);
+    expect(control.decideMedia(pool.loads())).toMatchObject({ admit: false, kind: 'media-cpu' });
 
     fs.setIdleCpu(100);
     expect(fs.api('fsctl max_sessions 1200')).toBe('+OK max sessions: 1200\n');
