@@ -98,7 +98,7 @@ function mediaFullness(limits: AdmissionLimits, load: MediaLoad, tripped: boolea
   // First: endpoints pile up in flight when FreeSWITCH answers too slowly, seconds before its
   // session count or idle CPU says so and before drachtio-fsmrf gives up on them (4 s).
   if (limits.mediaMaxPending > 0 && over(load.pending, limits.mediaMaxPending, tripped)) {
-    return { kind: 'media-pending', reason: `media server setting up ${load.pending} endpoints (limit ${limits.mediaMaxPending})` };
+    return { kind: 'media-pending', reason: `media server endpoints in flight: ${load.pending} (limit ${limits.mediaMaxPending})` };
   }
   const cap = sessionCap(limits, load);
   if (cap !== undefined && over(load.sessions, cap, tripped)) {

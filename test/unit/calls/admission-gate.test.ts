@@ -82,9 +82,9 @@ describe('admission gate', () => {
     server.pending = 4;
     expect(g.mediaRefusal(0)).toEqual({
       status: 503,
-      reason: 'over capacity: media server setting up 4 endpoints (limit 4)',
+      reason: 'over capacity: media server endpoints in flight: 4 (limit 4)',
       disposition: 'rejected',
-      headers: { 'Retry-After': '7', Warning: '399 switchboard "over capacity: media server setting up 4 endpoints (limit 4)"' },
+      headers: { 'Retry-After': '7', Warning: '399 switchboard "over capacity: media server endpoints in flight: 4 (limit 4)"' },
     });
     expect(g.refused().get('media-sessions')).toBe(1);
     expect(g.refused().get('media-pending')).toBe(1);

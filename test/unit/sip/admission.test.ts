@@ -117,7 +117,7 @@ describe('admission control', () => {
     const control = new AdmissionControl({ ...OFF, mediaMaxSessions: 100, mediaMinIdleCpu: 10, mediaMaxPending: 3 });
     expect(control.decideMedia([load({ pending: 2 })])).toEqual({ admit: true });
     expect(control.decideMedia([load({ pending: 3, sessions: 100, idleCpu: 0 })])).toEqual({
-      admit: false, kind: 'media-pending', reason: 'over capacity: media server setting up 3 endpoints (limit 3)', overCapacity: true,
+      admit: false, kind: 'media-pending', reason: 'over capacity: media server endpoints in flight: 3 (limit 3)', overCapacity: true,
     });
     // Another server with room is enough.
     expect(control.decideMedia([load({ pending: 3 }), load({ pending: 0 })]).admit).toBe(true);
