@@ -324,10 +324,10 @@ function parseIpAddress(r: Reader, name: string, fallback?: string): string | un
   return value;
 }
 
-// Endpoints in flight on one media server past which new calls needing media get 503. Nothing an
-// idle or busy FreeSWITCH reaches (a set-up takes milliseconds: at 30 calls/s one or two are in
-// flight); a FreeSWITCH falling behind piles them up within a second, long before drachtio-fsmrf
-// gives up on one (4 s) and fails a call half-way.
+// Endpoints in flight on one media server past which new calls needing media get 503. A healthy
+// FreeSWITCH sets one up in tens of milliseconds (a few in flight at 30 calls/s); one falling
+// behind piles them up within a second, long before drachtio-fsmrf gives up on one (4 s). At 20
+// in flight the calls already let in were failing on this 2-core machine (README, Admission control).
 const DEFAULT_MEDIA_MAX_PENDING = 10;
 
 /** Admission limits: 0 switches a limit off; MEDIA_MAX_SESSIONS unset follows the server's own Max-Sessions. */
