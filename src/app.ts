@@ -300,11 +300,13 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   // Before the stray-request handlers: SUBSCRIBEs for message-summary are taken here.
   const messages = startMessages({ config, srf: d.srf, pool: d.pool, redis: d.redis, keys: d.keys, bus, settings, registrar, prompts, auth: featureAuth, log });
+  const admission = new AdmissionGate({ limits: config.admission, calls, media: d.media, log });
   const ctx: CallContext = {
     instanceId: config.instanceId,
     config,
     srf: d.srf,
     media: d.media,
+    admission,
     prompts,
     settings,
     operators,
@@ -326,7 +328,6 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   const rooms = new Rooms(ctx, new RoomStore(d.redis, d.keys));
   // Without Redis a call could be answered but neither queued nor given an operator: 503 it.
   const refusal = (): string | undefined => (!accepting ? 'shutting down' : d.redis.status !== 'ready' ? 'live state unavailable' : undefined);
-  const admission = new AdmissionGate({ limits: config.admission, calls, media: d.media, log });
   attachInbound(ctx, refusal, { featureAuth, rooms, admission, messages });
   attachStrayRequests(d.srf);
   const control = new CallControl(config.instanceId, calls, queues, settings, bus);

@@ -331,6 +331,12 @@ function parseIpAddress(r: Reader, name: string, fallback?: string): string | un
   return value;
 }
 
+// Endpoints in flight on one media server past which new calls needing media get 503. A healthy
+// FreeSWITCH sets one up in tens of milliseconds (a few in flight at 30 calls/s); one falling
+// behind piles them up within a second, long before drachtio-fsmrf gives up on one (4 s). At 20
+// in flight the calls already let in were failing on this 2-core machine (README, Admission control).
+const DEFAULT_MEDIA_MAX_PENDING = 10;
+
 /** Admission limits: 0 switches a limit off; MEDIA_MAX_SESSIONS unset follows the server's own Max-Sessions. */
 function parseAdmission(r: Reader): Config['admission'] {
   const mediaMaxSessions = r.optional('MEDIA_MAX_SESSIONS') === undefined ? undefined : r.integer('MEDIA_MAX_SESSIONS', 0, 0, 1_000_000);
@@ -339,6 +345,7 @@ function parseAdmission(r: Reader): Config['admission'] {
     maxCallsPerSecond: r.integer('MAX_CALLS_PER_SECOND', 0, 0, 100_000),
     mediaMaxSessions,
     mediaMinIdleCpu: r.integer('MEDIA_MIN_IDLE_CPU', 0, 0, 99),
+    mediaMaxPending: r.integer('MEDIA_MAX_PENDING', DEFAULT_MEDIA_MAX_PENDING, 0, 10_000),
     retryAfterS: r.integer('ADMISSION_RETRY_AFTER_SECONDS', 5, 1, 3600),
     logIntervalS: r.integer('ADMISSION_LOG_INTERVAL_SECONDS', 10, 1, 3600),
   };

@@ -15,7 +15,7 @@ export interface GateDeps {
 export interface AdmissionFigures {
   /** New calls refused since start, by why. */
   refused(): ReadonlyMap<RefusalKind, number>;
-  /** Each connected media server's last HEARTBEAT. */
+  /** Each connected media server's load. */
   media(): (MediaLoad & { server: string })[];
 }
 
@@ -27,11 +27,12 @@ export interface Refusal {
   headers: Record<string, string>;
 }
 
-export const REFUSAL_KINDS: readonly RefusalKind[] = ['calls', 'rate', 'media-sessions', 'media-cpu', 'media-unreachable'];
+export const REFUSAL_KINDS: readonly RefusalKind[] = ['calls', 'rate', 'media-sessions', 'media-cpu', 'media-pending', 'media-unreachable'];
 
 /**
- * The adapter around the admission decision: gathers its inputs for each new INVITE, counts and
- * logs the refusals, and says how to answer them. A call counts as in progress from the moment it
+ * The adapter around the admission decision: gathers its inputs for each new INVITE (`admit`) and
+ * for each new call about to need the media server (`mediaRefusal`), counts and logs the
+ * refusals, and says how to answer them. A call counts as in progress from the moment it
  * is admitted: until it is set up it is not in the call registry yet, so the gate keeps those
  * itself (a burst of INVITEs would otherwise all see the same count).
  */
@@ -48,17 +49,26 @@ export class AdmissionGate implements AdmissionFigures {
 
   /**
    * Admits the new call `callId` (then `settled` must follow once it is set up or gone) or says
-   * how to refuse it. Every call may need the media server until calls can be connected without it.
+   * how to refuse it, by the calls in progress and the rate of new calls. The media servers' load
+   * is asked later, by `mediaRefusal`, only of calls that turn out to need one.
    */
   admit(callId: string, now = Date.now()): Refusal | undefined {
-    const verdict = this.control.decide({ now, callsInProgress: this.callsInProgress(), needsMedia: true, media: this.d.media.loads() });
+    const verdict = this.control.decide({ now, callsInProgress: this.callsInProgress() });
     if (verdict.admit) {
       this.settingUp.add(callId);
       return undefined;
     }
-    this.counts.set(verdict.kind, (this.counts.get(verdict.kind) ?? 0) + 1);
-    this.warn(verdict, now);
-    return this.refusal(verdict);
+    return this.refuse(verdict, now);
+  }
+
+  /**
+   * Asked by a new call (not yet answered) just before it first needs a media server endpoint:
+   * how to refuse it when no media server can take another, else undefined. Endpoints for calls
+   * already answered (an operator's leg, hold, a transfer) are never refused here.
+   */
+  mediaRefusal(now = Date.now()): Refusal | undefined {
+    const verdict = this.control.decideMedia(this.d.media.loads());
+    return verdict.admit ? undefined : this.refuse(verdict, now);
   }
 
   /** The admitted call is in the call registry now, or over. */
@@ -78,6 +88,13 @@ export class AdmissionGate implements AdmissionFigures {
     let pending = 0;
     for (const id of this.settingUp) if (!this.d.calls.get(id)) pending++;
     return this.d.calls.size + pending;
+  }
+
+  /** Counts and logs a refusal and says how to answer it. */
+  private refuse(verdict: Extract<Verdict, { admit: false }>, now: number): Refusal {
+    this.counts.set(verdict.kind, (this.counts.get(verdict.kind) ?? 0) + 1);
+    this.warn(verdict, now);
+    return this.refusal(verdict);
   }
 
   private refusal(verdict: Extract<Verdict, { admit: false }>): Refusal {

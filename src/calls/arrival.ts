@@ -37,6 +37,12 @@ export interface Arrival {
    */
   answerOnto(ms: Mrf.MediaServer): Promise<AnsweredCall | undefined>;
   /**
+   * Asks admission control, just before this new call's first media server endpoint, whether it
+   * may have one (not asked when it already hears one). Refused, the call is answered 503 and
+   * recorded: true.
+   */
+  refusedMedia(): boolean;
+  /**
    * The arrival keeps a media server endpoint the caller hears as early media (an intercept
    * announcement) for whichever call path takes the call on; refused or abandoned, it is released.
    */
@@ -84,7 +90,13 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
     recorder.end({ at, hangupBy: 'caller', sipStatus: 487, sipReason: 'cancelled before answer', disposition: 'abandoned' });
     log.info('caller hung up before the answer');
   };
+  const refusedMedia = (): boolean => {
+    const overload = early ? undefined : ctx.admission.mediaRefusal();
+    if (overload) refuse(overload.status, overload.reason, overload.disposition, overload.headers);
+    return overload !== undefined;
+  };
   const answerOnto = async (ms: Mrf.MediaServer): Promise<AnsweredCall | undefined> => {
+    if (refusedMedia()) return undefined;
     try {
       return await answerOntoMedia(ctx.srf, ms, req, res, takeEarlyMedia());
     } catch (err) {
@@ -94,7 +106,7 @@ export function newArrival(ctx: CallContext, req: Srf.SrfRequest, res: Srf.SrfRe
     }
   };
   return {
-    callId, arrivedAt, log, req, res, caller, dialled, sipCallId, recorder, leg, refuse, abandoned, answerOnto, takeEarlyMedia,
+    callId, arrivedAt, log, req, res, caller, dialled, sipCallId, recorder, leg, refuse, abandoned, answerOnto, refusedMedia, takeEarlyMedia,
     holdEarlyMedia: (endpoint) => {
       early = endpoint;
     },

@@ -1,6 +1,7 @@
 import type Srf from 'drachtio-srf';
 import type { CampOnStore } from '../acd/camp-on-store.js';
 import type { Callbacks } from '../callback/service.js';
+import type { AdmissionGate } from './admission-gate.js';
 import type { Dispatcher, WaitingCall } from '../acd/dispatcher.js';
 import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { OperatorService } from '../acd/operator-service.js';
@@ -63,6 +64,8 @@ export interface CallContext {
   config: Config;
   srf: Srf;
   media: MediaPool;
+  /** Admission control: asked before a new call's first media server endpoint. */
+  admission: Pick<AdmissionGate, 'mediaRefusal'>;
   prompts: Prompts;
   settings: ConfigCache;
   operators: OperatorService;

@@ -37,6 +37,8 @@ interface OperatorLegState {
 export async function startDirectCall(ctx: CallContext, a: Arrival, operator: Operator): Promise<void> {
   const ms = a.pickMedia();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
+  // The caller gets an endpoint whether the operator is free or not: asked before anything else.
+  if (a.refusedMedia()) return;
   const ringTimeoutMs = ctx.config.directRingTimeoutS * 1000;
   let cancelled = false;
   a.req.on('cancel', () => {

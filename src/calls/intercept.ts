@@ -23,6 +23,7 @@ export async function startIntercept(ctx: CallContext, a: Arrival, change: Numbe
   a.log.info({ outcome, newNumber: change.newNumber, numberChangeId: change.id }, 'dialled number intercepted');
   const ms = ctx.media.pick();
   if (!ms) return a.refuse(503, 'Service Unavailable: no media server', 'failed');
+  if (a.refusedMedia()) return;
   const call = new Intercept(ctx, a, change);
   ctx.calls.add(call);
   if (await call.announce(ms)) await connect();

@@ -226,6 +226,9 @@ export class QueueCall implements ActiveCall {
   }
 
   private async answerOntoMediaServer(early: Arrival): Promise<boolean> {
+    // Admission control: a caller who would be the media server's one too many is refused.
+    const overload = this.ctx.admission.mediaRefusal();
+    if (overload) return this.cannotWait(early, overload.reason, overload.headers);
     const ms = early.pickMedia();
     let answered: AnsweredCall;
     try {
@@ -236,11 +239,7 @@ export class QueueCall implements ActiveCall {
       // A caller who hung up is ended by the CANCEL (callerGone) already.
       if (err instanceof CallerGone) return false;
       this.log.warn({ err: (err as Error).message }, 'cannot answer the caller onto the media server');
-      if (!early.res.finalResponseSent) early.res.send(503);
-      // Leaving the queue has ended the machine already: nothing else would finish the call.
-      if (this.state.phase === 'ended') void this.finish('system', 'media server failed');
-      else this.hangup('media server failed');
-      return false;
+      return this.cannotWait(early, 'media server failed');
     }
     if (this.finished) {
       // Ended (a CANCEL that crossed the 200 OK, a hang-up) while being answered.
@@ -256,6 +255,15 @@ export class QueueCall implements ActiveCall {
       return false;
     }
     return true;
+  }
+
+  /** A caller rung first who cannot be put on the media server to wait: 503, and the call ends. */
+  private cannotWait(early: Arrival, reason: string, headers: Record<string, string> = {}): false {
+    if (!early.res.finalResponseSent) early.res.send(503, { headers });
+    // Leaving the queue has ended the machine already: nothing else would finish the call.
+    if (this.state.phase === 'ended') void this.finish('system', reason);
+    else this.hangup(reason);
+    return false;
   }
 
   /** The queue cannot take the caller (full, or nobody logged in): straight to its overflow. */

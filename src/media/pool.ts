@@ -3,7 +3,7 @@ import type Srf from 'drachtio-srf';
 import type { Config, HostPort } from '../config.js';
 import type { Health } from '../health.js';
 import type { Logger } from '../log.js';
-import type { MediaLoad } from '../sip/admission.js';
+import { sessionsNow, type MediaLoad } from '../sip/admission.js';
 
 const RETRY_MAX_DELAY_MS = 2_000;
 // An API command on a link that drops meanwhile is never answered.
@@ -22,6 +22,12 @@ interface Member {
   server: Mrf.MediaServer | undefined;
   up: boolean;
   retry: NodeJS.Timeout | undefined;
+  /** Endpoints asked for and not made yet (or failed) on this server. */
+  pending: number;
+  /** Endpoints made on this server whose channel is still there. */
+  own: number;
+  /** `own + pending` when the last HEARTBEAT came: what of its Session-Count was ours. */
+  ownAtHeartbeat: number;
 }
 
 /**
@@ -41,7 +47,7 @@ export class MediaPool {
     private readonly log: Logger,
   ) {
     this.mrf = new Mrf(srf);
-    this.members = cfg.servers.map((s) => ({ where: `${s.host}:${s.port}`, server: undefined, up: false, retry: undefined }));
+    this.members = cfg.servers.map((s) => ({ where: `${s.host}:${s.port}`, server: undefined, up: false, retry: undefined, pending: 0, own: 0, ownAtHeartbeat: 0 }));
   }
 
   start(): void {
@@ -49,24 +55,32 @@ export class MediaPool {
     this.report();
   }
 
-  /** The connected server with the most free capacity, or undefined when none is up. */
+  /** The connected server with the fewest sessions (endpoints in flight included), or undefined when none is up. */
   pick(): Mrf.MediaServer | undefined {
-    let best: Mrf.MediaServer | undefined;
+    let best: { server: Mrf.MediaServer; load: number } | undefined;
     for (const m of this.members) {
       if (!m.up || !m.server) continue;
-      if (!best || m.server.currentSessions < best.currentSessions) best = m.server;
+      const load = this.sessions(m, m.server) + m.pending;
+      if (!best || load < best.load) best = { server: m.server, load };
     }
-    return best;
+    return best?.server;
   }
 
   /**
-   * The load of each connected server as its last HEARTBEAT gave it (drachtio-fsmrf reads
-   * Session-Count, Max-Sessions and Idle-CPU from it); empty when none is up.
+   * The load of each connected server: Max-Sessions and Idle-CPU as its last HEARTBEAT gave them
+   * (drachtio-fsmrf reads them), its sessions brought up to date with this instance's endpoints
+   * since, and the endpoints in flight; empty when none is up.
    */
   loads(): (MediaLoad & { server: string })[] {
     return this.members.flatMap((m) =>
-      m.up && m.server ? [{ server: m.where, sessions: m.server.currentSessions, maxSessions: m.server.maxSessions, idleCpu: m.server.cpuIdle }] : [],
+      m.up && m.server
+        ? [{ server: m.where, sessions: this.sessions(m, m.server), maxSessions: m.server.maxSessions, idleCpu: m.server.cpuIdle, pending: m.pending }]
+        : [],
     );
+  }
+
+  private sessions(m: Member, server: Mrf.MediaServer): number {
+    return sessionsNow(server.currentSessions, m.ownAtHeartbeat, m.own);
   }
 
   /** Called whenever a server is connected (a new outbound address exists). */
@@ -120,6 +134,7 @@ export class MediaPool {
 
   private adopt(server: Mrf.MediaServer, m: Member): void {
     m.server = server;
+    this.count(server, m);
     // drachtio-modesl reconnects by itself, but with an uncapped back-off.
     server.conn.reconnectOpts.retryMaxDelay = RETRY_MAX_DELAY_MS;
     server.on('end', () => this.mark(m, false, 'lost the event socket; reconnecting'));
@@ -132,6 +147,35 @@ export class MediaPool {
     });
     this.mark(m, true, 'connected');
     for (const listener of this.adoptedListeners) listener();
+  }
+
+  /**
+   * Keeps count of this instance's endpoints on `server`: in flight (asked for, FreeSWITCH not
+   * connected back yet) and made (until the channel's event socket closes, which FreeSWITCH does
+   * when the channel ends, whoever ended it). Every call path asks the server itself
+   * (createEndpoint, or connectCaller through it), so the one place they all pass is the server's
+   * createEndpoint: it is wrapped here rather than at each of its callers.
+   */
+  private count(server: Mrf.MediaServer, m: Member): void {
+    const create = server.createEndpoint.bind(server);
+    server.createEndpoint = async (opts) => {
+      m.pending++;
+      try {
+        const endpoint = await create(opts);
+        const channel = endpoint.conn;
+        if (channel) {
+          m.own++;
+          channel.once('esl::end', () => m.own--);
+        }
+        return endpoint;
+      } finally {
+        m.pending--;
+      }
+    };
+    // Registered after drachtio-fsmrf's own listener, so its Session-Count is read by now.
+    server.conn.on('esl::event::HEARTBEAT::*', () => {
+      m.ownAtHeartbeat = m.own + m.pending;
+    });
   }
 
   private mark(m: Member, up: boolean, what: string): void {

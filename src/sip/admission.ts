@@ -18,16 +18,31 @@ export interface AdmissionLimits {
   mediaMaxSessions: number | undefined;
   /** Lowest idle CPU (percent) a media server may report and still take new calls; 0 = no limit. */
   mediaMinIdleCpu: number;
+  /** Endpoint creations in flight on a media server at most before new calls needing media are refused; 0 = no limit. */
+  mediaMaxPending: number;
 }
 
-/** What a media server's last HEARTBEAT said (drachtio-fsmrf keeps it on its MediaServer). */
+/** A media server's load: its last HEARTBEAT, brought up to date with this instance's own endpoints. */
 export interface MediaLoad {
-  /** Session-Count. */
+  /** Sessions now: the last HEARTBEAT's Session-Count plus the endpoints this instance made and lost since. */
   sessions: number;
   /** Max-Sessions; 0 or NaN until the first HEARTBEAT came. */
   maxSessions: number;
   /** Idle-CPU in percent; undefined or NaN until the first HEARTBEAT came. */
   idleCpu: number | undefined;
+  /** Endpoints this instance asked for and does not have yet (FreeSWITCH has not connected back). */
+  pending: number;
+}
+
+/**
+ * The session count of a server now. A HEARTBEAT comes every 20 s, far too seldom to follow a
+ * load that changes by dozens of calls a second; between two, the endpoints this instance opened
+ * and closed since the last one are the change (other applications' sessions change only with
+ * the next HEARTBEAT).
+ */
+export function sessionsNow(heartbeatSessions: number, ownAtHeartbeat: number, ownNow: number): number {
+  const reported = Number.isFinite(heartbeatSessions) ? heartbeatSessions : 0;
+  return Math.max(ownNow, reported + ownNow - ownAtHeartbeat);
 }
 
 export interface AdmissionInput {
@@ -35,14 +50,10 @@ export interface AdmissionInput {
   now: number;
   /** Calls this instance holds now, those being set up included. */
   callsInProgress: number;
-  /** Whether the call may need a media server session (every call until direct media exists). */
-  needsMedia: boolean;
-  /** The load of each media server connected now; empty when none is reachable. */
-  media: readonly MediaLoad[];
 }
 
 /** Why a call was refused, as the metric labels it. */
-export type RefusalKind = 'calls' | 'rate' | 'media-sessions' | 'media-cpu' | 'media-unreachable';
+export type RefusalKind = 'calls' | 'rate' | 'media-sessions' | 'media-cpu' | 'media-pending' | 'media-unreachable';
 
 export type Verdict =
   | { admit: true }
@@ -84,6 +95,11 @@ export function sessionCap(limits: AdmissionLimits, load: MediaLoad): number | u
 
 /** Why this server cannot take another call, or undefined when it can. */
 function mediaFullness(limits: AdmissionLimits, load: MediaLoad, tripped: boolean): { kind: RefusalKind; reason: string } | undefined {
+  // First: endpoints pile up in flight when FreeSWITCH answers too slowly, seconds before its
+  // session count or idle CPU says so and before drachtio-fsmrf gives up on them (4 s).
+  if (limits.mediaMaxPending > 0 && over(load.pending, limits.mediaMaxPending, tripped)) {
+    return { kind: 'media-pending', reason: `media server endpoints in flight: ${load.pending} (limit ${limits.mediaMaxPending})` };
+  }
   const cap = sessionCap(limits, load);
   if (cap !== undefined && over(load.sessions, cap, tripped)) {
     return { kind: 'media-sessions', reason: `media server at ${load.sessions} sessions (limit ${cap})` };
@@ -97,7 +113,9 @@ function mediaFullness(limits: AdmissionLimits, load: MediaLoad, tripped: boolea
 }
 
 /**
- * The admission decision of one instance. Stateful only in what it must remember: the token
+ * The admission decision of one instance, in two parts: `decide` when a new call arrives (calls
+ * in progress, rate), `decideMedia` when a new call is about to need a media server endpoint (a
+ * call connected phone to phone never asks). Stateful only in what it must remember: the token
  * bucket of new calls and which limits tripped (for hysteresis). Calls refused take no token.
  */
 export class AdmissionControl {
@@ -127,19 +145,19 @@ export class AdmissionControl {
     if (maxCallsPerSecond > 0 && this.tokens < 1) {
       return { kind: 'rate', reason: `over capacity: more than ${maxCallsPerSecond} new calls per second`, overCapacity: true };
     }
-    if (!input.needsMedia) return undefined;
-    // Not a matter of load: nothing could take the call. Recorded as a failure, as before.
-    if (input.media.length === 0) return { kind: 'media-unreachable', reason: 'no media server', overCapacity: false };
-    return this.mediaRefusal(input.media);
+    return undefined;
   }
 
-  /** Refuses only when no server can take the call; any one with room is enough. */
-  private mediaRefusal(media: readonly MediaLoad[]): { kind: RefusalKind; reason: string; overCapacity: true } | undefined {
+  /** Whether a new call may have an endpoint on one of `media` (the servers connected now). */
+  decideMedia(media: readonly MediaLoad[]): Verdict {
+    // Not a matter of load: nothing could take the call. Recorded as a failure, as before.
+    if (media.length === 0) return { admit: false, kind: 'media-unreachable', reason: 'no media server', overCapacity: false };
+    // Refuses only when no server can take the call; any one with room is enough.
     const full = media.map((load) => mediaFullness(this.limits, load, this.mediaTripped));
     this.mediaTripped = full.every((f) => f !== undefined);
     const first = full[0];
-    if (!this.mediaTripped || !first) return undefined;
-    return { kind: first.kind, reason: `over capacity: ${first.reason}`, overCapacity: true };
+    if (!this.mediaTripped || !first) return { admit: true };
+    return { admit: false, kind: first.kind, reason: `over capacity: ${first.reason}`, overCapacity: true };
   }
 
   private refill(now: number): void {

@@ -65,6 +65,8 @@ declare module 'drachtio-fsmrf' {
       conf: { memberId?: number; name?: string; uuid?: string };
       dialog: Srf.Dialog;
       mediaserver: MediaServer;
+      /** The channel's own event socket (FreeSWITCH's outbound connection); null once it closed. */
+      conn: EslConnection | null;
       play(file: string | string[]): Promise<PlaybackResult>;
       say(text: string, opts: { sayType: string; sayMethod: string; lang?: string; gender?: string }): Promise<PlaybackResult>;
       execute(app: string, arg?: string): Promise<EslEvent>;

@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callers, rowsWhenThere, startCallBench, until, type CallBench } from '../support/call-bench.js';
+import { getFreePort } from '../support/ports.js';
 import { describeRun, responsesOf, type SippResult } from '../support/sipp.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * Admission control over real SIP: past a limit new callers get 503 with Retry-After and a
  * Warning before anything is answered, their calls are recorded as rejected, the calls in
  * progress go on, and new callers get in again once the load is back under the limit. Each
- * limit has a switchboard of its own. The media server's load reaches the switchboard by its
- * HEARTBEAT events: every 20 s from a real FreeSWITCH, so those waits are long there.
+ * limit has a switchboard of its own. The media server's session count is its last HEARTBEAT
+ * (every 20 s from a real FreeSWITCH and from the stand-in here) plus the switchboard's own
+ * endpoints since: no test waits for a HEARTBEAT.
  */
 
 interface LiveCall {
@@ -21,9 +24,6 @@ type CallRow = {
   sip_status: number | null;
   sip_reason: string | null;
 };
-
-// A real FreeSWITCH sends HEARTBEAT every 20 s; the stand-in in these tests every 200 ms.
-const HEARTBEAT_WAIT_MS = 45_000;
 
 async function liveCalls(bench: CallBench): Promise<LiveCall[]> {
   return ((await bench.sb.api('/v1/calls')).body as { items: LiveCall[] }).items;
@@ -41,9 +41,9 @@ async function metrics(bench: CallBench): Promise<Map<string, number>> {
   return samples;
 }
 
-/** Sessions the switchboard last heard its (one) media server report. */
-async function reportedSessions(bench: CallBench): Promise<number | undefined> {
-  for (const [key, value] of await metrics(bench)) if (key.startsWith('switchboard_media_sessions{')) return value;
+/** What the switchboard sees of its (one) media server: `sessions` or `pending` (endpoints in flight). */
+async function mediaGauge(bench: CallBench, what: 'sessions' | 'pending'): Promise<number | undefined> {
+  for (const [key, value] of await metrics(bench)) if (key.startsWith(`switchboard_media_${what}{`)) return value;
   return undefined;
 }
 
@@ -125,7 +125,7 @@ describe('the media server at its session cap', () => {
   const NUMBER = '8792';
 
   beforeAll(async () => {
-    bench = await startCallBench({ MEDIA_MAX_SESSIONS: '2' }, { heartbeatIntervalMs: 200 });
+    bench = await startCallBench({ MEDIA_MAX_SESSIONS: '2' });
     await waitingQueue(bench, NUMBER);
   }, 60_000);
 
@@ -133,11 +133,11 @@ describe('the media server at its session cap', () => {
     await bench?.close();
   });
 
-  it('refuses new callers while its HEARTBEAT reports the cap reached, and admits them again once it drops', async () => {
+  it('refuses new callers as soon as the cap is reached, and admits them again once it drops, between HEARTBEATs', async () => {
     const first = await waitingCaller(bench, NUMBER, '4201');
     const second = await waitingCaller(bench, NUMBER, '4202');
-    // One media server session per waiting caller.
-    await until('a HEARTBEAT with both callers', async () => ((await reportedSessions(bench) ?? 0) >= 2 ? true : undefined), HEARTBEAT_WAIT_MS);
+    // One media server session per waiting caller, counted as the switchboard made them.
+    expect(await mediaGauge(bench, 'sessions')).toBe(2);
 
     const refused = the503(await callers(bench, 'caller-refused.xml', NUMBER, { calls: 1, name: 'refused', keys: { prefix: '4203' } }));
     expect(refused.retryAfter).toBe('5');
@@ -146,7 +146,8 @@ describe('the media server at its session cap', () => {
 
     await hangUp(bench, first);
     await hangUp(bench, second);
-    await until('a HEARTBEAT without them', async () => ((await reportedSessions(bench)) === 0 ? true : undefined), HEARTBEAT_WAIT_MS);
+    // Their channels' event sockets close as FreeSWITCH ends them.
+    await until('both sessions gone', async () => ((await mediaGauge(bench, 'sessions')) === 0 ? true : undefined));
     const after = await callers(bench, 'caller-hangup.xml', NUMBER, { calls: 1, name: 'after', keys: { prefix: '4204' }, pauseMs: 300 });
     expect(after.passed, describeRun(after)).toBe(true);
 
@@ -156,7 +157,58 @@ describe('the media server at its session cap', () => {
       ['42031', 'rejected', 503],
     ]);
     await noChannelsLeft(bench);
-  }, 150_000);
+  }, 90_000);
+});
+
+describe('MEDIA_MAX_PENDING', () => {
+  let bench: CallBench;
+  let slowFreeswitch: TcpProxy | undefined;
+  const NUMBER = '8794';
+
+  beforeAll(async () => {
+    // FreeSWITCH connects back for each endpoint to the advertised address and the switchboard's
+    // listening port: advertising another loopback address with a relay on it that the test
+    // holds makes FreeSWITCH slow to connect back, the way an overloaded one is.
+    bench = await startCallBench(async ({ freeswitch }) => {
+      const port = await getFreePort('tcp');
+      slowFreeswitch = await TcpProxy.listenOn({ host: '127.0.0.2', port }, freeswitch.listenAddress, port);
+      return { MEDIA_MAX_PENDING: '1', MEDIA_LISTEN_PORT: String(port), MEDIA_ADVERTISED_ADDRESS: '127.0.0.2' };
+    });
+    await waitingQueue(bench, NUMBER);
+  }, 60_000);
+
+  afterAll(async () => {
+    await bench?.close();
+    await slowFreeswitch?.close();
+  });
+
+  it('refuses a new caller while an endpoint is still being set up, answers the first once FreeSWITCH catches up, then admits again', async () => {
+    const relay = slowFreeswitch as TcpProxy;
+    relay.hold();
+    const first = callers(bench, 'caller.xml', NUMBER, { calls: 1, name: 'slow', keys: { prefix: '4401' } });
+    // drachtio-fsmrf gives up on an endpoint after 4 s: the refusal must come well within that.
+    await until('an endpoint in flight', async () => ((await mediaGauge(bench, 'pending')) === 1 ? true : undefined), 2_000);
+    const refused = the503(await callers(bench, 'caller-refused.xml', NUMBER, { calls: 1, name: 'refused', keys: { prefix: '4402' } }));
+    relay.release();
+    expect(refused.retryAfter).toBe('5');
+    expect(refused.warning).toBe('399 switchboard "over capacity: media server endpoints in flight: 1 (limit 1)"');
+    expect((await metrics(bench)).get('switchboard_calls_refused_total{reason="media-pending"}')).toBe(1);
+
+    // The first caller was not touched: answered and waiting once FreeSWITCH connected back.
+    const waiting = await until('the first caller waiting', async () => (await liveCalls(bench)).find((c) => c.callerNumber === '44011' && c.state === 'waiting'));
+    expect(await mediaGauge(bench, 'pending')).toBe(0);
+    const after = await callers(bench, 'caller-hangup.xml', NUMBER, { calls: 1, name: 'after', keys: { prefix: '4403' }, pauseMs: 300 });
+    expect(after.passed, describeRun(after)).toBe(true);
+    await hangUp(bench, { callId: waiting.callId, done: first });
+
+    const rows = await rowsWhenThere<CallRow>(bench, 'SELECT caller_number, disposition, sip_status, sip_reason FROM calls ORDER BY caller_number', 3);
+    expect(rows.map((r) => r.caller_number)).toEqual(['44011', '44021', '44031']);
+    // Only the second was refused; the first was answered and queued (then hung up from the API).
+    expect(rows.filter((r) => r.disposition === 'rejected' || r.sip_status !== null)).toEqual([
+      { caller_number: '44021', disposition: 'rejected', sip_status: 503, sip_reason: 'over capacity: media server endpoints in flight: 1 (limit 1)' },
+    ]);
+    await noChannelsLeft(bench);
+  }, 90_000);
 });
 
 describe('MAX_CALLS_PER_SECOND', () => {

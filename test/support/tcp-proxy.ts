@@ -4,18 +4,23 @@
  * stand-in and against a real server the test cannot restart. sever() resets every relayed
  * connection and stops listening, so the switchboard sees what it sees when the server dies
  * (connection reset, then connection refused); restore() listens again on the same port.
+ * hold() keeps new connections waiting, neither relayed nor refused, until release(): a server
+ * that is slow to answer.
  */
 import net from 'node:net';
 
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** While held: the connections accepted and not relayed yet. */
+  private held: net.Socket[] | undefined;
   /** Connections relayed so far, including those of earlier sever/restore rounds. */
   accepted = 0;
 
   private constructor(
     readonly port: number,
     private readonly target: { host: string; port: number },
+    private readonly host = '127.0.0.1',
   ) {}
 
   /** Listens on a free 127.0.0.1 port and relays to host:port. */
@@ -29,9 +34,31 @@ export class TcpProxy {
     return proxy;
   }
 
-  /** "127.0.0.1:port", for FREESWITCH_ESL and the like. */
+  /**
+   * Listens on `listen` (e.g. another loopback address with the target's own port, for a server
+   * that connects back to an advertised address and the listener's port) and relays to host:port.
+   */
+  static async listenOn(listen: { host: string; port: number }, host: string, port: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(listen.port, { host, port }, listen.host);
+    await proxy.restore();
+    return proxy;
+  }
+
+  /** "host:port", for FREESWITCH_ESL and the like. */
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host}:${this.port}`;
+  }
+
+  /** Accepts new connections but relays nothing on them until release(). */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Relays the connections held, and new ones at once again. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const client of held) if (!client.destroyed) this.relay(client);
   }
 
   get listening(): boolean {
@@ -42,18 +69,22 @@ export class TcpProxy {
   async sever(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const s of this.sockets) s.resetAndDestroy();
+    for (const s of [...this.sockets, ...(this.held ?? [])]) s.resetAndDestroy();
     this.sockets.clear();
+    if (this.held) this.held = [];
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /** Accepts and relays connections again, on the same port. */
   async restore(): Promise<void> {
     if (this.server) return;
-    const server = net.createServer((client) => this.relay(client));
+    const server = net.createServer((client) => {
+      if (this.held) this.held.push(client);
+      else this.relay(client);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => {
+      server.listen(this.port, this.host, () => {
         server.off('error', reject);
         resolve();
       });

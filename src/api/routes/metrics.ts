@@ -97,10 +97,13 @@ async function render(d: MetricsDeps): Promise<string> {
 
 function renderAdmission(out: Exposition, a: AdmissionFigures): void {
   const refused = a.refused();
-  out.family('switchboard_calls_refused_total', 'counter', 'New calls this instance refused with 503 by admission control, by why (calls, rate, media-sessions, media-cpu, media-unreachable).',
+  out.family('switchboard_calls_refused_total', 'counter', 'New calls this instance refused with 503 by admission control, by why (calls, rate, media-sessions, media-cpu, media-pending, media-unreachable).',
     REFUSAL_KINDS.map((k) => [{ reason: k }, refused.get(k) ?? 0]));
   const media = a.media();
-  out.family('switchboard_media_sessions', 'gauge', 'Sessions on a connected media server, as its last HEARTBEAT said.', media.map((m) => [{ server: m.server }, m.sessions]));
+  out.family('switchboard_media_sessions', 'gauge', 'Sessions on a connected media server: its last HEARTBEAT plus this instance\'s endpoints made and ended since.',
+    media.map((m) => [{ server: m.server }, m.sessions]));
+  out.family('switchboard_media_pending', 'gauge', 'Endpoints this instance is setting up on a connected media server (asked for, not connected back yet).',
+    media.map((m) => [{ server: m.server }, m.pending]));
   out.family('switchboard_media_max_sessions', 'gauge', 'Max-Sessions of a connected media server (0 until its first HEARTBEAT).', media.map((m) => [{ server: m.server }, m.maxSessions || 0]));
   out.family('switchboard_media_idle_cpu', 'gauge', 'Idle CPU in percent of a connected media server, as its last HEARTBEAT said (NaN until then).',
     media.map((m) => [{ server: m.server }, m.idleCpu ?? Number.NaN]));

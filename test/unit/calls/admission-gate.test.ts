@@ -5,7 +5,7 @@ import { CallRegistry, type ActiveCall } from '../../../src/calls/context.js';
 import type { Config } from '../../../src/config.js';
 import type { MediaLoad } from '../../../src/sip/admission.js';
 
-const LIMITS: Config['admission'] = { maxCalls: 2, maxCallsPerSecond: 0, mediaMaxSessions: 10, mediaMinIdleCpu: 0, retryAfterS: 7, logIntervalS: 10 };
+const LIMITS: Config['admission'] = { maxCalls: 2, maxCallsPerSecond: 0, mediaMaxSessions: 10, mediaMinIdleCpu: 0, mediaMaxPending: 4, retryAfterS: 7, logIntervalS: 10 };
 
 function fakeCall(callId: string): ActiveCall & { end(): void } {
   let end!: () => void;
@@ -20,7 +20,7 @@ function recordingLog(): { log: pino.Logger; warnings: Record<string, unknown>[]
   return { log, warnings };
 }
 
-function gate(media: (MediaLoad & { server: string })[] = [{ server: 'fs:8021', sessions: 0, maxSessions: 100, idleCpu: 90 }]) {
+function gate(media: (MediaLoad & { server: string })[] = [{ server: 'fs:8021', sessions: 0, maxSessions: 100, idleCpu: 90, pending: 0 }]) {
   const calls = new CallRegistry();
   const { log, warnings } = recordingLog();
   const g = new AdmissionGate({ limits: LIMITS, calls, media: { loads: () => media }, log });
@@ -61,7 +61,7 @@ describe('admission gate', () => {
 
   it('refuses as a failure without Retry-After when no media server is connected', () => {
     const { g } = gate([]);
-    expect(g.admit('a', 0)).toEqual({
+    expect(g.mediaRefusal(0)).toEqual({
       status: 503,
       reason: 'Service Unavailable: no media server',
       disposition: 'failed',
@@ -70,19 +70,31 @@ describe('admission gate', () => {
     expect(g.refused().get('media-unreachable')).toBe(1);
   });
 
-  it('follows the media servers\' load as the pool reports it', () => {
+  it('asks the media servers\' load, as the pool reports it, only when a call is about to need one', () => {
     const { g, media } = gate();
+    const server = media[0] as MediaLoad;
+    server.sessions = 10;
+    // On arrival only calls and rate count: a call that never needs media is not refused for it.
     expect(g.admit('a', 0)).toBeUndefined();
-    g.settled('a');
-    (media[0] as MediaLoad).sessions = 10;
-    expect(g.admit('b', 0)).toMatchObject({ reason: 'over capacity: media server at 10 sessions (limit 10)' });
-    (media[0] as MediaLoad).sessions = 0;
-    expect(g.admit('c', 0)).toBeUndefined();
+    expect(g.mediaRefusal(0)).toMatchObject({ status: 503, disposition: 'rejected', reason: 'over capacity: media server at 10 sessions (limit 10)' });
+    server.sessions = 0;
+    expect(g.mediaRefusal(0)).toBeUndefined();
+    server.pending = 4;
+    expect(g.mediaRefusal(0)).toEqual({
+      status: 503,
+      reason: 'over capacity: media server endpoints in flight: 4 (limit 4)',
+      disposition: 'rejected',
+      headers: { 'Retry-After': '7', Warning: '399 switchboard "over capacity: media server endpoints in flight: 4 (limit 4)"' },
+    });
+    expect(g.refused().get('media-sessions')).toBe(1);
+    expect(g.refused().get('media-pending')).toBe(1);
+    server.pending = 2;
+    expect(g.mediaRefusal(0)).toBeUndefined();
   });
 
   it('warns at most once per ADMISSION_LOG_INTERVAL_SECONDS, saying how many were refused meanwhile', () => {
     const { g, warnings } = gate([]);
-    for (const t of [0, 1_000, 5_000, 9_999, 10_000, 12_000]) g.admit(`c${t}`, t);
+    for (const t of [0, 1_000, 5_000, 9_999, 10_000, 12_000]) g.mediaRefusal(t);
     expect(warnings.map((w) => [w.msg, w.refused, w.kind])).toEqual([
       ['refusing new calls', 1, 'media-unreachable'],
       ['refusing new calls', 4, 'media-unreachable'],

@@ -1,17 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { AdmissionControl, sessionCap, type AdmissionInput, type AdmissionLimits, type MediaLoad } from '../../../src/sip/admission.js';
+import { AdmissionControl, sessionCap, sessionsNow, type AdmissionInput, type AdmissionLimits, type MediaLoad } from '../../../src/sip/admission.js';
 
-const OFF: AdmissionLimits = { maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: 0, mediaMinIdleCpu: 0 };
-const IDLE_SERVER: MediaLoad = { sessions: 0, maxSessions: 1000, idleCpu: 99 };
+const OFF: AdmissionLimits = { maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: 0, mediaMinIdleCpu: 0, mediaMaxPending: 0 };
+const IDLE_SERVER: MediaLoad = { sessions: 0, maxSessions: 1000, idleCpu: 99, pending: 0 };
 
 function input(over: Partial<AdmissionInput> = {}): AdmissionInput {
-  return { now: 0, callsInProgress: 0, needsMedia: true, media: [IDLE_SERVER], ...over };
+  return { now: 0, callsInProgress: 0, ...over };
+}
+
+/** A server's load: idle unless said otherwise. */
+function load(over: Partial<MediaLoad> = {}): MediaLoad {
+  return { ...IDLE_SERVER, ...over };
 }
 
 describe('admission control', () => {
   it('with the defaults, admits on an idle system', () => {
-    const control = new AdmissionControl({ ...OFF, mediaMaxSessions: undefined });
+    const control = new AdmissionControl({ ...OFF, mediaMaxSessions: undefined, mediaMaxPending: 10 });
     expect(control.decide(input())).toEqual({ admit: true });
+    expect(control.decideMedia([IDLE_SERVER])).toEqual({ admit: true });
   });
 
   it('refuses at MAX_CALLS calls in progress and admits again below', () => {
@@ -54,21 +60,21 @@ describe('admission control', () => {
 
   it('caps media sessions at 90 % of the server\'s Max-Sessions by default', () => {
     const limits = { ...OFF, mediaMaxSessions: undefined };
-    expect(sessionCap(limits, { sessions: 0, maxSessions: 1000, idleCpu: 99 })).toBe(900);
-    expect(sessionCap(limits, { sessions: 0, maxSessions: 0, idleCpu: undefined })).toBeUndefined();
-    expect(sessionCap(limits, { sessions: 0, maxSessions: Number.NaN, idleCpu: undefined })).toBeUndefined();
+    expect(sessionCap(limits, load())).toBe(900);
+    expect(sessionCap(limits, load({ maxSessions: 0, idleCpu: undefined }))).toBeUndefined();
+    expect(sessionCap(limits, load({ maxSessions: Number.NaN, idleCpu: undefined }))).toBeUndefined();
     expect(sessionCap({ ...limits, mediaMaxSessions: 40 }, IDLE_SERVER)).toBe(40);
     expect(sessionCap({ ...limits, mediaMaxSessions: 0 }, IDLE_SERVER)).toBeUndefined();
     const control = new AdmissionControl(limits);
-    expect(control.decide(input({ media: [{ sessions: 899, maxSessions: 1000, idleCpu: 50 }] })).admit).toBe(true);
-    expect(control.decide(input({ media: [{ sessions: 900, maxSessions: 1000, idleCpu: 50 }] }))).toEqual({
+    expect(control.decideMedia([load({ sessions: 899 })]).admit).toBe(true);
+    expect(control.decideMedia([load({ sessions: 900 })])).toEqual({
       admit: false, kind: 'media-sessions', reason: 'over capacity: media server at 900 sessions (limit 900)', overCapacity: true,
     });
   });
 
   it('refuses while the media server is at MEDIA_MAX_SESSIONS, with hysteresis, and admits again when it drops', () => {
     const control = new AdmissionControl({ ...OFF, mediaMaxSessions: 40 });
-    const at = (sessions: number): boolean => control.decide(input({ media: [{ sessions, maxSessions: 1000, idleCpu: 90 }] })).admit;
+    const at = (sessions: number): boolean => control.decideMedia([load({ sessions })]).admit;
     expect(at(39)).toBe(true);
     expect(at(40)).toBe(false);
     expect(at(39)).toBe(false);
@@ -77,9 +83,9 @@ describe('admission control', () => {
 
   it('refuses below MEDIA_MIN_IDLE_CPU and admits again 5 points above it', () => {
     const control = new AdmissionControl({ ...OFF, mediaMinIdleCpu: 20 });
-    const at = (idleCpu: number | undefined): boolean => control.decide(input({ media: [{ sessions: 1, maxSessions: 1000, idleCpu }] })).admit;
+    const at = (idleCpu: number | undefined): boolean => control.decideMedia([load({ sessions: 1, idleCpu })]).admit;
     expect(at(20)).toBe(true);
-    expect(control.decide(input({ media: [{ sessions: 1, maxSessions: 1000, idleCpu: 12.4 }] }))).toMatchObject({
+    expect(control.decideMedia([load({ sessions: 1, idleCpu: 12.4 })])).toMatchObject({
       admit: false, kind: 'media-cpu', reason: 'over capacity: media server idle CPU 12 % (minimum 20 %)',
     });
     expect(at(24)).toBe(false);
@@ -91,19 +97,50 @@ describe('admission control', () => {
 
   it('admits while any media server has room', () => {
     const control = new AdmissionControl({ ...OFF, mediaMaxSessions: 10 });
-    const full: MediaLoad = { sessions: 10, maxSessions: 100, idleCpu: 90 };
-    expect(control.decide(input({ media: [full, { ...full, sessions: 3 }] })).admit).toBe(true);
-    expect(control.decide(input({ media: [full, full] })).admit).toBe(false);
+    const full = load({ sessions: 10, maxSessions: 100, idleCpu: 90 });
+    expect(control.decideMedia([full, { ...full, sessions: 3 }]).admit).toBe(true);
+    expect(control.decideMedia([full, full]).admit).toBe(false);
   });
 
   it('refuses a call that needs media when no media server is reachable, as a failure rather than over capacity', () => {
     const control = new AdmissionControl(OFF);
-    expect(control.decide(input({ media: [] }))).toEqual({ admit: false, kind: 'media-unreachable', reason: 'no media server', overCapacity: false });
+    expect(control.decideMedia([])).toEqual({ admit: false, kind: 'media-unreachable', reason: 'no media server', overCapacity: false });
   });
 
-  it('does not look at the media servers for a call that needs no media', () => {
-    const control = new AdmissionControl({ ...OFF, mediaMaxSessions: 1 });
-    expect(control.decide(input({ needsMedia: false, media: [] })).admit).toBe(true);
-    expect(control.decide(input({ needsMedia: false, media: [{ sessions: 5, maxSessions: 10, idleCpu: 0 }] })).admit).toBe(true);
+  it('decides a new call on its arrival by calls and rate alone: the media servers are asked only when it needs one', () => {
+    const control = new AdmissionControl({ ...OFF, maxCalls: 5, mediaMaxSessions: 1, mediaMaxPending: 1 });
+    expect(control.decide(input({ callsInProgress: 4 }))).toEqual({ admit: true });
+    expect(control.decideMedia([load({ sessions: 5, pending: 3 })]).admit).toBe(false);
+  });
+
+  it('refuses while MEDIA_MAX_PENDING endpoints are in flight on every server, before the session cap or the CPU notice', () => {
+    const control = new AdmissionControl({ ...OFF, mediaMaxSessions: 100, mediaMinIdleCpu: 10, mediaMaxPending: 3 });
+    expect(control.decideMedia([load({ pending: 2 })])).toEqual({ admit: true });
+    expect(control.decideMedia([load({ pending: 3, sessions: 100, idleCpu: 0 })])).toEqual({
+      admit: false, kind: 'media-pending', reason: 'over capacity: media server endpoints in flight: 3 (limit 3)', overCapacity: true,
+    });
+    // Another server with room is enough.
+    expect(control.decideMedia([load({ pending: 3 }), load({ pending: 0 })]).admit).toBe(true);
+    expect(control.decideMedia([load({ pending: 2 })]).admit).toBe(true);
+  });
+
+  it('with MEDIA_MAX_PENDING=0, refuses for no number of endpoints in flight', () => {
+    const control = new AdmissionControl(OFF);
+    expect(control.decideMedia([load({ pending: 10_000 })]).admit).toBe(true);
+  });
+});
+
+describe('sessions now', () => {
+  it('is the last HEARTBEAT\'s count plus this instance\'s endpoints made and ended since', () => {
+    // 30 sessions reported, 20 of them ours; since then ours went to 25 (5 more), then 12.
+    expect(sessionsNow(30, 20, 25)).toBe(35);
+    expect(sessionsNow(30, 20, 12)).toBe(22);
+  });
+
+  it('before the first HEARTBEAT, or when it is stale beyond belief, counts at least ours', () => {
+    expect(sessionsNow(Number.NaN, 0, 4)).toBe(4);
+    expect(sessionsNow(0, 0, 4)).toBe(4);
+    // A HEARTBEAT that counted fewer than ours then (sent before they were up): never below ours.
+    expect(sessionsNow(2, 10, 3)).toBe(3);
   });
 });
