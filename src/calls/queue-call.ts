@@ -29,7 +29,7 @@ const MAX_QUEUE_HOPS = 5;
 const BUSY_PROMPT_MAX_MS = 15_000;
 // A caller rung through first waits this long, unanswered, for the dispatcher to match the free
 // operator seen on arrival; if another caller took them meanwhile, the caller is answered to wait.
-const RING_FIRST_WAIT_MS = 300;
+const RING_FIRST_WAIT_MS = 1_000;
 
 export interface AnsweredCaller {
   dialog: Srf.Dialog;
