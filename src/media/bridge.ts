@@ -1,0 +1,78 @@
+import type Mrf from 'drachtio-fsmrf';
+
+/**
+ * Bridging and unbridging media server endpoints in order. FreeSWITCH answers uuid_bridge with
+ * +OK before the bridge exists: both channels first go through its state machine
+ * (uuid_bridge_on_soft_execute in switch_ivr_bridge.c), and a uuid_transfer of either meanwhile,
+ * which is how an endpoint is unbridged (for hold music, a prompt, a conference), makes it hang
+ * up the other with DESTINATION_OUT_OF_ORDER. Seen against FreeSWITCH 1.10.12 when an operator's
+ * phone put the caller on hold right after the two were bridged. So a bridge counts as done once
+ * FreeSWITCH reports it (CHANNEL_BRIDGE), and an unbridge waits for a bridge still under way.
+ */
+
+// Far above the tens of milliseconds FreeSWITCH takes; a bridge that never comes (a leg hung up
+// meanwhile) must not hold the call up for long.
+const BRIDGE_UP_MS = 2_000;
+
+/** Bridges still under way, by endpoint: what an unbridge of either endpoint waits for. */
+const underWay = new WeakMap<Mrf.Endpoint, Promise<void>>();
+/** Event sockets already asked for CHANNEL_BRIDGE (fsmrf does not subscribe to it). */
+const subscribed = new WeakSet<Mrf.EslConnection>();
+
+/** The endpoint's event socket; fsmrf drops it (null) once the channel is gone. */
+function socketOf(endpoint: Mrf.Endpoint): Mrf.EslConnection | undefined {
+  return (endpoint as unknown as { conn: Mrf.EslConnection | null }).conn ?? undefined;
+}
+
+/**
+ * Resolves once FreeSWITCH reports `a` bridged with `b`, once either channel is gone, or after
+ * BRIDGE_UP_MS. The originator of a uuid_bridge (its first uuid) carries the event.
+ */
+function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: () => void } {
+  let stop = (): void => undefined;
+  const up = new Promise<void>((resolve) => {
+    const socket = socketOf(a);
+    if (!socket) return resolve();
+    const name = `esl::event::CHANNEL_BRIDGE::${a.uuid}`;
+    const onBridge = (event: Mrf.EslEvent): void => {
+      if (event.getHeader('Bridge-B-Unique-ID') === b.uuid) stop();
+    };
+    const timer = setTimeout(() => stop(), BRIDGE_UP_MS);
+    stop = () => {
+      clearTimeout(timer);
+      socket.off(name, onBridge);
+      a.off('destroy', stop);
+      b.off('destroy', stop);
+      resolve();
+    };
+    if (!subscribed.has(socket)) {
+      subscribed.add(socket);
+      socket.subscribe(['CHANNEL_BRIDGE']);
+    }
+    socket.on(name, onBridge);
+    a.once('destroy', stop);
+    b.once('destroy', stop);
+  });
+  return { up, stop };
+}
+
+/** Bridges two endpoints and returns once FreeSWITCH has really bridged them. */
+export async function bridge(a: Mrf.Endpoint, b: Mrf.Endpoint): Promise<void> {
+  const { up, stop } = bridgeUp(a, b);
+  underWay.set(a, up);
+  underWay.set(b, up);
+  try {
+    await a.bridge(b);
+    await up;
+  } finally {
+    stop();
+    if (underWay.get(a) === up) underWay.delete(a);
+    if (underWay.get(b) === up) underWay.delete(b);
+  }
+}
+
+/** Parks an endpoint out of its bridge (uuid_transfer), after any bridge of it still under way. */
+export async function unbridge(endpoint: Mrf.Endpoint): Promise<void> {
+  await underWay.get(endpoint);
+  await endpoint.unbridge();
+}
