@@ -5,7 +5,7 @@ import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
-import { bridge, unbridge } from '../media/bridge.js';
+import { bridge, bridgedJustNow, unbridge } from '../media/bridge.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
 import { anchorPhone, reinvitePending, reinvite as reinvitePhone } from '../media/reinvite.js';
 import { DEFAULT_HOLD_MUSIC, HoldMusic } from '../media/hold.js';
@@ -169,6 +169,9 @@ export class Conversation implements ActiveCall {
     c.adopt(s.operator);
     const plan = greetingPlan(s.queue, s.operator.operator.workNumber, s.caller.operatorNote);
     if (plan) c.greeting = true;
+    // Whoever connected them bridged the endpoints just now: a hold right away must not undo
+    // that bridge before FreeSWITCH has it up (media/bridge.ts).
+    else if (s.caller.endpoint && s.operator.endpoint) bridgedJustNow(s.caller.endpoint, s.operator.endpoint);
     // A BYE right behind the answer may have ended a dialog before these listeners existed.
     if (!isConnected(s.caller.dialog)) c.callerGone();
     else if (!isConnected(s.operator.dialog)) c.operatorGone(s.operator);
@@ -232,8 +235,8 @@ export class Conversation implements ActiveCall {
     this.operator = op;
     this.operatorHolds = false;
     const gone = (): void => this.operatorGone(op);
-    const modify = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.reinvite(op, req, res);
-    const refer = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.refer(op, req, res);
+    const modify = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.reinvite(op, req, res).catch(this.warn('the operator\'s re-INVITE failed'));
+    const refer = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.refer(op, req, res).catch(this.warn('the operator\'s REFER failed'));
     op.dialog.on('destroy', gone);
     op.dialog.on('modify', modify);
     op.dialog.on('refer', refer);
@@ -244,6 +247,11 @@ export class Conversation implements ActiveCall {
     });
     holdRequests(op.dialog, false);
     void this.ctx.queues.updateCall(this.callId, { state: 'connected', operatorId: op.operator.id }).catch(() => undefined);
+  }
+
+  /** A handler for what fails in work nobody awaits (a phone's request, a hang-up's follow-up): a line in the log. */
+  private warn(what: string): (err: Error) => void {
+    return (err) => this.log.warn({ err: err.message }, what);
   }
 
   /** Stops listening to an operator's phone (they leave, or go to another call). */
@@ -444,7 +452,7 @@ export class Conversation implements ActiveCall {
     if (third?.mode === 'consult') {
       // Leaving a consultation hands the caller to the target (an attended transfer on hang-up).
       this.log.info({ operator: op.operator.username }, 'operator left the consultation: the caller goes to the target');
-      void this.completeConsultation();
+      void this.completeConsultation().catch(this.warn('completing the consultation failed'));
       return;
     }
     if (this.conference) return this.partyLeft();
@@ -843,7 +851,7 @@ export class Conversation implements ActiveCall {
     if (this.third === third) this.third = undefined;
     if (third.mode === 'consult') {
       this.log.info('the consulted operator hung up: back with the caller');
-      void this.backToOperator();
+      void this.backToOperator().catch(this.warn('going back to the operator failed'));
       return;
     }
     if (third.mode === 'three-way') this.partyLeft();

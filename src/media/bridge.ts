@@ -56,19 +56,41 @@ function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: 
   return { up, stop };
 }
 
+/** Until `up` settles, unbridging `a` or `b` waits for it. */
+function markUnderWay(a: Mrf.Endpoint, b: Mrf.Endpoint, up: Promise<void>): void {
+  underWay.set(a, up);
+  underWay.set(b, up);
+  void up.then(() => {
+    if (underWay.get(a) === up) underWay.delete(a);
+    if (underWay.get(b) === up) underWay.delete(b);
+  });
+}
+
 /** Bridges two endpoints and returns once FreeSWITCH has really bridged them. */
 export async function bridge(a: Mrf.Endpoint, b: Mrf.Endpoint): Promise<void> {
   const { up, stop } = bridgeUp(a, b);
-  underWay.set(a, up);
-  underWay.set(b, up);
+  markUnderWay(a, b, up);
   try {
     await a.bridge(b);
     await up;
   } finally {
     stop();
-    if (underWay.get(a) === up) underWay.delete(a);
-    if (underWay.get(b) === up) underWay.delete(b);
   }
+}
+
+/**
+ * A bridge of `a` (the originator) with `b` that was asked for elsewhere, just now: unbridges of
+ * either wait until it is up. Already up (FreeSWITCH set bridge_to when it reported it), nothing waits.
+ */
+export function bridgedJustNow(a: Mrf.Endpoint, b: Mrf.Endpoint): void {
+  const { up, stop } = bridgeUp(a, b);
+  markUnderWay(a, b, up);
+  a.api('uuid_getvar', `${a.uuid} bridge_to`).then(
+    (res) => {
+      if (res.getBody().trim() === b.uuid) stop();
+    },
+    () => stop(),
+  );
 }
 
 /** Parks an endpoint out of its bridge (uuid_transfer), after any bridge of it still under way. */

@@ -258,7 +258,11 @@ export class Switch {
     a.state = b.state = 'CS_EXCHANGE_MEDIA';
     // The interrupted applications report back first; the bridge event follows them.
     setImmediate(() => {
-      if (this.model.areBridged(a.uuid, b.uuid)) this.fire(this.bridgeEvent('CHANNEL_BRIDGE', a, b));
+      if (!this.model.areBridged(a.uuid, b.uuid)) return;
+      this.fire(this.bridgeEvent('CHANNEL_BRIDGE', a, b));
+      // switch_ivr_multi_threaded_bridge(): bridge_to names the other side once the bridge is up.
+      a.setVariable('bridge_to', b.uuid);
+      b.setVariable('bridge_to', a.uuid);
     });
     return true;
   }
@@ -333,7 +337,10 @@ export class Switch {
     if (!partner) return;
     const other = this.sessions.get(partner);
     this.model.unbridge(session.uuid);
+    // The bridge is over (switch_ivr_session_transfer(), the bridge loop's end): no bridge_to.
+    session.setVariable('bridge_to', undefined);
     if (!other) return;
+    other.setVariable('bridge_to', undefined);
     this.fireUnbridge(session, other);
     if (!partnerFollows) this.leftAlone(other, session);
   }
