@@ -58,6 +58,12 @@ const PARK_LOOPS = new Set(['socket', 'park']);
 /** Variables sofia_glue / the mrf dialplan leave behind that change the core's behaviour. */
 const PARK_AFTER_BRIDGE = 'park_after_bridge';
 const HANGUP_AFTER_BRIDGE = 'hangup_after_bridge';
+/**
+ * uuid_bridge answers +OK before the bridge is up: uuid_bridge_on_soft_execute() polls the other
+ * channel's state every 20 ms (switch_yield(20000)) until both are in CS_SOFT_EXECUTE, and only
+ * then fires CHANNEL_BRIDGE. One such round.
+ */
+const BRIDGE_SETUP_MS = 20;
 
 const ORIGIN = {
   state: { file: 'switch_channel.c', func: 'switch_channel_perform_set_callstate', line: 302 },
@@ -94,6 +100,8 @@ export class Switch {
   private readonly dtmfWatchers = new Map<string, Set<(digit: string) => void>>();
   /** Channels that originated their current bridge (uuid_bridge's first argument). */
   private readonly bridgeOriginators = new Set<string>();
+  /** Bridges asked for and not up yet: originator's uuid to the other channel's. */
+  private readonly bridgesUnderWay = new Map<string, string>();
 
   constructor(readonly options: SwitchOptions) {
     this.events = new EventBus(options.identity);
@@ -256,15 +264,31 @@ export class Switch {
     this.model.bridge(a.uuid, b.uuid);
     a.profile.times.bridged = b.profile.times.bridged = nowMicros();
     a.state = b.state = 'CS_EXCHANGE_MEDIA';
+    this.bridgesUnderWay.set(a.uuid, b.uuid);
     // The interrupted applications report back first; the bridge event follows them.
-    setImmediate(() => {
+    setTimeout(() => {
+      if (this.bridgesUnderWay.get(a.uuid) === b.uuid) this.bridgesUnderWay.delete(a.uuid);
       if (!this.model.areBridged(a.uuid, b.uuid)) return;
       this.fire(this.bridgeEvent('CHANNEL_BRIDGE', a, b));
       // switch_ivr_multi_threaded_bridge(): bridge_to names the other side once the bridge is up.
       a.setVariable('bridge_to', b.uuid);
       b.setVariable('bridge_to', a.uuid);
-    });
+    }, BRIDGE_SETUP_MS);
     return true;
+  }
+
+  /**
+   * A transfer of a uuid_bridge's originator before the bridge is up: uuid_bridge_on_soft_execute()
+   * finds the originator not ready (CF_TRANSFER) and hangs up the other channel with
+   * DESTINATION_OUT_OF_ORDER, while the originator goes where it was transferred. Observed on
+   * FreeSWITCH 1.10.12 with `uuid_transfer <originator> -both park inline` right behind the bridge.
+   */
+  private spoilBridgeUnderWay(originator: Session): void {
+    const other = this.bridgesUnderWay.get(originator.uuid);
+    if (other === undefined) return;
+    this.bridgesUnderWay.delete(originator.uuid);
+    const session = this.sessions.get(other);
+    if (session?.isUp) this.hangup(session, 'DESTINATION_OUT_OF_ORDER');
   }
 
   /**
@@ -278,6 +302,7 @@ export class Switch {
     session.profile.times.transferred = nowMicros();
     session.state = 'CS_EXECUTE';
     for (const invocation of [...applications].reverse()) session.executor.enqueueFront(invocation);
+    this.spoilBridgeUnderWay(session);
   }
 
   /**
