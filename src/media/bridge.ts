@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type Mrf from 'drachtio-fsmrf';
 
 /**
@@ -7,7 +8,8 @@ import type Mrf from 'drachtio-fsmrf';
  * which is how an endpoint is unbridged (for hold music, a prompt, a conference), makes it hang
  * up the other with DESTINATION_OUT_OF_ORDER. Seen against FreeSWITCH 1.10.12 when an operator's
  * phone put the caller on hold right after the two were bridged. So a bridge counts as done once
- * FreeSWITCH reports it (CHANNEL_BRIDGE), and an unbridge waits for a bridge still under way.
+ * FreeSWITCH reports it (CHANNEL_BRIDGE), and an unbridge or a new bridge of an endpoint waits for
+ * a bridge of it still under way.
  */
 
 // Far above the tens of milliseconds FreeSWITCH takes; a bridge that never comes (a leg hung up
@@ -25,8 +27,9 @@ function socketOf(endpoint: Mrf.Endpoint): Mrf.EslConnection | undefined {
 }
 
 /**
- * Resolves once FreeSWITCH reports `a` bridged with `b`, once either channel is gone, or after
- * BRIDGE_UP_MS. The originator of a uuid_bridge (its first uuid) carries the event.
+ * Resolves once FreeSWITCH reports `a` bridged with `b`, once either channel is gone (hung up by
+ * the far end, or by us: fsmrf's destroy() emits nothing, but the channel's event socket ends),
+ * or after BRIDGE_UP_MS. The originator of a uuid_bridge (its first uuid) carries the event.
  */
 function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: () => void } {
   let stop = (): void => undefined;
@@ -37,12 +40,13 @@ function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: 
     const onBridge = (event: Mrf.EslEvent): void => {
       if (event.getHeader('Bridge-B-Unique-ID') === b.uuid) stop();
     };
+    const sockets = [socket, socketOf(b)].filter((s): s is Mrf.EslConnection => s !== undefined);
+    const gone: [EventEmitter, string][] = [[a, 'destroy'], [b, 'destroy'], ...sockets.map((s): [EventEmitter, string] => [s, 'esl::end'])];
     const timer = setTimeout(() => stop(), BRIDGE_UP_MS);
     stop = () => {
       clearTimeout(timer);
       socket.off(name, onBridge);
-      a.off('destroy', stop);
-      b.off('destroy', stop);
+      for (const [emitter, event] of gone) emitter.off(event, stop);
       resolve();
     };
     if (!subscribed.has(socket)) {
@@ -50,8 +54,7 @@ function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: 
       socket.subscribe(['CHANNEL_BRIDGE']);
     }
     socket.on(name, onBridge);
-    a.once('destroy', stop);
-    b.once('destroy', stop);
+    for (const [emitter, event] of gone) emitter.once(event, stop);
   });
   return { up, stop };
 }
@@ -66,16 +69,25 @@ function markUnderWay(a: Mrf.Endpoint, b: Mrf.Endpoint, up: Promise<void>): void
   });
 }
 
-/** Bridges two endpoints and returns once FreeSWITCH has really bridged them. */
+/**
+ * Bridges two endpoints and returns once FreeSWITCH has really bridged them; a bridge of either
+ * still under way (a consultation's, cancelled as it came up) goes first.
+ */
 export async function bridge(a: Mrf.Endpoint, b: Mrf.Endpoint): Promise<void> {
-  const { up, stop } = bridgeUp(a, b);
-  markUnderWay(a, b, up);
-  try {
-    await a.bridge(b);
-    await up;
-  } finally {
-    stop();
-  }
+  const before = Promise.all([underWay.get(a), underWay.get(b)]);
+  const done = (async () => {
+    await before;
+    const { up, stop } = bridgeUp(a, b);
+    try {
+      await a.bridge(b);
+      await up;
+    } finally {
+      stop();
+    }
+  })();
+  // Marked at once: an unbridge asked for right after this call must find it.
+  markUnderWay(a, b, done.catch(() => undefined));
+  await done;
 }
 
 /**
