@@ -8,8 +8,8 @@ import type Mrf from 'drachtio-fsmrf';
  * which is how an endpoint is unbridged (for hold music, a prompt, a conference), makes it hang
  * up the other with DESTINATION_OUT_OF_ORDER. Seen against FreeSWITCH 1.10.12 when an operator's
  * phone put the caller on hold right after the two were bridged. So a bridge counts as done once
- * FreeSWITCH reports it (CHANNEL_BRIDGE), and an unbridge or a new bridge of an endpoint waits for
- * a bridge of it still under way.
+ * FreeSWITCH reports it (CHANNEL_BRIDGE), and an unbridge, a new bridge or the hang-up of an
+ * endpoint waits for a bridge of it still under way.
  */
 
 // Far above the tens of milliseconds FreeSWITCH takes; a bridge that never comes (a leg hung up
@@ -105,8 +105,17 @@ export function bridgedJustNow(a: Mrf.Endpoint, b: Mrf.Endpoint): void {
   );
 }
 
+/**
+ * Resolves once no bridge of the endpoint is under way. Hanging up the other side of a bridge
+ * under way makes FreeSWITCH hang up its originator too (ORIGINATOR_CANCEL,
+ * switch_ivr_bridge.c:1211): a consultation cancelled as the target answered.
+ */
+export async function bridgeSettled(endpoint: Mrf.Endpoint): Promise<void> {
+  await underWay.get(endpoint);
+}
+
 /** Parks an endpoint out of its bridge (uuid_transfer), after any bridge of it still under way. */
 export async function unbridge(endpoint: Mrf.Endpoint): Promise<void> {
-  await underWay.get(endpoint);
+  await bridgeSettled(endpoint);
   await endpoint.unbridge();
 }

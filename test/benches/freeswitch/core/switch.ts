@@ -231,8 +231,23 @@ export class Switch {
     session.executor.hangup();
     if (!options.remote) session.sip?.hangup(cause, causeCode(cause));
     for (const hook of this.onHangup) hook(session);
-    if (partner) this.afterBridge(session, partner);
+    const originator = this.originatorWaitingFor(session);
+    if (originator) {
+      // uuid_bridge_on_soft_execute(): switch_ivr_wait_for_answer() fails on the gone channel,
+      // and without uuid_bridge_park_on_cancel the originator is hung up (switch_ivr_bridge.c:1211).
+      this.bridgesUnderWay.delete(originator.uuid);
+      this.model.unbridge(originator.uuid);
+      this.hangup(originator, 'ORIGINATOR_CANCEL');
+    } else if (partner) this.afterBridge(session, partner);
     setImmediate(() => this.finishHangup(session));
+  }
+
+  /** The originator of a uuid_bridge under way with `session` as its other channel, if any. */
+  private originatorWaitingFor(session: Session): Session | undefined {
+    for (const [originator, other] of this.bridgesUnderWay) {
+      if (other === session.uuid) return this.sessions.get(originator);
+    }
+    return undefined;
   }
 
   private finishHangup(session: Session): void {
@@ -281,7 +296,8 @@ export class Switch {
    * A transfer of a uuid_bridge's originator before the bridge is up: uuid_bridge_on_soft_execute()
    * finds the originator not ready (CF_TRANSFER) and hangs up the other channel with
    * DESTINATION_OUT_OF_ORDER, while the originator goes where it was transferred. Observed on
-   * FreeSWITCH 1.10.12 with `uuid_transfer <originator> -both park inline` right behind the bridge.
+   * FreeSWITCH 1.10.12 with `uuid_transfer <originator> -both park inline` right behind the bridge;
+   * the other way round (the other channel hung up first: ORIGINATOR_CANCEL) is in hangup().
    */
   private spoilBridgeUnderWay(originator: Session): void {
     const other = this.bridgesUnderWay.get(originator.uuid);

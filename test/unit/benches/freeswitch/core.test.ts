@@ -170,6 +170,24 @@ describe('bridges', () => {
     expect(events.some((event) => event.name === 'CHANNEL_BRIDGE')).toBe(false);
   });
 
+  it('the other channel hung up before the bridge is up takes the originator with it (ORIGINATOR_CANCEL)', async () => {
+    const { sw, channel, api, hangups, nextEvent } = bench();
+    const a = channel('a');
+    const b = channel('b');
+    api(`uuid_bridge ${a.uuid} ${b.uuid}`);
+    sw.hangup(b, 'NORMAL_CLEARING');
+    expect(a.isUp).toBe(false);
+    expect(hangups).toEqual(['b:NORMAL_CLEARING', 'a:ORIGINATOR_CANCEL']);
+    const c = channel('c');
+    const d = channel('d');
+    api(`uuid_bridge ${c.uuid} ${d.uuid}`);
+    await nextEvent(named('CHANNEL_BRIDGE', c.uuid));
+    expect(c.getVariable('bridge_to')).toBe(d.uuid);
+    sw.hangup(d, 'NORMAL_CLEARING');
+    await sw.model.waitFor(() => sw.model.channel(c.uuid)?.parked, { description: 'c parked' });
+    expect(c.isUp).toBe(true);
+  });
+
   it('a channel left behind by a transfer or a new bridge meets park_after_bridge', async () => {
     const { sw, channel, api } = bench();
     const [a, b, c] = [channel('a'), channel('b'), channel('c')];
