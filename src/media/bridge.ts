@@ -15,6 +15,11 @@ import type Mrf from 'drachtio-fsmrf';
 // Far above the tens of milliseconds FreeSWITCH takes; a bridge that never comes (a leg hung up
 // meanwhile) must not hold the call up for long.
 const BRIDGE_UP_MS = 2_000;
+// CHANNEL_BRIDGE fires before the two bridge threads run: until both have marked their channel
+// bridged (audio_bridge_thread(), switch_ivr_bridge.c:431-438) a transfer still makes FreeSWITCH
+// hang up the other side. Seen against FreeSWITCH 1.10.12 under load; no event marks that point,
+// so the bridge counts as up a few of FreeSWITCH's 20 ms scheduling rounds after the event.
+const BRIDGE_SETTLE_MS = 100;
 
 /** Bridges still under way, by endpoint: what an unbridge of either endpoint waits for. */
 const underWay = new WeakMap<Mrf.Endpoint, Promise<void>>();
@@ -31,18 +36,23 @@ function socketOf(endpoint: Mrf.Endpoint): Mrf.EslConnection | undefined {
  * the far end, or by us: fsmrf's destroy() emits nothing, but the channel's event socket ends),
  * or after BRIDGE_UP_MS. The originator of a uuid_bridge (its first uuid) carries the event.
  */
-function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: () => void } {
+function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: () => void; settle: () => void } {
   let stop = (): void => undefined;
+  let settle = (): void => undefined;
   const up = new Promise<void>((resolve) => {
     const socket = socketOf(a);
     if (!socket) return resolve();
     const name = `esl::event::CHANNEL_BRIDGE::${a.uuid}`;
     const onBridge = (event: Mrf.EslEvent): void => {
-      if (event.getHeader('Bridge-B-Unique-ID') === b.uuid) stop();
+      if (event.getHeader('Bridge-B-Unique-ID') === b.uuid) settle();
     };
     const sockets = [socket, socketOf(b)].filter((s): s is Mrf.EslConnection => s !== undefined);
     const gone: [EventEmitter, string][] = [[a, 'destroy'], [b, 'destroy'], ...sockets.map((s): [EventEmitter, string] => [s, 'esl::end'])];
-    const timer = setTimeout(() => stop(), BRIDGE_UP_MS);
+    let timer = setTimeout(() => stop(), BRIDGE_UP_MS);
+    settle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stop(), BRIDGE_SETTLE_MS);
+    };
     stop = () => {
       clearTimeout(timer);
       socket.off(name, onBridge);
@@ -56,7 +66,7 @@ function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: 
     socket.on(name, onBridge);
     for (const [emitter, event] of gone) emitter.once(event, stop);
   });
-  return { up, stop };
+  return { up, stop, settle };
 }
 
 /** Until `up` settles, unbridging `a` or `b` waits for it. */
@@ -92,14 +102,14 @@ export async function bridge(a: Mrf.Endpoint, b: Mrf.Endpoint): Promise<void> {
 
 /**
  * A bridge of `a` (the originator) with `b` that was asked for elsewhere, just now: unbridges of
- * either wait until it is up. Already up (FreeSWITCH set bridge_to when it reported it), nothing waits.
+ * either wait until it is up (FreeSWITCH sets bridge_to when it reports it: then only the settling).
  */
 export function bridgedJustNow(a: Mrf.Endpoint, b: Mrf.Endpoint): void {
-  const { up, stop } = bridgeUp(a, b);
+  const { up, stop, settle } = bridgeUp(a, b);
   markUnderWay(a, b, up);
   a.api('uuid_getvar', `${a.uuid} bridge_to`).then(
     (res) => {
-      if (res.getBody().trim() === b.uuid) stop();
+      if (res.getBody().trim() === b.uuid) settle();
     },
     () => stop(),
   );
