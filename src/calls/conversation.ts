@@ -327,7 +327,7 @@ export class Conversation implements ActiveCall {
    * call over: its endpoint was released before this one existed) leaves no endpoint behind.
    */
   private async anchorTalker(ms: Mrf.MediaServer, t: Talker): Promise<void> {
-    const endpoint = await anchorPhone(ms, t.dialog);
+    const endpoint = await anchorPhone(ms, t.dialog, this.done);
     const stillHere = !this.ended && isConnected(t.dialog) && (t === this.caller || t === this.operator);
     if (stillHere) t.endpoint = endpoint;
     else await releaseEndpoint(endpoint);
