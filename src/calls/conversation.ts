@@ -5,6 +5,7 @@ import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
+import { bridge, bridgedJustNow, unbridge } from '../media/bridge.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
 import { anchorPhone, reinvitePending, reinvite as reinvitePhone } from '../media/reinvite.js';
 import { DEFAULT_HOLD_MUSIC, HoldMusic } from '../media/hold.js';
@@ -133,6 +134,8 @@ export class Conversation implements ActiveCall {
   /** Media path changes (re-INVITEs) one at a time, in the order asked for. */
   private mediaWork: Promise<unknown> = Promise.resolve();
   private hold: HoldMusic | undefined;
+  /** The operator's phone holds the call (its last re-INVITE was sendonly or inactive). */
+  private operatorHolds = false;
   private third: Third | undefined;
   /** The media server conference of a three-way call, while there is one. */
   private conference: string | undefined;
@@ -166,6 +169,9 @@ export class Conversation implements ActiveCall {
     c.adopt(s.operator);
     const plan = greetingPlan(s.queue, s.operator.operator.workNumber, s.caller.operatorNote);
     if (plan) c.greeting = true;
+    // Whoever connected them bridged the endpoints just now: a hold right away must not undo
+    // that bridge before FreeSWITCH has it up (media/bridge.ts).
+    else if (s.caller.endpoint && s.operator.endpoint) bridgedJustNow(s.caller.endpoint, s.operator.endpoint);
     // A BYE right behind the answer may have ended a dialog before these listeners existed.
     if (!isConnected(s.caller.dialog)) c.callerGone();
     else if (!isConnected(s.operator.dialog)) c.operatorGone(s.operator);
@@ -191,7 +197,7 @@ export class Conversation implements ActiveCall {
     await Promise.all([this.playSteps(caller, plan.caller), this.playSteps(operator, plan.operator)]);
     this.greeting = false;
     if (this.ended || this.operator !== op) return;
-    await caller.bridge(operator);
+    await bridge(caller, operator);
     this.log.info({ operator: op.operator.username }, 'greeting over: caller and operator connected');
     this.plainTalk();
   }
@@ -227,9 +233,10 @@ export class Conversation implements ActiveCall {
   /** Makes `op` the caller's operator and listens to their phone. */
   private adopt(op: OperatorTalker): void {
     this.operator = op;
+    this.operatorHolds = false;
     const gone = (): void => this.operatorGone(op);
-    const modify = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.reinvite(op, req, res);
-    const refer = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.refer(op, req, res);
+    const modify = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.reinvite(op, req, res).catch(this.warn('the operator\'s re-INVITE failed'));
+    const refer = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => void this.refer(op, req, res).catch(this.warn('the operator\'s REFER failed'));
     op.dialog.on('destroy', gone);
     op.dialog.on('modify', modify);
     op.dialog.on('refer', refer);
@@ -240,6 +247,11 @@ export class Conversation implements ActiveCall {
     });
     holdRequests(op.dialog, false);
     void this.ctx.queues.updateCall(this.callId, { state: 'connected', operatorId: op.operator.id }).catch(() => undefined);
+  }
+
+  /** A handler for what fails in work nobody awaits (a phone's request, a hang-up's follow-up): a line in the log. */
+  private warn(what: string): (err: Error) => void {
+    return (err) => this.log.warn({ err: err.message }, what);
   }
 
   /** Stops listening to an operator's phone (they leave, or go to another call). */
@@ -271,19 +283,22 @@ export class Conversation implements ActiveCall {
   /**
    * A feature needs the media server: phones that talk directly are re-INVITEd onto endpoints of
    * their own (the caller only, when the operator is about to leave or just listens to nothing:
-   * a blind transfer, a queue, a rating) and caller and operator bridged there, after which the
-   * anchored logic runs as in an anchored queue. A phone that refuses ends the call (a half-moved
-   * call has no media path to fall back on): false then.
+   * a blind transfer, a queue, a rating), after which the anchored logic runs as in an anchored
+   * queue. Caller and operator are bridged there only when they go on `talking` (a three-way
+   * call while the guest's phone rings); otherwise the feature moves them (hold music, a prompt):
+   * a bridge undone at once is work for the media server for nothing. A phone that refuses ends
+   * the call (a half-moved call has no media path to fall back on): false then, as when the call
+   * ended meanwhile.
    */
-  private needMedia(who: 'caller' | 'both' = 'both'): Promise<boolean> {
+  private needMedia(who: 'caller' | 'both', then: 'apart' | 'talking' = 'apart'): Promise<boolean> {
     return this.serially(async () => {
       if (this.ended) return false;
       const missing = who === 'both' && this.operator !== undefined && !this.operator.endpoint && this.media === 'anchored';
       if (this.mediaEvent(missing ? 'operator-needed' : 'need-media') !== 'anchor') return true;
       try {
-        await this.anchorParties(who);
+        await this.anchorParties(who, then);
         this.mediaEvent('anchored');
-        return true;
+        return !this.ended;
       } catch (err) {
         this.mediaEvent('anchor-failed');
         this.log.warn({ err: (err as Error).message }, 'a phone could not be moved onto the media server; ending the call');
@@ -293,19 +308,29 @@ export class Conversation implements ActiveCall {
     });
   }
 
-  private async anchorParties(who: 'caller' | 'both'): Promise<void> {
+  private async anchorParties(who: 'caller' | 'both', then: 'apart' | 'talking'): Promise<void> {
     const ms = this.caller.endpoint?.mediaserver ?? this.operator?.endpoint?.mediaserver ?? this.ctx.media.pick();
     if (!ms) throw new Error('no media server');
     const talkers: Talker[] = this.operator && who === 'both' ? [this.caller, this.operator] : [this.caller];
     const parties = talkers.filter((t) => !t.endpoint && isConnected(t.dialog));
-    await Promise.all(
-      parties.map(async (t) => {
-        t.endpoint = await anchorPhone(ms, t.dialog);
-      }),
-    );
+    const moved = await Promise.allSettled(parties.map((t) => this.anchorTalker(ms, t)));
+    // A phone that hung up meanwhile did not refuse: its hang-up is handled as such.
+    const refused = moved.find((r, i): r is PromiseRejectedResult => r.status === 'rejected' && isConnected((parties[i] as Talker).dialog));
+    if (refused) throw refused.reason;
     const op = this.operator;
-    if (this.caller.endpoint && op?.endpoint) await this.caller.endpoint.bridge(op.endpoint);
+    if (then === 'talking' && this.caller.endpoint && op?.endpoint) await bridge(this.caller.endpoint, op.endpoint);
     this.log.info({ moved: parties.length }, 'call anchored on the media server');
+  }
+
+  /**
+   * One phone onto an endpoint of its own. A party gone by the time it is there (hung up, the
+   * call over: its endpoint was released before this one existed) leaves no endpoint behind.
+   */
+  private async anchorTalker(ms: Mrf.MediaServer, t: Talker): Promise<void> {
+    const endpoint = await anchorPhone(ms, t.dialog, this.done);
+    const stillHere = !this.ended && isConnected(t.dialog) && (t === this.caller || t === this.operator);
+    if (stillHere) t.endpoint = endpoint;
+    else await releaseEndpoint(endpoint);
   }
 
   /**
@@ -335,7 +360,7 @@ export class Conversation implements ActiveCall {
       this.caller.endpoint = undefined;
       op.endpoint = undefined;
       this.mediaEvent('released');
-      await callerEndpoint?.unbridge().catch(() => undefined);
+      if (callerEndpoint) await unbridge(callerEndpoint).catch(() => undefined);
       await Promise.all([releaseEndpoint(callerEndpoint), releaseEndpoint(operatorEndpoint)]);
       this.log.info({ operator: op.operator.username }, 'caller and operator talk directly: media server released');
     });
@@ -347,7 +372,7 @@ export class Conversation implements ActiveCall {
       const callerEndpoint = onMedia(this.caller);
       if (callerMoved) await reinvitePhone(this.caller.dialog, callerEndpoint.local.sdp);
       op.endpoint ??= await anchorPhone(callerEndpoint.mediaserver, op.dialog);
-      await callerEndpoint.bridge(op.endpoint);
+      await bridge(callerEndpoint, op.endpoint);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'the call cannot be anchored again; ending it');
       this.hangup('media path lost');
@@ -427,7 +452,7 @@ export class Conversation implements ActiveCall {
     if (third?.mode === 'consult') {
       // Leaving a consultation hands the caller to the target (an attended transfer on hang-up).
       this.log.info({ operator: op.operator.username }, 'operator left the consultation: the caller goes to the target');
-      void this.completeConsultation();
+      void this.completeConsultation().catch(this.warn('completing the consultation failed'));
       return;
     }
     if (this.conference) return this.partyLeft();
@@ -464,7 +489,7 @@ export class Conversation implements ActiveCall {
     const talkEndedAt = Date.now();
     this.log.info({ operator: operator.username }, 'the caller is asked to rate the call');
     if (!(await this.needMedia('caller'))) return;
-    await onMedia(this.caller).unbridge().catch(() => undefined);
+    await unbridge(onMedia(this.caller)).catch(() => undefined);
     const outcome = await askForRating(this.anchoredCaller(), this.ctx.prompts, queue.ratingTimeoutS * 1000, this.log);
     this.s.recorder.rated(operator.id, outcome.rating);
     this.caller.leg.end(Date.now(), 'system', 200, 'rating over');
@@ -486,21 +511,30 @@ export class Conversation implements ActiveCall {
     }
     res.send(200, { body: answer, headers: { 'Content-Type': 'application/sdp' } } as never);
     if (this.operator !== op || this.third || this.conference || this.greeting) return;
-    if (isHoldSdp(req.body)) await this.holdCaller();
+    this.operatorHolds = isHoldSdp(req.body);
+    if (this.operatorHolds) await this.holdCaller(() => this.operatorHolds);
     else await this.unholdCaller(op);
   }
 
-  private async holdCaller(): Promise<void> {
+  /**
+   * Hold music for the caller, unless it is no longer `wanted` once the caller is on the media
+   * server: the operator's phone may take the call back while a direct call is being anchored,
+   * and that un-hold found no hold to end.
+   */
+  private async holdCaller(wanted: () => boolean = () => true): Promise<void> {
     if (this.hold) return;
     // On hold from the moment it was asked for, also while a direct call is being anchored.
     const at = Date.now();
     if (!(await this.needMedia('caller')) || this.hold) return;
+    if (!wanted()) return this.plainTalk();
     this.log.info('caller on hold');
     this.s.recorder.hold(at);
     const caller = onMedia(this.caller);
-    await caller.unbridge().catch(() => undefined);
-    this.hold = new HoldMusic(caller, this.holdMusic, this.log);
-    this.hold.start();
+    const music = new HoldMusic(caller, this.holdMusic, this.log);
+    // Set before anything is awaited, for an un-hold meanwhile to find and end.
+    this.hold = music;
+    await unbridge(caller).catch(() => undefined);
+    if (this.hold === music) music.start();
   }
 
   private stopHold(): void {
@@ -514,7 +548,7 @@ export class Conversation implements ActiveCall {
     if (!this.hold) return;
     this.log.info('caller back from hold');
     this.stopHold();
-    await onMedia(this.caller).bridge(onMedia(op));
+    await bridge(onMedia(this.caller), onMedia(op));
     this.plainTalk();
   }
 
@@ -669,7 +703,7 @@ export class Conversation implements ActiveCall {
       await this.ctx.operators.tryApply(target.id, { type: 'release', callId: this.callId, missed: false, maxMisses: MAX_MISSES_OUTSIDE_QUEUES });
       return;
     }
-    if (!(await this.needMedia(mode === 'blind' ? 'caller' : 'both'))) return;
+    if (!(await this.needMedia(mode === 'blind' ? 'caller' : 'both', mode === 'three-way' ? 'talking' : 'apart'))) return;
     if (mode !== 'three-way') await this.holdCaller();
     const contacts = (await this.ctx.registrar.contacts(target.username).catch(() => [])).map((b) => b.contact);
     if (this.third !== third || this.ended) return;
@@ -716,7 +750,7 @@ export class Conversation implements ActiveCall {
     this.log.info({ to: third.target.username, mode: third.mode }, 'third party answered');
     if (third.mode === 'blind' || third.completeOnAnswer) return this.handCallerTo(third, talker);
     if (third.mode === 'consult') {
-      if (this.operator) await onMedia(this.operator).bridge(endpoint);
+      if (this.operator) await bridge(onMedia(this.operator), endpoint);
       return;
     }
     await this.startThreeWay(talker);
@@ -770,7 +804,7 @@ export class Conversation implements ActiveCall {
     this.ended = true;
     this.caller.dialog.off('modify', this.onCallerModify);
     this.stopHold();
-    await onMedia(this.caller).unbridge().catch(() => undefined);
+    await unbridge(onMedia(this.caller)).catch(() => undefined);
     const campOn = new CampOn(this.ctx, {
       callId: this.callId,
       log: this.log,
@@ -793,7 +827,7 @@ export class Conversation implements ActiveCall {
     const op = this.operator;
     if (op && isConnected(op.dialog)) {
       // Without an endpoint the operator still has the caller's media: plainTalk re-INVITEs the caller.
-      if (op.endpoint) await onMedia(this.caller).bridge(op.endpoint);
+      if (op.endpoint) await bridge(onMedia(this.caller), op.endpoint);
       this.plainTalk();
       return;
     }
@@ -817,7 +851,7 @@ export class Conversation implements ActiveCall {
     if (this.third === third) this.third = undefined;
     if (third.mode === 'consult') {
       this.log.info('the consulted operator hung up: back with the caller');
-      void this.backToOperator();
+      void this.backToOperator().catch(this.warn('going back to the operator failed'));
       return;
     }
     if (third.mode === 'three-way') this.partyLeft();
@@ -840,8 +874,8 @@ export class Conversation implements ActiveCall {
     const at = Date.now();
     const from = this.operator;
     this.stopHold();
-    await from?.endpoint?.unbridge().catch(() => undefined);
-    await onMedia(this.caller).bridge(onMedia(talker));
+    if (from?.endpoint) await unbridge(from.endpoint).catch(() => undefined);
+    await bridge(onMedia(this.caller), onMedia(talker));
     third.notify?.send(200, 'OK', true);
     this.s.recorder.transferred(from?.operator.id ?? null, { operator: { id: talker.operator.id, username: talker.operator.username } }, at, third.mode === 'blind' ? 'blind' : 'attended');
     this.log.info({ to: talker.operator.username, mode: third.mode }, 'transfer completed');
@@ -917,7 +951,7 @@ export class Conversation implements ActiveCall {
     // The other call listens from now on; until then the phone's requests wait.
     holdRequests(op.dialog, true);
     op.leg.end(Date.now(), 'system', 200, `joined call ${toCallId}`);
-    void op.endpoint?.unbridge().catch(() => undefined);
+    if (op.endpoint) void unbridge(op.endpoint).catch(() => undefined);
     hangUpDialog(this.caller.dialog);
     void this.finish('system', `attended transfer into call ${toCallId}`);
     return op;
@@ -930,7 +964,7 @@ export class Conversation implements ActiveCall {
     this.conference = name;
     const op = this.operator;
     const caller = onMedia(this.caller);
-    await caller.unbridge().catch(() => undefined);
+    await unbridge(caller).catch(() => undefined);
     const joins = [caller, onMedia(third), ...(op?.endpoint ? [op.endpoint] : [])].map((ep) => ep.join(name));
     const results = await Promise.allSettled(joins);
     const failed = results.filter((r) => r.status === 'rejected').length;
@@ -1011,7 +1045,7 @@ export class Conversation implements ActiveCall {
     this.caller.dialog.off('modify', this.onCallerModify);
     this.stopHold();
     const caller = this.anchoredCaller();
-    await caller.endpoint.unbridge().catch(() => undefined);
+    await unbridge(caller.endpoint).catch(() => undefined);
     const next = new QueueCall(this.ctx, this.callId, queue, caller, this.s.recorder, this.log);
     this.ctx.calls.add(next);
     this.settled.resolve();

@@ -13,6 +13,7 @@ import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { LegRecorder } from '../cdr/call-recorder.js';
 import { publishCallEvent } from '../events/call-events.js';
 import { isConnected } from '../media/answer.js';
+import { bridge } from '../media/bridge.js';
 import type { Operator } from '../provisioning/types.js';
 import { hangUpDialog, publishLive, settleOnce, unpublishLive, type Arrival } from './arrival.js';
 import type { ActiveCall, CallContext } from './context.js';
@@ -247,7 +248,7 @@ export class DirectCall implements ActiveCall {
       case 'reject-caller':
         return this.rejectCaller(e.status, e.reason);
       case 'bridge':
-        if (this.op.endpoint) await this.callerEndpoint.bridge(this.op.endpoint);
+        if (this.op.endpoint) await bridge(this.callerEndpoint, this.op.endpoint);
         return;
       case 'operator-busy':
         await this.ctx.operators.tryApply(opId, { type: 'answer', callId });

@@ -1,14 +1,17 @@
 import type Mrf from 'drachtio-fsmrf';
+import { bridgeSettled } from './bridge.js';
 
 const DESTROY_WAIT_MS = 2_000;
 
 /**
- * Hangs up a media server channel without ever waiting long: drachtio-fsmrf's destroy() waits for
- * FreeSWITCH to run the hangup, which it sometimes never does (a channel whose far end is on hold
- * runs no queued commands); then the channel is killed outright with uuid_kill.
+ * Hangs up a media server channel, once a bridge of it under way is up (media/bridge.ts), without
+ * ever waiting long: drachtio-fsmrf's destroy() waits for FreeSWITCH to run the hangup, which it
+ * sometimes never does (a channel whose far end is on hold runs no queued commands); then the
+ * channel is killed outright with uuid_kill.
  */
 export async function releaseEndpoint(endpoint: Mrf.Endpoint | undefined): Promise<void> {
   if (!endpoint) return;
+  await bridgeSettled(endpoint);
   let timer: NodeJS.Timeout | undefined;
   const destroyed = endpoint.destroy().then(
     () => true,

@@ -41,12 +41,17 @@ export async function reinvite(dialog: Srf.Dialog, media: string): Promise<strin
 /**
  * Moves a phone that talks directly onto a new media server endpoint: the endpoint answers the
  * phone's current description, the phone is re-INVITEd with the endpoint's, and the endpoint
- * learns the phone's answer. A phone that refuses leaves no endpoint behind (the error is thrown).
+ * learns the phone's answer. A phone that refuses leaves no endpoint behind (the error is thrown),
+ * nor does a call `abandoned` meanwhile: drachtio-srf never settles a re-INVITE whose dialog we
+ * hung up while it was on its way.
  */
-export async function anchorPhone(ms: Mrf.MediaServer, dialog: Srf.Dialog): Promise<Mrf.Endpoint> {
+export async function anchorPhone(ms: Mrf.MediaServer, dialog: Srf.Dialog, abandoned?: Promise<unknown>): Promise<Mrf.Endpoint> {
   const endpoint = await ms.createEndpoint({ remoteSdp: dialog.remote.sdp });
   try {
-    const answer = await reinvite(dialog, endpoint.local.sdp);
+    const gone = abandoned?.then(() => {
+      throw new Error('the call ended while the phone was being moved');
+    });
+    const answer = await (gone ? Promise.race([reinvite(dialog, endpoint.local.sdp), gone]) : reinvite(dialog, endpoint.local.sdp));
     await modifyEndpoint(endpoint, answer);
     return endpoint;
   } catch (err) {

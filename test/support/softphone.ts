@@ -4,24 +4,43 @@
  * second and joins them with REFER + Replaces (RFC 3891) naming the second. Real SIP on the wire:
  * digest REGISTER, INVITE/200/ACK, re-INVITE, REFER, NOTIFY and BYE, over UDP on 127.0.0.1.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { digestResponse } from '../../src/sip/digest-auth.js';
 import { SipStack, type Dialog, type InviteServerTransaction, type SipRequest, type SipResponse } from '../benches/sip/index.js';
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
-function sdp(host: string, port: number, direction: 'sendrecv' | 'sendonly', version: number): string {
-  return [
-    'v=0',
-    `o=softphone 4000 ${version} IN IP4 ${host}`,
-    's=-',
-    `c=IN IP4 ${host}`,
-    't=0 0',
-    `m=audio ${port} RTP/AVP 0`,
-    'a=rtpmap:0 PCMU/8000',
-    `a=${direction}`,
-    '',
-  ].join('\r\n');
+type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** The media part of this phone's description (everything after the o= line). */
+function mediaLines(host: string, port: number, direction: Direction): string {
+  return ['s=-', `c=IN IP4 ${host}`, 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', `a=${direction}`, ''].join('\r\n');
+}
+
+/** The direction an offer asks for (RFC 3264 §6.1: sendrecv when it names none). */
+function offeredDirection(offer: string): Direction {
+  return (/^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(offer)?.[1] as Direction | undefined) ?? 'sendrecv';
+}
+
+/**
+ * The direction of an answer (RFC 3264 §6.1): send only what the offerer receives, receive only
+ * what it sends; a phone that holds the call does not receive.
+ */
+function answerDirection(offered: Direction, holding: boolean): Direction {
+  const send = offered === 'sendrecv' || offered === 'recvonly';
+  const receive = (offered === 'sendrecv' || offered === 'sendonly') && !holding;
+  if (send && receive) return 'sendrecv';
+  if (send) return 'sendonly';
+  return receive ? 'recvonly' : 'inactive';
+}
+
+/** One call's SDP session as this phone describes it: o= session id and version (RFC 4566 §5.2). */
+interface MediaSession {
+  id: string;
+  version: number;
+  /** The last description sent, without its o= line. */
+  last: string | undefined;
+  holding: boolean;
 }
 
 function param(header: string, name: string): string | undefined {
@@ -53,7 +72,8 @@ export class Softphone {
   private readonly calledOut = new Set<string>();
   private readonly waiters: (() => void)[] = [];
   private readonly host = '127.0.0.1';
-  private sdpVersion = 1;
+  /** Each call (by Call-ID) is an SDP session of its own, with its own o= line. */
+  private readonly sessions = new Map<string, MediaSession>();
   private readonly mediaPort = 40_000 + Math.floor(Math.random() * 10_000);
 
   private constructor(
@@ -82,6 +102,22 @@ export class Softphone {
     return this.stack.contactUri('udp', this.username);
   }
 
+  /**
+   * This phone's description in a call, as phones write it (RFC 3264 §8): the same o= session id
+   * all call long, the version one higher each time the description changes, unchanged otherwise.
+   */
+  private describe(callId: string, port: number, direction: Direction): string {
+    let session = this.sessions.get(callId);
+    if (!session) {
+      session = { id: String(randomInt(1, 2 ** 31)), version: randomInt(1, 2 ** 16), last: undefined, holding: false };
+      this.sessions.set(callId, session);
+    }
+    const media = mediaLines(this.host, port, direction);
+    if (session.last !== undefined && session.last !== media) session.version++;
+    session.last = media;
+    return `v=0\r\no=softphone ${session.id} ${session.version} IN IP4 ${this.host}\r\n${media}`;
+  }
+
   private notify(): void {
     for (const w of this.waiters.splice(0)) w();
   }
@@ -95,7 +131,8 @@ export class Softphone {
     } else if (req.method === 'INVITE' && dialog) {
       // A re-INVITE (the switchboard moves the media): answered with this phone's media.
       dialog.receiveRequest(req);
-      const ok = this.stack.createResponse(req, 200, undefined, { contact: this.contact, body: sdp(this.host, this.mediaPort, 'sendrecv', this.sdpVersion++) });
+      const direction = answerDirection(offeredDirection(req.body), this.sessions.get(req.callId)?.holding ?? false);
+      const ok = this.stack.createResponse(req, 200, undefined, { contact: this.contact, body: this.describe(req.callId, this.portOf(req.callId), direction) });
       void this.stack.sendInvite2xx(txn as InviteServerTransaction, ok).catch(() => undefined);
     } else {
       dialog?.receiveRequest(req);
@@ -103,6 +140,11 @@ export class Softphone {
       if (req.method === 'BYE' && dialog) this.stack.removeDialog(dialog);
     }
     this.notify();
+  }
+
+  /** The RTP port of a call: one for the calls this phone answers, the next pair for those it makes. */
+  private portOf(callId: string): number {
+    return this.calledOut.has(callId) ? this.mediaPort + 2 : this.mediaPort;
   }
 
   /** Waits until `check` finds what it looks for among what arrived. */
@@ -142,7 +184,7 @@ export class Softphone {
   /** Answers the next incoming call (it must arrive within `ms`). */
   async answer(ms = 10_000): Promise<Call> {
     const { req, txn } = await this.until('an incoming call', () => this.invites.shift(), ms);
-    const ok = this.stack.createResponse(req, 200, undefined, { contact: this.contact, body: sdp(this.host, this.mediaPort, 'sendrecv', this.sdpVersion++) });
+    const ok = this.stack.createResponse(req, 200, undefined, { contact: this.contact, body: this.describe(req.callId, this.mediaPort, answerDirection(offeredDirection(req.body), false)) });
     const dialog = this.stack.createUasDialog(req, ok, `<${this.contact}>`);
     await this.stack.sendInvite2xx(txn, ok);
     return { dialog, replaces: `${dialog.callId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}` };
@@ -150,15 +192,17 @@ export class Softphone {
 
   /** Calls a number through the switchboard and waits for the answer. */
   async call(number: string): Promise<Call> {
+    const callId = `${randomBytes(8).toString('hex')}@${this.host}`;
+    this.calledOut.add(callId);
     const invite = this.stack.createRequest('INVITE', `sip:${number}@${this.server.host}:${this.server.port}`, {
       from: `<sip:${this.username}@${this.domain}>`,
       contact: this.contact,
-      body: sdp(this.host, this.mediaPort + 2, 'sendrecv', this.sdpVersion++),
+      callId,
+      body: this.describe(callId, this.portOf(callId), 'sendrecv'),
     });
     const res = await within(`an answer from ${number}`, this.stack.sendRequest(invite, { destination: this.destination }).final, 15_000);
     if (res.status !== 200) throw new Error(`INVITE ${number}: ${res.status}`);
     const dialog = this.stack.createUacDialog(invite, res);
-    this.calledOut.add(dialog.callId);
     await this.stack.sendAck(dialog, res);
     return { dialog, replaces: `${dialog.callId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}` };
   }
@@ -170,7 +214,10 @@ export class Softphone {
    */
   async hold(call: Call, on: boolean): Promise<number> {
     for (let attempt = 1; ; attempt++) {
-      const reinvite = call.dialog.createRequest('INVITE', { body: sdp(this.host, this.mediaPort, on ? 'sendonly' : 'sendrecv', this.sdpVersion++) });
+      const session = this.sessions.get(call.dialog.callId);
+      if (session) session.holding = on;
+      const body = this.describe(call.dialog.callId, this.portOf(call.dialog.callId), on ? 'sendonly' : 'sendrecv');
+      const reinvite = call.dialog.createRequest('INVITE', { body });
       const res = await this.stack.sendRequest(reinvite, { dialog: call.dialog }).final;
       if (res.status === 200) await this.stack.sendAck(call.dialog, res);
       if (res.status !== 491 || attempt >= 3) return res.status;

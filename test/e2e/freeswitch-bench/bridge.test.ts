@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { bridge as bridgeInOrder, unbridge as unbridgeInOrder } from '../../../src/media/bridge.js';
 import { nextEvent, phoneOffer, startBench, subscribeInbound, withTimeout, type Bench, type TestEndpoint } from './harness.js';
 
 const HOLD_MUSIC = 'local_stream://moh';
@@ -58,6 +59,16 @@ describe('drachtio-fsmrf and the FreeSWITCH stand-in: bridges', () => {
       expect(model.bridgedWith(caller.uuid)).toBeUndefined();
       await model.waitFor(() => model.channel(caller.uuid)?.parked && model.channel(operator.uuid)?.parked, { description: 'both parked' });
     }
+    expect(caller.connected && operator.connected).toBe(true);
+  });
+
+  it('media/bridge.ts orders them: an unbridge waits for the bridge, and both sides stay', async () => {
+    const [caller, operator] = await endpointPair();
+    const bridged = bridgeInOrder(caller, operator);
+    await withTimeout(unbridgeInOrder(operator), 3_000, 'unbridge');
+    await bridged;
+    const model = bench.freeswitch.standIn?.model;
+    if (model) await model.waitFor(() => model.channel(caller.uuid)?.parked && model.channel(operator.uuid)?.parked, { description: 'both parked' });
     expect(caller.connected && operator.connected).toBe(true);
   });
 

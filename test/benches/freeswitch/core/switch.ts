@@ -58,6 +58,12 @@ const PARK_LOOPS = new Set(['socket', 'park']);
 /** Variables sofia_glue / the mrf dialplan leave behind that change the core's behaviour. */
 const PARK_AFTER_BRIDGE = 'park_after_bridge';
 const HANGUP_AFTER_BRIDGE = 'hangup_after_bridge';
+/**
+ * uuid_bridge answers +OK before the bridge is up: uuid_bridge_on_soft_execute() polls the other
+ * channel's state every 20 ms (switch_yield(20000)) until both are in CS_SOFT_EXECUTE, and only
+ * then fires CHANNEL_BRIDGE. One such round.
+ */
+const BRIDGE_SETUP_MS = 20;
 
 const ORIGIN = {
   state: { file: 'switch_channel.c', func: 'switch_channel_perform_set_callstate', line: 302 },
@@ -94,6 +100,8 @@ export class Switch {
   private readonly dtmfWatchers = new Map<string, Set<(digit: string) => void>>();
   /** Channels that originated their current bridge (uuid_bridge's first argument). */
   private readonly bridgeOriginators = new Set<string>();
+  /** Bridges asked for and not up yet: originator's uuid to the other channel's. */
+  private readonly bridgesUnderWay = new Map<string, string>();
 
   constructor(readonly options: SwitchOptions) {
     this.events = new EventBus(options.identity);
@@ -223,8 +231,23 @@ export class Switch {
     session.executor.hangup();
     if (!options.remote) session.sip?.hangup(cause, causeCode(cause));
     for (const hook of this.onHangup) hook(session);
-    if (partner) this.afterBridge(session, partner);
+    const originator = this.originatorWaitingFor(session);
+    if (originator) {
+      // uuid_bridge_on_soft_execute(): switch_ivr_wait_for_answer() fails on the gone channel,
+      // and without uuid_bridge_park_on_cancel the originator is hung up (switch_ivr_bridge.c:1211).
+      this.bridgesUnderWay.delete(originator.uuid);
+      this.model.unbridge(originator.uuid);
+      this.hangup(originator, 'ORIGINATOR_CANCEL');
+    } else if (partner) this.afterBridge(session, partner);
     setImmediate(() => this.finishHangup(session));
+  }
+
+  /** The originator of a uuid_bridge under way with `session` as its other channel, if any. */
+  private originatorWaitingFor(session: Session): Session | undefined {
+    for (const [originator, other] of this.bridgesUnderWay) {
+      if (other === session.uuid) return this.sessions.get(originator);
+    }
+    return undefined;
   }
 
   private finishHangup(session: Session): void {
@@ -256,11 +279,32 @@ export class Switch {
     this.model.bridge(a.uuid, b.uuid);
     a.profile.times.bridged = b.profile.times.bridged = nowMicros();
     a.state = b.state = 'CS_EXCHANGE_MEDIA';
+    this.bridgesUnderWay.set(a.uuid, b.uuid);
     // The interrupted applications report back first; the bridge event follows them.
-    setImmediate(() => {
-      if (this.model.areBridged(a.uuid, b.uuid)) this.fire(this.bridgeEvent('CHANNEL_BRIDGE', a, b));
-    });
+    setTimeout(() => {
+      if (this.bridgesUnderWay.get(a.uuid) === b.uuid) this.bridgesUnderWay.delete(a.uuid);
+      if (!this.model.areBridged(a.uuid, b.uuid)) return;
+      this.fire(this.bridgeEvent('CHANNEL_BRIDGE', a, b));
+      // switch_ivr_multi_threaded_bridge(): bridge_to names the other side once the bridge is up.
+      a.setVariable('bridge_to', b.uuid);
+      b.setVariable('bridge_to', a.uuid);
+    }, BRIDGE_SETUP_MS);
     return true;
+  }
+
+  /**
+   * A transfer of a uuid_bridge's originator before the bridge is up: uuid_bridge_on_soft_execute()
+   * finds the originator not ready (CF_TRANSFER) and hangs up the other channel with
+   * DESTINATION_OUT_OF_ORDER, while the originator goes where it was transferred. Observed on
+   * FreeSWITCH 1.10.12 with `uuid_transfer <originator> -both park inline` right behind the bridge;
+   * the other way round (the other channel hung up first: ORIGINATOR_CANCEL) is in hangup().
+   */
+  private spoilBridgeUnderWay(originator: Session): void {
+    const other = this.bridgesUnderWay.get(originator.uuid);
+    if (other === undefined) return;
+    this.bridgesUnderWay.delete(originator.uuid);
+    const session = this.sessions.get(other);
+    if (session?.isUp) this.hangup(session, 'DESTINATION_OUT_OF_ORDER');
   }
 
   /**
@@ -274,6 +318,7 @@ export class Switch {
     session.profile.times.transferred = nowMicros();
     session.state = 'CS_EXECUTE';
     for (const invocation of [...applications].reverse()) session.executor.enqueueFront(invocation);
+    this.spoilBridgeUnderWay(session);
   }
 
   /**
@@ -333,7 +378,10 @@ export class Switch {
     if (!partner) return;
     const other = this.sessions.get(partner);
     this.model.unbridge(session.uuid);
+    // The bridge is over (switch_ivr_session_transfer(), the bridge loop's end): no bridge_to.
+    session.setVariable('bridge_to', undefined);
     if (!other) return;
+    other.setVariable('bridge_to', undefined);
     this.fireUnbridge(session, other);
     if (!partnerFollows) this.leftAlone(other, session);
   }

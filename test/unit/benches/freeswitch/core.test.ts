@@ -148,12 +148,44 @@ describe('bridges', () => {
     const a = channel('a');
     const b = channel('b');
     api(`uuid_bridge ${a.uuid} ${b.uuid}`);
+    await nextEvent(named('CHANNEL_BRIDGE', a.uuid));
     expect(api(`uuid_transfer ${a.uuid} -both park inline`)).toBe('+OK\n');
     expect(sw.model.bridgedWith(a.uuid)).toBeUndefined();
     await nextEvent(named('CHANNEL_UNBRIDGE', a.uuid));
     await sw.model.waitFor(() => sw.model.channel(a.uuid)?.parked && sw.model.channel(b.uuid)?.parked);
     expect(api(`uuid_transfer nope park inline`)).toBe('-ERR No such channel!\n');
     expect(api(`uuid_bridge ${a.uuid} nope`)).toBe('-ERR Invalid uuid\n');
+  });
+
+  it('a transfer of the originator before the bridge is up hangs the other channel up, as FreeSWITCH does', async () => {
+    const { sw, channel, api, hangups, events } = bench();
+    const a = channel('a');
+    const b = channel('b');
+    expect(api(`uuid_bridge ${a.uuid} ${b.uuid}`)).toBe(`+OK ${b.uuid}\n`);
+    expect(api(`uuid_transfer ${a.uuid} -both park inline`)).toBe('+OK\n');
+    expect(b.isUp).toBe(false);
+    expect(hangups).toEqual(['b:DESTINATION_OUT_OF_ORDER']);
+    await sw.model.waitFor(() => sw.model.channel(a.uuid)?.parked, { description: 'a parked' });
+    expect(a.isUp).toBe(true);
+    expect(events.some((event) => event.name === 'CHANNEL_BRIDGE')).toBe(false);
+  });
+
+  it('the other channel hung up before the bridge is up takes the originator with it (ORIGINATOR_CANCEL)', async () => {
+    const { sw, channel, api, hangups, nextEvent } = bench();
+    const a = channel('a');
+    const b = channel('b');
+    api(`uuid_bridge ${a.uuid} ${b.uuid}`);
+    sw.hangup(b, 'NORMAL_CLEARING');
+    expect(a.isUp).toBe(false);
+    expect(hangups).toEqual(['b:NORMAL_CLEARING', 'a:ORIGINATOR_CANCEL']);
+    const c = channel('c');
+    const d = channel('d');
+    api(`uuid_bridge ${c.uuid} ${d.uuid}`);
+    await nextEvent(named('CHANNEL_BRIDGE', c.uuid));
+    expect(c.getVariable('bridge_to')).toBe(d.uuid);
+    sw.hangup(d, 'NORMAL_CLEARING');
+    await sw.model.waitFor(() => sw.model.channel(c.uuid)?.parked, { description: 'c parked' });
+    expect(c.isUp).toBe(true);
   });
 
   it('a channel left behind by a transfer or a new bridge meets park_after_bridge', async () => {
