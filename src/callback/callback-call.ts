@@ -28,6 +28,7 @@ import type { Operator, Queue } from '../provisioning/types.js';
 import { reach } from '../sip/reach.js';
 import { afterFailedAttempt } from './plan.js';
 import type { CallbackEntry, CallbackStore } from './store.js';
+import { bridge } from '../media/bridge.js';
 
 // Before offering a callback again to operators who just missed it (as for live callers).
 const RETRY_SAME_OPERATORS_MS = 2_000;
@@ -330,7 +331,7 @@ export class CallbackCall {
       answeredAt: at,
     }).catch((err: Error) => this.d.log.warn({ err: err.message }, 'cannot publish the live call'));
     this.d.ended(this.entry, { outcome: 'connected', at, operator: op.operator, reason: '' });
-    if (!greets(queue)) await endpoint.bridge(op.endpoint);
+    if (!greets(queue)) await bridge(endpoint, op.endpoint);
     this.op = undefined;
     Conversation.begin(this.ctx, {
       callId: this.entry.id,

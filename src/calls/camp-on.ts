@@ -23,6 +23,7 @@ import type { ActiveCall, CallContext } from './context.js';
 import { Conversation } from './conversation.js';
 import { OperatorRing } from './operator-ring.js';
 import { QueueCall, type AnsweredCaller } from './queue-call.js';
+import { bridge } from '../media/bridge.js';
 
 const PROMPT_MAX_MS = 10_000;
 // A safety net besides the status updates: the operator's state is looked at this often.
@@ -324,7 +325,7 @@ export class CampOn implements ActiveCall {
     const ref = { id: operator.id, username: operator.username };
     this.stopMusic();
     await this.ctx.operators.tryApply(operator.id, { type: 'answer', callId: this.callId });
-    await this.s.caller.endpoint.bridge(r.endpoint);
+    await bridge(this.s.caller.endpoint, r.endpoint);
     if (who === 'target' && this.s.origin === 'transfer') this.s.recorder.transferred(this.s.fromOperator?.id ?? null, { operator: ref }, at);
     else this.s.recorder.answered(at, ref);
     publishCallEvent(this.ctx.bus, { event: 'connected', callId: this.callId, operatorId: operator.id });

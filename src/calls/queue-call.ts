@@ -16,6 +16,7 @@ import { Conversation } from './conversation.js';
 import { greets, type GreetingStep } from './greeting.js';
 import { COMPLETED_ELSEWHERE, OperatorRing, type RingMedia } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
+import { bridge } from '../media/bridge.js';
 import { releaseEndpoint } from '../media/endpoint.js';
 import { answerOntoMedia, CallerGone, isConnected, type AnsweredCall } from '../media/answer.js';
 import { takeCallerMessage } from '../messages/caller-message.js';
@@ -609,7 +610,7 @@ export class QueueCall implements ActiveCall {
     const entry = this.legs.get(operatorId);
     const caller = this.line?.endpoint;
     if (!entry?.endpoint || !caller) return;
-    await caller.bridge(entry.endpoint);
+    await bridge(caller, entry.endpoint);
   }
 
   /** Ends the caller's side: BYE once answered, 503 to the INVITE of a caller rung first. */
