@@ -138,7 +138,7 @@ export const queueSchemas = resource(
     mediaMode: {
       type: 'string',
       enum: ['direct', 'anchored'],
-      default: 'anchored',
+      default: 'direct',
       description: 'direct: caller and operator talk phone to phone and the media server joins only while media is needed (music, hold, transfers, three-way, prompts); anchored: every leg stays on the media server (recording and similar)',
     },
   },

@@ -227,7 +227,7 @@ describe('queues and memberships', () => {
     expect(q).toMatchObject({
       number: '100', name: 'Front desk', strategy: 'longest-idle', ringTimeoutS: 15, maxWaitS: null, maxLength: null,
       wrapupS: 5, maxNoAnswer: 3, overflowAction: 'busy', overflowTarget: null, noOperators: 'wait',
-      holdMusic: 'local_stream://moh', announceIntervalS: 30, serviceLevelS: 20, mediaMode: 'anchored',
+      holdMusic: 'local_stream://moh', announceIntervalS: 30, serviceLevelS: 20, mediaMode: 'direct',
     });
   });
 
