@@ -24,7 +24,7 @@ import { PrivateRedis } from '../test/support/private-services.js';
 import { diffCounts, MonitorTally, parseCommandStats, perCallRows, commandTable } from './lib/redis-count.js';
 import { sampleProcess } from './lib/processes.js';
 import { useDrachtio, useFreeswitch, type Drachtio } from './lib/servers.js';
-import { startSipp, type SippRun } from './lib/sipp.js';
+import { startOperatorPhones, startSipp, type SippRun } from './lib/sipp.js';
 import { DIALLED, startSwitchboardTarget } from './lib/targets.js';
 
 const OPERATORS_PER_PHONE = 500;
@@ -163,21 +163,7 @@ async function main(): Promise<void> {
       target: opts.mode === 'anchored' ? 'switchboard-anchored' : 'switchboard-direct',
       shape: 'free',
     });
-    for (const port of ports) {
-      const run = await startSipp({
-        name: `operators-${port}`,
-        scenario: 'operator-auto-answer.xml',
-        localPort: port,
-        dir: path.join(dir, `operators-${port}`),
-        keys: { answer_ms: 0, talk_ms: opts.talkMs },
-        calls: 10_000_000,
-        limit: 100_000,
-        timeoutS: 3_600,
-        traceErrors: false,
-      });
-      phones.push(run);
-      await run.ready;
-    }
+    await startOperatorPhones(ports, dir, { answerMs: 0, talkMs: opts.talkMs, timeoutS: 3_600 }, phones);
     db = new pg.Client({ connectionString: target.databaseUrl });
     await db.connect();
     const call = { dir, drachtio, db, talkMs: opts.talkMs };

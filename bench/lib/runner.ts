@@ -13,7 +13,7 @@ import { isSwitchboard, type BenchOptions, type Shape, type TargetName } from '.
 import { eslApi } from './esl.js';
 import { Sampler, type WindowUse } from './processes.js';
 import { useDrachtio, useFreeswitch, type Drachtio, type Freeswitch } from './servers.js';
-import { startSipp, type SippResult, type SippRun, type SippStats } from './sipp.js';
+import { startOperatorPhones, startSipp, type SippResult, type SippRun, type SippStats } from './sipp.js';
 import { mean, percentiles, ratePerSecond, slope, type Percentiles } from './stats.js';
 import { DIALLED, startBaselineTarget, startSwitchboardTarget, type AppSide, type EndCheck, type Target } from './targets.js';
 
@@ -162,22 +162,7 @@ export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptio
     result.mediaMode = target.mediaMode;
 
     const runSeconds = opts.ramp.length * (opts.stepS + opts.patienceMs / 1000 + 30);
-    for (const port of ports) {
-      const run = await startSipp({
-        name: `operators-${port}`,
-        scenario: 'operator-auto-answer.xml',
-        localPort: port,
-        dir: path.join(dir, `operators-${port}`),
-        keys: { answer_ms: opts.answerMs, talk_ms: opts.talkMs },
-        logFile: path.join(dir, `operators-${port}`, OFFERS_LOG),
-        calls: 10_000_000,
-        limit: 100_000,
-        timeoutS: runSeconds + 600,
-        traceErrors: false,
-      });
-      phones.push(run);
-      await run.ready;
-    }
+    await startOperatorPhones(ports, dir, { answerMs: opts.answerMs, talkMs: opts.talkMs, timeoutS: runSeconds + 600, offersLog: OFFERS_LOG }, phones);
 
     let current = 'start-up';
     const app = target;

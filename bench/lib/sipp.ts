@@ -158,6 +158,35 @@ async function collect(spec: SippSpec, exit: number | string, proc: Proc): Promi
   return { name: spec.name, exit, final: lines.at(-1), lines, rtt, errors, dir: spec.dir };
 }
 
+/**
+ * The operators' phones: one SIPp auto-answer process per port (the operators registered on it),
+ * each ready before the next. Pushed into `phones` as they start, for the caller to stop.
+ */
+export async function startOperatorPhones(
+  ports: number[],
+  dir: string,
+  o: { answerMs: number; talkMs: number; timeoutS: number; offersLog?: string },
+  phones: SippRun[],
+): Promise<void> {
+  for (const port of ports) {
+    const phoneDir = path.join(dir, `operators-${port}`);
+    const run = await startSipp({
+      name: `operators-${port}`,
+      scenario: 'operator-auto-answer.xml',
+      localPort: port,
+      dir: phoneDir,
+      keys: { answer_ms: o.answerMs, talk_ms: o.talkMs },
+      ...(o.offersLog ? { logFile: path.join(phoneDir, o.offersLog) } : {}),
+      calls: 10_000_000,
+      limit: 100_000,
+      timeoutS: o.timeoutS,
+      traceErrors: false,
+    });
+    phones.push(run);
+    await run.ready;
+  }
+}
+
 /** SIPp's -trace_stat file: a header line, then one line per period with cumulative counters. */
 export function parseStats(csv: string): SippLine[] {
   const rows = csv.split('\n').filter((l) => l.trim() !== '');
