@@ -18,6 +18,18 @@ import { TcpProxy } from '../support/tcp-proxy.js';
  * The media pool against the FreeSWITCH stand-in, its event socket through a TcpProxy the test
  * cuts: the pool notices the loss, reconnects by itself and reads the server's load again.
  */
+/** The configuration a media pool reads; the rest is required by loadConfig but unused here. */
+function poolConfig(env: Record<string, string>): ReturnType<typeof loadConfig> {
+  return loadConfig({
+    DATABASE_URL: 'postgres://unused@127.0.0.1/unused',
+    REDIS_URL: 'redis://127.0.0.1:1',
+    API_KEYS: 'admin-key-0123456789',
+    DRACHTIO_SECRET: 'unused',
+    SIP_DOMAIN: 'switchboard.test',
+    ...env,
+  });
+}
+
 let fs: FreeswitchStandIn;
 let proxy: TcpProxy;
 let pool: MediaPool;
@@ -26,15 +38,7 @@ const health = new Health();
 beforeAll(async () => {
   fs = await startFreeswitchStandIn({ eslPort: 0, sipPort: 0, maxSessions: 1200 });
   proxy = await TcpProxy.start(fs.eslHost, fs.eslPort);
-  const config = loadConfig({
-    DATABASE_URL: 'postgres://unused@127.0.0.1/unused',
-    REDIS_URL: 'redis://127.0.0.1:1',
-    API_KEYS: 'admin-key-0123456789',
-    DRACHTIO_SECRET: 'unused',
-    SIP_DOMAIN: 'switchboard.test',
-    FREESWITCH_ESL: proxy.address,
-    FREESWITCH_PASSWORD: fs.password,
-  });
+  const config = poolConfig({ FREESWITCH_ESL: proxy.address, FREESWITCH_PASSWORD: fs.password });
   pool = new MediaPool(new Srf(), config.freeswitch, health, pino({ level: 'silent' }));
   pool.start();
   await until('connected', async () => (health.isUp('freeswitch') ? true : undefined));
@@ -109,12 +113,7 @@ describe('the media pool\'s own endpoints', () => {
     srf = await connectSrf({ host: drachtio.host, port: drachtio.adminPort, secret: 'pool-secret', sipAddress: `${drachtio.sipHost}:${drachtio.sipPort}` } as DrachtioTarget);
     const port = await getFreePort('tcp');
     relay = await TcpProxy.listenOn({ host: '127.0.0.2', port }, '127.0.0.1', port);
-    const config = loadConfig({
-      DATABASE_URL: 'postgres://unused@127.0.0.1/unused',
-      REDIS_URL: 'redis://127.0.0.1:1',
-      API_KEYS: 'admin-key-0123456789',
-      DRACHTIO_SECRET: 'unused',
-      SIP_DOMAIN: 'switchboard.test',
+    const config = poolConfig({
       FREESWITCH_ESL: `${fs.eslHost}:${fs.eslPort}`,
       FREESWITCH_PASSWORD: fs.password,
       MEDIA_LISTEN_PORT: String(port),
