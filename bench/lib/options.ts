@@ -41,6 +41,8 @@ export interface BenchOptions {
   overloadFactor: number;
   logLevel: string;
   dist: boolean;
+  /** Write the switchboard's V8 CPU profile (.cpuprofile) into each target's directory. */
+  cpuProf: boolean;
   out: string;
   keep: boolean;
 }
@@ -83,6 +85,8 @@ Flags (defaults in brackets):
   --sipp-rate N         most calls/s per SIPp caller process [250]
   --log-level L         the switchboard's LOG_LEVEL (its log is kept in the run's directory) [info]
   --dist                run the built switchboard (dist/src/main.js) instead of src/ with tsx
+  --cpu-prof            write the switchboard's CPU profile (node --cpu-prof) into each
+                        target's directory, for Chrome DevTools or speedscope
   --out DIR             where results go [bench/results]
   --keep                keep the run's database and Redis keys
   --help
@@ -115,6 +119,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'sipp-rate': { type: 'string', default: '250' },
       'log-level': { type: 'string', default: 'info' },
       dist: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string', default: path.join(ROOT_DIR, 'bench/results') },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -158,6 +163,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     overloadFactor: num('overload-factor', values['overload-factor'], 0),
     logLevel: values['log-level'],
     dist: values.dist,
+    cpuProf: values['cpu-prof'],
     out: path.resolve(values.out),
     keep: values.keep,
   };

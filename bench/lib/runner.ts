@@ -158,7 +158,8 @@ export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptio
     const label = `${name} (${shape})`;
     log(`${label}: starting (${result.servers.drachtio}; ${result.servers.freeswitch}; ${opts.operators} operators)`);
     const ctx = { dir, drachtio, freeswitch, operators, opts, shape };
-    target = isSwitchboard(name) ? await startSwitchboardTarget({ ...ctx, target: name }) : await startBaselineTarget(name, ctx);
+    const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : undefined;
+    target = isSwitchboard(name) ? await startSwitchboardTarget({ ...ctx, target: name, nodeArgs }) : await startBaselineTarget(name, ctx);
     result.mediaMode = target.mediaMode;
 
     const runSeconds = opts.ramp.length * (opts.stepS + opts.patienceMs / 1000 + 30);
