@@ -249,6 +249,11 @@ export function parseRecord(payload: string | undefined): ParsedEntry {
   } catch (err) {
     return { ok: false, reason: `not JSON: ${(err as Error).message}` };
   }
+  return checkRecord(value);
+}
+
+/** A parsed value as a record, or why it cannot be one. */
+export function checkRecord(value: unknown): ParsedEntry {
   const problem = recordProblem(value);
   return problem === undefined ? { ok: true, record: value as HistoryRecord } : { ok: false, reason: problem };
 }

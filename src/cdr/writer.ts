@@ -13,8 +13,8 @@ import { inTransaction } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { errorMessage, FailureRun, RECORD_FIELD } from './outbox.js';
-import { buildInserts, parseRecord, recordId, type RecordKind } from './record-tables.js';
+import { errorMessage, FailureRun, RECORD_FIELD, RECORDS_FIELD } from './outbox.js';
+import { buildInserts, checkRecord, parseRecord, recordId, type ParsedEntry, type RecordKind } from './record-tables.js';
 import type { HistoryRecord } from './records.js';
 
 /** The consumer group every instance's writer joins: each entry goes to one of them. */
@@ -172,9 +172,10 @@ export class RecordWriter {
   }
 
   /**
-   * Records waiting for PostgreSQL across every instance: the stream's length. Entries leave the
-   * stream only once stored, so this counts those not yet read and those read but not yet
-   * stored (pending). Uses the shared connection, which a blocking read never holds.
+   * Outbox entries (one record, or a batch of up to the outbox's batch size) waiting for
+   * PostgreSQL across every instance: the stream's length. Entries leave the stream only once
+   * stored, so this counts those not yet read and those read but not yet stored (pending). Uses
+   * the shared connection, which a blocking read never holds.
    */
   async backlog(): Promise<number> {
     return this.redis.xlen(this.stream);
@@ -275,19 +276,23 @@ export class RecordWriter {
         gone.push(entry.id);
         continue;
       }
-      const payload = fieldValue(entry.fields, RECORD_FIELD);
-      const result = parseRecord(payload);
-      if (result.ok) parsed.push({ id: entry.id, record: result.record });
-      else rejected.push({ id: entry.id, payload: payload ?? '', reason: result.reason });
+      for (const result of entryRecords(entry.fields)) {
+        if (result.ok) parsed.push({ id: entry.id, record: result.record });
+        else rejected.push({ id: entry.id, payload: result.payload, reason: result.reason });
+      }
     }
-    if (rejected.length > 0) await this.deadLetter(reader, rejected);
+    // An entry leaves the stream once every record in it is stored or set aside. One whose
+    // records were all rejected leaves with its dead letters; one with records still to store
+    // leaves after them (if the writer stops in between, its bad records are set aside twice).
+    const toStore = new Set(parsed.map((p) => p.id));
+    if (rejected.length > 0) await this.deadLetter(reader, rejected, rejected.map((r) => r.id).filter((id) => !toStore.has(id)));
     const refused = await this.store(reader, parsed);
     if (refused === undefined) return;
-    // Every entry of a refused record goes aside, including a second copy of it in the batch.
+    // Every copy of a refused record goes aside, including a second copy of it in the batch.
     const isRefused = (p: Parsed): boolean => refused.has(recordKey(p.record));
     const refusedEntries = parsed.filter(isRefused).map((p) => ({ id: p.id, payload: JSON.stringify(p.record), reason: refused.get(recordKey(p.record)) ?? '' }));
-    if (refusedEntries.length > 0) await this.deadLetter(reader, refusedEntries);
-    await this.acknowledge(reader, [...parsed.filter((p) => !isRefused(p)).map((p) => p.id), ...gone]);
+    if (refusedEntries.length > 0) await this.deadLetter(reader, refusedEntries, refusedEntries.map((r) => r.id));
+    await this.acknowledge(reader, [...new Set([...parsed.filter((p) => !isRefused(p)).map((p) => p.id), ...gone])]);
   }
 
   /**
@@ -369,14 +374,17 @@ export class RecordWriter {
     this.log.debug({ entries, inserted, duplicates: entries - inserted }, 'records stored');
   }
 
-  /** Moves entries that can never be stored out of the way, atomically with their acknowledgement. */
-  private async deadLetter(reader: Redis, rejected: Rejected[]): Promise<void> {
-    const ids = rejected.map((r) => r.id);
+  /**
+   * Moves records that can never be stored out of the way, atomically with the acknowledgement
+   * of the entries (ackIds) that have nothing else left to store.
+   */
+  private async deadLetter(reader: Redis, rejected: Rejected[], ackIds: string[]): Promise<void> {
+    const ids = [...new Set(ackIds)];
     const multi = reader.multi();
     for (const r of rejected) {
       multi.xadd(this.deadLetterStream, '*', 'id', r.id, 'reason', r.reason, RECORD_FIELD, r.payload, 'consumer', this.consumer);
     }
-    multi.xack(this.stream, WRITER_GROUP, ...ids).xdel(this.stream, ...ids);
+    if (ids.length > 0) multi.xack(this.stream, WRITER_GROUP, ...ids).xdel(this.stream, ...ids);
     await execOrThrow(multi);
     this.counters.deadLettered += rejected.length;
     for (const r of rejected.slice(0, DEAD_LETTER_LOG_LINES)) {
@@ -412,6 +420,30 @@ export class RecordWriter {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+type EntryRecord = { ok: true; record: HistoryRecord } | { ok: false; reason: string; payload: string };
+
+/** The records of one entry: one (field `record`) or a batch (field `records`), each checked alone. */
+function entryRecords(fields: string[]): EntryRecord[] {
+  const list = fieldValue(fields, RECORDS_FIELD);
+  if (list === undefined) {
+    const payload = fieldValue(fields, RECORD_FIELD);
+    return [withPayload(parseRecord(payload), () => payload ?? '')];
+  }
+  let values: unknown;
+  try {
+    values = JSON.parse(list);
+  } catch (err) {
+    return [{ ok: false, reason: `not JSON: ${(err as Error).message}`, payload: list }];
+  }
+  if (!Array.isArray(values)) return [{ ok: false, reason: 'records is not a JSON array', payload: list }];
+  return values.map((value: unknown) => withPayload(checkRecord(value), () => JSON.stringify(value)));
+}
+
+/** The payload is only written out for a record that is set aside. */
+function withPayload(result: ParsedEntry, payload: () => string): EntryRecord {
+  return result.ok ? result : { ...result, payload: payload() };
 }
 
 function fieldValue(fields: string[], name: string): string | undefined {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Outbox, RECORD_FIELD } from '../../src/cdr/outbox.js';
+import { Outbox, RECORD_FIELD, RECORDS_FIELD } from '../../src/cdr/outbox.js';
 import { RECORD_TABLES, recordId } from '../../src/cdr/record-tables.js';
 import type { CallRecord, HistoryRecord, LegRecord, OperatorEventRecord, QueueEventRecord } from '../../src/cdr/records.js';
 import { RecordWriter, WRITER_GROUP } from '../../src/cdr/writer.js';
@@ -12,6 +12,7 @@ import { SQL_DIR } from '../../src/paths.js';
 import { createRedis, type Redis } from '../../src/redis/client.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { waitForRedis } from '../../src/startup.js';
+import { entryIdOf, streamRecords } from '../support/outbox-stream.js';
 import { getFreePort } from '../support/ports.js';
 import { createTestDatabase, testRedisPrefix, testServices, type TestDatabase } from '../support/services.js';
 
@@ -265,9 +266,10 @@ describe('outbox and record writer (real Redis and PostgreSQL)', () => {
     }
     await outbox.flush();
     const entries = await redis.xrange(keys.recordOutbox(), '-', '+');
-    const ids = entries.map(([, fields]) => recordId(JSON.parse(fields[1] ?? '') as HistoryRecord));
-    expect(fields(entries)).toEqual([RECORD_FIELD]);
-    expect(ids).toEqual(records.map(recordId));
+    // Records pushed together share an entry: far fewer entries than records.
+    expect(fields(entries)).toContain(RECORDS_FIELD);
+    expect(entries.length).toBeLessThan(records.length / 10);
+    expect(streamRecords(entries).map(recordId)).toEqual(records.map(recordId));
   });
 
   it('with gatherMs, records arriving one by one after a batch are stored together in the next', async () => {
@@ -319,12 +321,13 @@ describe('outbox and record writer (real Redis and PostgreSQL)', () => {
     // The "dead instance": reads everything as a group member and never acknowledges.
     await redis.xgroup('CREATE', keys.recordOutbox(), WRITER_GROUP, '0', 'MKSTREAM');
     await redis.xreadgroup('GROUP', WRITER_GROUP, 'dead-instance', 'COUNT', 100, 'STREAMS', keys.recordOutbox(), '>');
-    expect((await redis.xpending(keys.recordOutbox(), WRITER_GROUP))[0]).toBe(50);
+    const entries = await redis.xlen(keys.recordOutbox());
+    expect((await redis.xpending(keys.recordOutbox(), WRITER_GROUP))[0]).toBe(entries);
     const w = writer({ claimIdleMs: 300 });
     w.start();
     await waitFor('the dead reader’s records stored', () => allStored(records));
     await waitFor('nothing pending', async () => (await redis.xpending(keys.recordOutbox(), WRITER_GROUP))[0] === 0);
-    expect(w.stats()).toMatchObject({ claimed: 50, written: 50 });
+    expect(w.stats()).toMatchObject({ claimed: entries, written: 50 });
   });
 
   it('a writer stopped while PostgreSQL refuses its batch leaves it pending; another writer takes it over', async () => {
@@ -336,14 +339,16 @@ describe('outbox and record writer (real Redis and PostgreSQL)', () => {
     a.start();
     const records = mixed(40);
     records.forEach((r) => outbox.push(r));
-    await waitFor('A holding the batch', async () => (await redis.xpending(keys.recordOutbox(), WRITER_GROUP).catch(() => [0]))[0] === 40);
+    await outbox.flush();
+    const entries = await redis.xlen(keys.recordOutbox());
+    await waitFor('A holding the batch', async () => (await redis.xpending(keys.recordOutbox(), WRITER_GROUP).catch(() => [0]))[0] === entries);
     await sleep(300);
     await a.stop();
     expect(lines.filter((l) => l.msg.startsWith('cannot store records in PostgreSQL'))).toHaveLength(1);
     const b = writer({ claimIdleMs: 300 });
     b.start();
     await waitFor('A’s records stored by B', () => allStored(records));
-    expect(b.stats()).toMatchObject({ claimed: 40, written: 40 });
+    expect(b.stats()).toMatchObject({ claimed: entries, written: 40 });
     expect(a.stats().written).toBe(0);
   });
 
@@ -366,7 +371,10 @@ describe('outbox and record writer (real Redis and PostgreSQL)', () => {
       }
     }
     await outbox.flush();
-    const deadIds = (await redis.xrange(stream, '-', '+')).map(([id]) => id).filter((_, i) => i >= 6 && i < 10);
+    const entries = await redis.xrange(stream, '-', '+');
+    const badIds = entries.filter(([, f]) => bad.some((b) => b[0] === f[0] && b[1] === f[1])).map(([id]) => id);
+    const deadIds = [...badIds, entryIdOf(entries, refused)];
+    expect(badIds).toHaveLength(3);
     const w = writer();
     w.start();
     await waitFor('the good records stored', () => allStored(good));
@@ -386,6 +394,25 @@ describe('outbox and record writer (real Redis and PostgreSQL)', () => {
     expect(w.stats()).toMatchObject({ written: 20, deadLettered: 4 });
     const logged = lines.filter((l) => l.msg.includes('dead-letter'));
     expect(logged.map((l) => l.id)).toEqual(deadIds);
+  });
+
+  it('sets aside the bad records of a batch entry and stores the rest of it', async () => {
+    const { keys, writer } = setup();
+    const good = mixed(3);
+    const stream = keys.recordOutbox();
+    const sms = '{"kind":"sms","row":{"id":"x"}}';
+    const batch = await redis.xadd(stream, '*', RECORDS_FIELD, `[${JSON.stringify(good[0])},${sms},${JSON.stringify(good[1])},${JSON.stringify(good[2])}]`);
+    const notList = await redis.xadd(stream, '*', RECORDS_FIELD, '{"kind":"call"}');
+    const w = writer();
+    w.start();
+    await waitFor('the good records stored', () => allStored(good));
+    await waitFor('an empty backlog', async () => (await w.backlog()) === 0);
+    const dead = (await redis.xrange(keys.recordDeadLetters(), '-', '+')).map(([, f]) => Object.fromEntries(pairs(f)));
+    expect(dead).toEqual([
+      expect.objectContaining({ id: batch, reason: 'unknown record kind "sms"', record: sms }),
+      expect.objectContaining({ id: notList, reason: 'records is not a JSON array', record: '{"kind":"call"}' }),
+    ]);
+    expect(w.stats()).toMatchObject({ written: 3, deadLettered: 2 });
   });
 });
 
