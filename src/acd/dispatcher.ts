@@ -37,6 +37,10 @@ export interface DispatcherDeps {
 const MAX_MATCHES_PER_PASS = 200;
 // How far down a queue dispatch looks for a caller whose turn it is.
 const WAITING_WINDOW = 100;
+// Candidates sent to the match script beyond those it is to reserve: spares for a status cache a
+// moment behind. Sending every free operator of a big queue with each match costs more than the
+// rare second try when the first few have all just been taken.
+const SPARE_CANDIDATES = 8;
 
 /**
  * Matches callers with operators. Every instance runs one; each offers only the calls it owns,
@@ -98,11 +102,15 @@ export class Dispatcher {
       const call = this.d.waitingCall(offer.callId);
       // Everyone free has had a go: start another round.
       if (offer.newRound) call?.tried.clear();
-      const reserved = await this.d.operators.reserveInTurn(queueId, offer.callId, offer.operators, offer.width, {
-        instance: this.d.instanceId,
-        leaseMs: queue.ringTimeoutS * 1000 + LEASE_MARGIN_MS,
-        now,
-      });
+      const reserve = (operators: SkilledCandidate[]): Promise<AppliedTransition[] | 'out-of-turn'> =>
+        this.d.operators.reserveInTurn(queueId, offer.callId, operators, offer.width, {
+          instance: this.d.instanceId,
+          leaseMs: queue.ringTimeoutS * 1000 + LEASE_MARGIN_MS,
+          now,
+        });
+      const first = offer.width + SPARE_CANDIDATES;
+      let reserved = await reserve(offer.operators.slice(0, first));
+      if (reserved !== 'out-of-turn' && reserved.length === 0 && offer.operators.length > first) reserved = await reserve(offer.operators.slice(first));
       this.d.log.debug({ queueId, callId: offer.callId, candidates: offer.operators.map((c) => c.operatorId), reserved: reserved === 'out-of-turn' ? reserved : reserved.map((r) => r.operatorId) }, 'dispatch');
       if (reserved === 'out-of-turn') continue;
       // Our view of who is free was behind; the change that freed or took them will kick us again.
