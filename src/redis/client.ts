@@ -12,6 +12,7 @@ export function createRedis(url: string, name: string): Redis {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableReadyCheck: true,
+    enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
 }
