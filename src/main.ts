@@ -1,6 +1,6 @@
 import { startSwitchboard } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { bufferedStdout, createLogger } from './log.js';
 import { StartupError } from './startup.js';
 
 /** One line per problem on stderr, then a non-zero exit: what a person starting the service needs. */
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) die(err.problems.map((p) => `configuration: ${p}`));
     throw err;
   }
-  const log = createLogger(config.logLevel, config.instanceId);
+  const log = createLogger(config.logLevel, config.instanceId, bufferedStdout());
 
   let switchboard;
   try {
