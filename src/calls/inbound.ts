@@ -15,6 +15,7 @@ import { featureCodeOf, handleFeatureCode, type FeatureCode, type FeatureCodeAut
 import { startIntercept } from './intercept.js';
 import { greets } from './greeting.js';
 import { QueueCall } from './queue-call.js';
+import { freeFitting, ringsFirstOnArrival } from './ring-first.js';
 import { startRoomCall } from './room-call.js';
 import { askSkill } from './skill-menu.js';
 
@@ -207,21 +208,17 @@ async function startQueueCall(ctx: CallContext, a: Arrival, queue: Queue, route:
 }
 
 /**
- * Ring first (issue 9): in a direct queue with more operators free who fit the call than callers
- * in line, the operator is rung before the caller is answered, and the media server never sees
- * the call. The callers in line are counted because at a high rate other callers rung first are
- * always passing through it: requiring it empty would send callers to the media server exactly
- * when it is busiest. Not when the caller must hear something first (the skill menu, a greeting)
- * or already hears early media from the media server (an intercept).
+ * Ring first (issue 9): in a direct queue where a match is plausible (ring-first.ts), the operator
+ * is rung before the caller is answered, and the media server never sees the call. Not when the
+ * caller must hear something first (the skill menu, a greeting) or already hears early media from
+ * the media server (an intercept).
  */
 async function ringsFirst(ctx: CallContext, a: Arrival, queue: Queue, routeSkill: string | null): Promise<boolean> {
-  if (ctx.config.ringFirstMaxS === 0 || queue.mediaMode !== 'direct' || greets(queue) || a.hasEarlyMedia() || queue.maxLength === 0) return false;
+  if (ctx.config.ringFirstMaxS === 0 || queue.mediaMode !== 'direct' || greets(queue) || a.hasEarlyMedia()) return false;
   if (routeSkill === null && queue.skillMenu) return false;
-  const skill = routeSkill ?? '';
-  const free = ctx.settings.members(queue.id).filter((m) => ctx.statuses.get(m.operatorId)?.state === 'available' && (skill === '' || m.skills.includes(skill))).length;
+  const free = freeFitting(ctx.settings, ctx.statuses, queue.id, routeSkill ?? '');
   if (free === 0) return false;
-  const waiting = await ctx.queues.length(queue.id);
-  return free > waiting && (queue.maxLength === null || waiting < queue.maxLength);
+  return ringsFirstOnArrival(free, await ctx.queues.length(queue.id), queue.maxLength);
 }
 
 async function startRingFirst(ctx: CallContext, a: Arrival, queue: Queue, skill: string): Promise<void> {

@@ -14,6 +14,7 @@ import type { ActiveCall, CallContext } from './context.js';
 import { hangUpDialog, type Arrival } from './arrival.js';
 import { Conversation } from './conversation.js';
 import { greets, type GreetingStep } from './greeting.js';
+import { afterLateMatch, freeFitting } from './ring-first.js';
 import { COMPLETED_ELSEWHERE, OperatorRing, type RingMedia } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
 import { bridge } from '../media/bridge.js';
@@ -29,7 +30,7 @@ const RETRY_SAME_OPERATORS_MS = 2_000;
 const MAX_QUEUE_HOPS = 5;
 const BUSY_PROMPT_MAX_MS = 15_000;
 // A caller rung through first waits this long, unanswered, for the dispatcher to match the free
-// operator seen on arrival; if another caller took them meanwhile, the caller is answered to wait.
+// operator seen on arrival, and looks again after as long while a match stays plausible.
 const RING_FIRST_WAIT_MS = 1_000;
 
 export interface AnsweredCaller {
@@ -103,7 +104,12 @@ export class QueueCall implements ActiveCall {
   private line: CallerLine | undefined;
   /** Ring first: the caller's INVITE, until they are answered one way or the other. */
   private early: Arrival | undefined;
-  private ringFirstTimer: NodeJS.Timeout | undefined;
+  /** Ring first: the next look at whether a match is still plausible, until one is offered. */
+  private matchTimer: NodeJS.Timeout | undefined;
+  /** Ring first: the ringback limit (RING_FIRST_MAX_SECONDS) while the phone rings. */
+  private ringbackTimer: NodeJS.Timeout | undefined;
+  /** Ring first: the caller was kept waiting unanswered past the first look (logged once). */
+  private keptWaiting = false;
   /** Ring first: the caller being answered onto the media server to wait (not offered meanwhile). */
   private waitAnswer: Promise<boolean> | undefined;
   /** Ring first: the caller's answer with the first answering phone's media, once under way. */
@@ -201,16 +207,49 @@ export class QueueCall implements ActiveCall {
     // The live call and its place in the queue in one transaction.
     if (join) await this.joinQueue(at, (need) => this.ctx.queues.saveAndEnqueue(call, need));
     else await this.ctx.queues.saveCall(call);
-    if (this.early) this.ringFirstTimer = setTimeout(() => void this.ringFirstMissed(), RING_FIRST_WAIT_MS);
+    if (this.early) this.lookForMatchIn(RING_FIRST_WAIT_MS);
   }
 
-  /** Rung first, but no operator was matched in time: answered onto the media server to wait. */
-  private async ringFirstMissed(): Promise<void> {
+  private lookForMatchIn(ms: number): void {
+    clearTimeout(this.matchTimer);
+    this.matchTimer = setTimeout(() => void this.matchLate(), ms);
+  }
+
+  /**
+   * Rung first, but no operator was matched in time. While a match stays plausible (more fitting
+   * operators free than callers ahead, as on arrival) the caller is left unanswered in line for
+   * the dispatcher, up to RING_FIRST_MAX_SECONDS since arrival: a dispatcher that falls behind for
+   * a moment must not send every caller to the media server at once. Otherwise the caller is
+   * answered onto the media server to wait.
+   */
+  private async matchLate(): Promise<void> {
     if (!this.early || this.state.phase !== 'waiting') return;
+    const decision = afterLateMatch({
+      now: Date.now(),
+      arrivedAt: this.caller.arrivedAt,
+      maxMs: this.ctx.config.ringFirstMaxS * 1000,
+      waitMs: RING_FIRST_WAIT_MS,
+      free: freeFitting(this.ctx.settings, this.ctx.statuses, this.queue.id, this.caller.skill),
+      ahead: await this.callersAhead(),
+    });
+    // Matched, answered or gone meanwhile.
+    if (!this.early || this.state.phase !== 'waiting') return;
+    if (decision.keep) {
+      if (!this.keptWaiting) this.log.info({ queue: this.queue.number }, 'no operator matched at once, one is still likely: the caller keeps waiting unanswered');
+      this.keptWaiting = true;
+      this.lookForMatchIn(decision.checkInMs);
+      return;
+    }
     this.log.info('no operator matched at once: the caller is answered to wait');
     if (!(await this.answerToWait())) return;
     this.startHoldMusic();
     this.ctx.dispatcher.kick(this.queue.id);
+  }
+
+  /** Callers ahead of this one in its queue; unknown (no place, Redis unavailable) counts as too many. */
+  private async callersAhead(): Promise<number> {
+    const position = await this.ctx.queues.position(this.queue.id, this.callId).catch(() => undefined);
+    return position === undefined ? Infinity : position - 1;
   }
 
   /**
@@ -344,6 +383,7 @@ export class QueueCall implements ActiveCall {
 
   /** The dispatcher reserved these operators for this caller. */
   offer(reserved: AppliedTransition[]): void {
+    clearTimeout(this.matchTimer);
     for (const t of reserved) this.ctx.operators.record(t);
     // Matched just as the caller pressed the callback key: the operator wins, the menu stops.
     if (this.menu && this.state.phase === 'waiting') {
@@ -549,8 +589,7 @@ export class QueueCall implements ActiveCall {
     if (!res || this.ringbackSent || res.finalResponseSent) return;
     this.ringbackSent = true;
     res.send(180);
-    clearTimeout(this.ringFirstTimer);
-    this.ringFirstTimer = setTimeout(() => void this.ringFirstTooLong(), this.ctx.config.ringFirstMaxS * 1000);
+    this.ringbackTimer = setTimeout(() => void this.ringFirstTooLong(), this.ctx.config.ringFirstMaxS * 1000);
   }
 
   private async ringFirstTooLong(): Promise<void> {
@@ -707,7 +746,8 @@ export class QueueCall implements ActiveCall {
     const at = Date.now();
     this.hold?.stop();
     clearTimeout(this.maxWaitTimer);
-    clearTimeout(this.ringFirstTimer);
+    clearTimeout(this.matchTimer);
+    clearTimeout(this.ringbackTimer);
     this.line?.endpoint?.off('dtmf', this.onDtmf);
     for (const [operatorId, entry] of this.legs) {
       clearTimeout(entry.timer);

@@ -4,10 +4,13 @@ import type { Config, HostPort } from '../config.js';
 import type { Health } from '../health.js';
 import type { Logger } from '../log.js';
 import { sessionsNow, type MediaLoad } from '../sip/admission.js';
+import { guardPendingEndpoints } from './abandoned-channels.js';
 
 const RETRY_MAX_DELAY_MS = 2_000;
 // An API command on a link that drops meanwhile is never answered.
 const API_TIMEOUT_MS = 5_000;
+// Q.850 41, as for the channels of an instance that is gone: nobody is on the other end.
+const ABANDONED_CAUSE = 'NORMAL_TEMPORARY_FAILURE';
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -172,10 +175,20 @@ export class MediaPool {
         m.pending--;
       }
     };
+    guardPendingEndpoints(server, (uuid) => void this.hangUpAbandoned(m, server, uuid));
     // Registered after drachtio-fsmrf's own listener, so its Session-Count is read by now.
     server.conn.on('esl::event::HEARTBEAT::*', () => {
       m.ownAtHeartbeat = m.own + m.pending;
     });
+  }
+
+  /**
+   * A channel drachtio-fsmrf gave up on after FreeSWITCH had connected back for it: killed over
+   * the inbound event socket by its uuid (its own socket connection is the one left hanging).
+   */
+  private async hangUpAbandoned(m: Member, server: Mrf.MediaServer, uuid: string): Promise<void> {
+    const reply = await withTimeout(server.api(`uuid_kill ${uuid} ${ABANDONED_CAUSE}`), API_TIMEOUT_MS).catch((err: Error) => `-ERR ${err.message}`);
+    this.log.info({ freeswitch: m.where, uuid, reply: reply.trim() }, 'hung up a media server channel the endpoint was given up on');
   }
 
   private mark(m: Member, up: boolean, what: string): void {

@@ -105,7 +105,22 @@ declare module 'drachtio-fsmrf' {
       set(param: string, value: string): Promise<string>;
     }
 
+    /** FreeSWITCH's connection back to the app for one channel (the socket application). */
+    interface OutboundConnection {
+      getInfo(): EslEvent;
+    }
+
+    /** An endpoint being made, by its drachtio-fsmrf id: the INVITE's dialog and FreeSWITCH's connection back, as each comes. */
+    interface PendingConnection {
+      dialog?: Srf.Dialog;
+      conn?: OutboundConnection;
+    }
+
     class MediaServer extends EventEmitter {
+      /** drachtio-fsmrf's own bookkeeping (not a documented API): endpoints being made. */
+      pendingConnections: Map<string, PendingConnection>;
+      /** drachtio-fsmrf's own (not a documented API): the server FreeSWITCH connects back to ('connection::ready'). */
+      _server: EventEmitter;
       address: string;
       maxSessions: number;
       currentSessions: number;
