@@ -13,6 +13,7 @@ import { Sweeper } from './acd/sweeper.js';
 import { buildApi } from './api/server.js';
 import type { LiveDeps } from './api/routes/live.js';
 import { AdmissionGate } from './calls/admission-gate.js';
+import { LoopDelay } from './calls/loop-delay.js';
 import { Callbacks } from './callback/service.js';
 import { CallRegistry, type CallContext } from './calls/context.js';
 import { CallControl } from './calls/control.js';
@@ -300,7 +301,9 @@ async function startCallCore(d: CallCoreDeps): Promise<{
   const featureAuth = await createFeatureCodeAuth({ redis: d.redis, keys: d.keys, pool: d.pool, realm: config.sipDomain });
   // Before the stray-request handlers: SUBSCRIBEs for message-summary are taken here.
   const messages = startMessages({ config, srf: d.srf, pool: d.pool, redis: d.redis, keys: d.keys, bus, settings, registrar, prompts, auth: featureAuth, log });
-  const admission = new AdmissionGate({ limits: config.admission, calls, media: d.media, log });
+  const loopDelay = new LoopDelay();
+  loopDelay.start();
+  const admission = new AdmissionGate({ limits: config.admission, calls, media: d.media, loopDelay, log });
   const ctx: CallContext = {
     instanceId: config.instanceId,
     config,
@@ -358,6 +361,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{
       registrar.close();
       featureAuth.stop();
       messages.stop();
+      loopDelay.stop();
     },
   };
 }

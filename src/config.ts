@@ -337,6 +337,11 @@ function parseIpAddress(r: Reader, name: string, fallback?: string): string | un
 // in flight the calls already let in were failing on this 2-core machine (README, Admission control).
 const DEFAULT_MEDIA_MAX_PENDING = 10;
 
+// How far behind its timers an instance may run before it refuses new calls. A healthy one runs a
+// few ms behind; one short of CPU hundreds, and its calls' timers (ring timeouts, the wait for a
+// match) fire late with it.
+const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 250;
+
 /** Admission limits: 0 switches a limit off; MEDIA_MAX_SESSIONS unset follows the server's own Max-Sessions. */
 function parseAdmission(r: Reader): Config['admission'] {
   const mediaMaxSessions = r.optional('MEDIA_MAX_SESSIONS') === undefined ? undefined : r.integer('MEDIA_MAX_SESSIONS', 0, 0, 1_000_000);
@@ -346,6 +351,7 @@ function parseAdmission(r: Reader): Config['admission'] {
     mediaMaxSessions,
     mediaMinIdleCpu: r.integer('MEDIA_MIN_IDLE_CPU', 0, 0, 99),
     mediaMaxPending: r.integer('MEDIA_MAX_PENDING', DEFAULT_MEDIA_MAX_PENDING, 0, 10_000),
+    maxLoopDelayMs: r.integer('MAX_EVENT_LOOP_DELAY_MS', DEFAULT_MAX_EVENT_LOOP_DELAY_MS, 0, 60_000),
     retryAfterS: r.integer('ADMISSION_RETRY_AFTER_SECONDS', 5, 1, 3600),
     logIntervalS: r.integer('ADMISSION_LOG_INTERVAL_SECONDS', 10, 1, 3600),
   };

@@ -8,6 +8,8 @@ export interface GateDeps {
   limits: Config['admission'];
   calls: CallRegistry;
   media: { loads(): (MediaLoad & { server: string })[] };
+  /** How far behind its timers this process's event loop runs (LoopDelay). */
+  loopDelay: { current(): number };
   log: Logger;
 }
 
@@ -27,7 +29,7 @@ export interface Refusal {
   headers: Record<string, string>;
 }
 
-export const REFUSAL_KINDS: readonly RefusalKind[] = ['calls', 'rate', 'media-sessions', 'media-cpu', 'media-pending', 'media-unreachable'];
+export const REFUSAL_KINDS: readonly RefusalKind[] = ['calls', 'rate', 'event-loop', 'media-sessions', 'media-cpu', 'media-pending', 'media-unreachable'];
 
 /**
  * The adapter around the admission decision: gathers its inputs for each new INVITE (`admit`) and
@@ -49,11 +51,12 @@ export class AdmissionGate implements AdmissionFigures {
 
   /**
    * Admits the new call `callId` (then `settled` must follow once it is set up or gone) or says
-   * how to refuse it, by the calls in progress and the rate of new calls. The media servers' load
-   * is asked later, by `mediaRefusal`, only of calls that turn out to need one.
+   * how to refuse it, by the calls in progress, the rate of new calls and how far behind this
+   * instance runs. The media servers' load is asked later, by `mediaRefusal`, only of calls that
+   * turn out to need one.
    */
   admit(callId: string, now = Date.now()): Refusal | undefined {
-    const verdict = this.control.decide({ now, callsInProgress: this.callsInProgress() });
+    const verdict = this.control.decide({ now, callsInProgress: this.callsInProgress(), loopDelayMs: this.d.loopDelay.current() });
     if (verdict.admit) {
       this.settingUp.add(callId);
       return undefined;

@@ -20,6 +20,8 @@ export interface AdmissionLimits {
   mediaMinIdleCpu: number;
   /** Endpoint creations in flight on a media server at most before new calls needing media are refused; 0 = no limit. */
   mediaMaxPending: number;
+  /** How far behind its timers this instance's event loop may run (ms) before new calls are refused; 0 = no limit. */
+  maxLoopDelayMs: number;
 }
 
 /** A media server's load: its last HEARTBEAT, brought up to date with this instance's own endpoints. */
@@ -50,10 +52,12 @@ export interface AdmissionInput {
   now: number;
   /** Calls this instance holds now, those being set up included. */
   callsInProgress: number;
+  /** How far behind its timers this instance's event loop runs now, in ms (0 if unknown). */
+  loopDelayMs?: number;
 }
 
 /** Why a call was refused, as the metric labels it. */
-export type RefusalKind = 'calls' | 'rate' | 'media-sessions' | 'media-cpu' | 'media-pending' | 'media-unreachable';
+export type RefusalKind = 'calls' | 'rate' | 'event-loop' | 'media-sessions' | 'media-cpu' | 'media-pending' | 'media-unreachable';
 
 export type Verdict =
   | { admit: true }
@@ -74,6 +78,9 @@ export const MEDIA_SESSION_SHARE = 0.9;
 // would flip with every call that starts or ends near the limit.
 const COUNT_HYSTERESIS = 0.05;
 const CPU_HYSTERESIS_POINTS = 5;
+// Once refusing for a late event loop, calls are let in again when it runs this share of the
+// limit behind or less: an instance short of CPU catches up in bursts.
+const DELAY_HYSTERESIS = 0.5;
 
 /** How far below a count limit the load must fall before a tripped limit lets calls in again. */
 function margin(limit: number): number {
@@ -122,6 +129,7 @@ export class AdmissionControl {
   private tokens: number;
   private refilledAt: number | undefined;
   private callsTripped = false;
+  private loopTripped = false;
   private mediaTripped = false;
 
   constructor(private readonly limits: AdmissionLimits) {
@@ -141,6 +149,12 @@ export class AdmissionControl {
     if (maxCalls > 0) {
       this.callsTripped = over(input.callsInProgress, maxCalls, this.callsTripped);
       if (this.callsTripped) return { kind: 'calls', reason: `over capacity: ${input.callsInProgress} calls in progress (limit ${maxCalls})`, overCapacity: true };
+    }
+    const delay = input.loopDelayMs ?? 0;
+    if (this.limits.maxLoopDelayMs > 0) {
+      const limit = this.limits.maxLoopDelayMs;
+      this.loopTripped = this.loopTripped ? delay > limit * DELAY_HYSTERESIS : delay >= limit;
+      if (this.loopTripped) return { kind: 'event-loop', reason: `over capacity: the switchboard runs ${Math.round(delay)} ms behind (limit ${limit} ms)`, overCapacity: true };
     }
     if (maxCallsPerSecond > 0 && this.tokens < 1) {
       return { kind: 'rate', reason: `over capacity: more than ${maxCallsPerSecond} new calls per second`, overCapacity: true };

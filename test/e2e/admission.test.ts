@@ -81,6 +81,41 @@ async function noChannelsLeft(bench: CallBench): Promise<void> {
   if (standIn) expect(await until('no media channels left', async () => (standIn.model.channels().length === 0 ? true : undefined))).toBe(true);
 }
 
+describe('MAX_EVENT_LOOP_DELAY_MS', () => {
+  let bench: CallBench;
+  const NUMBER = '8792';
+
+  beforeAll(async () => {
+    bench = await startCallBench({ MAX_EVENT_LOOP_DELAY_MS: '200', ADMISSION_RETRY_AFTER_SECONDS: '4' });
+    await waitingQueue(bench, NUMBER);
+  }, 60_000);
+
+  afterAll(async () => {
+    await bench?.close();
+  });
+
+  it('refuses a new caller with 503 while the switchboard runs behind, and admits again once it has caught up', async () => {
+    // The switchboard runs in this process: holding its event loop is what a CPU-starved one lives.
+    const busyUntil = Date.now() + 600;
+    while (Date.now() < busyUntil) {
+      // busy: nothing else runs meanwhile
+    }
+    const refused = the503(await callers(bench, 'caller-refused.xml', NUMBER, { calls: 1, name: 'late', keys: { prefix: '4201' } }));
+    expect(refused.retryAfter).toBe('4');
+    expect(refused.warning).toMatch(/^399 switchboard "over capacity: the switchboard runs \d+ ms behind \(limit 200 ms\)"$/);
+    expect((await metrics(bench)).get('switchboard_calls_refused_total{reason="event-loop"}')).toBe(1);
+    const [row] = await rowsWhenThere<CallRow>(bench, "SELECT caller_number, disposition, sip_status, sip_reason FROM calls WHERE caller_number = '42011'", 1);
+    expect(row).toMatchObject({ disposition: 'rejected', sip_status: 503 });
+
+    // Two quiet windows later (half a second each) it runs a few ms behind again.
+    await new Promise((r) => setTimeout(r, 1_600));
+    const after = await callers(bench, 'caller-hangup.xml', NUMBER, { calls: 1, name: 'caught-up', keys: { prefix: '4202' }, pauseMs: 300 });
+    expect(after.passed, describeRun(after)).toBe(true);
+    expect(responsesOf(after, 'received', 503, 'INVITE')).toEqual([]);
+    await noChannelsLeft(bench);
+  });
+});
+
 describe('MAX_CALLS', () => {
   let bench: CallBench;
   const NUMBER = '8791';

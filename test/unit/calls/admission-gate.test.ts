@@ -5,7 +5,7 @@ import { CallRegistry, type ActiveCall } from '../../../src/calls/context.js';
 import type { Config } from '../../../src/config.js';
 import type { MediaLoad } from '../../../src/sip/admission.js';
 
-const LIMITS: Config['admission'] = { maxCalls: 2, maxCallsPerSecond: 0, mediaMaxSessions: 10, mediaMinIdleCpu: 0, mediaMaxPending: 4, retryAfterS: 7, logIntervalS: 10 };
+const LIMITS: Config['admission'] = { maxCalls: 2, maxCallsPerSecond: 0, mediaMaxSessions: 10, mediaMinIdleCpu: 0, mediaMaxPending: 4, maxLoopDelayMs: 250, retryAfterS: 7, logIntervalS: 10 };
 
 function fakeCall(callId: string): ActiveCall & { end(): void } {
   let end!: () => void;
@@ -23,11 +23,26 @@ function recordingLog(): { log: pino.Logger; warnings: Record<string, unknown>[]
 function gate(media: (MediaLoad & { server: string })[] = [{ server: 'fs:8021', sessions: 0, maxSessions: 100, idleCpu: 90, pending: 0 }]) {
   const calls = new CallRegistry();
   const { log, warnings } = recordingLog();
-  const g = new AdmissionGate({ limits: LIMITS, calls, media: { loads: () => media }, log });
-  return { g, calls, warnings, media };
+  const loop = { delayMs: 0 };
+  const g = new AdmissionGate({ limits: LIMITS, calls, media: { loads: () => media }, loopDelay: { current: () => loop.delayMs }, log });
+  return { g, calls, warnings, media, loop };
 }
 
 describe('admission gate', () => {
+  it('refuses new calls with Retry-After while the instance runs behind, and counts them', () => {
+    const { g, loop } = gate();
+    loop.delayMs = 400;
+    expect(g.admit('late', 0)).toEqual({
+      status: 503,
+      reason: 'over capacity: the switchboard runs 400 ms behind (limit 250 ms)',
+      disposition: 'rejected',
+      headers: { 'Retry-After': '7', Warning: '399 switchboard "over capacity: the switchboard runs 400 ms behind (limit 250 ms)"' },
+    });
+    expect(g.refused().get('event-loop')).toBe(1);
+    loop.delayMs = 5;
+    expect(g.admit('fine', 0)).toBeUndefined();
+  });
+
   it('counts admitted calls still being set up, and each once when they reach the call registry', async () => {
     const { g, calls } = gate();
     expect(g.admit('a', 0)).toBeUndefined();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionControl, sessionCap, sessionsNow, type AdmissionInput, type AdmissionLimits, type MediaLoad } from '../../../src/sip/admission.js';
 
-const OFF: AdmissionLimits = { maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: 0, mediaMinIdleCpu: 0, mediaMaxPending: 0 };
+const OFF: AdmissionLimits = { maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: 0, mediaMinIdleCpu: 0, mediaMaxPending: 0, maxLoopDelayMs: 0 };
 const IDLE_SERVER: MediaLoad = { sessions: 0, maxSessions: 1000, idleCpu: 99, pending: 0 };
 
 function input(over: Partial<AdmissionInput> = {}): AdmissionInput {
@@ -18,6 +18,19 @@ describe('admission control', () => {
     const control = new AdmissionControl({ ...OFF, mediaMaxSessions: undefined, mediaMaxPending: 10 });
     expect(control.decide(input())).toEqual({ admit: true });
     expect(control.decideMedia([IDLE_SERVER])).toEqual({ admit: true });
+  });
+
+  it('refuses while the event loop runs MAX_EVENT_LOOP_DELAY_MS behind, until it is back under half of it', () => {
+    const control = new AdmissionControl({ ...OFF, maxLoopDelayMs: 200 });
+    expect(control.decide(input({ loopDelayMs: 150 })).admit).toBe(true);
+    expect(control.decide(input({ loopDelayMs: 200 }))).toEqual({
+      admit: false, kind: 'event-loop', reason: 'over capacity: the switchboard runs 200 ms behind (limit 200 ms)', overCapacity: true,
+    });
+    expect(control.decide(input({ loopDelayMs: 150 })).admit).toBe(false);
+    expect(control.decide(input({ loopDelayMs: 100 })).admit).toBe(true);
+    expect(control.decide(input({ loopDelayMs: 150 })).admit).toBe(true);
+    // Switched off (0): never refused for it.
+    expect(new AdmissionControl(OFF).decide(input({ loopDelayMs: 5_000 })).admit).toBe(true);
   });
 
   it('refuses at MAX_CALLS calls in progress and admits again below', () => {
