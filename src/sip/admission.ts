@@ -52,8 +52,8 @@ export interface AdmissionInput {
   now: number;
   /** Calls this instance holds now, those being set up included. */
   callsInProgress: number;
-  /** How far behind its timers this instance's event loop runs now, in ms (0 if unknown). */
-  loopDelayMs?: number;
+  /** How far behind its timers this instance's event loop runs now, in ms (0 until first measured). */
+  loopDelayMs: number;
 }
 
 /** Why a call was refused, as the metric labels it. */
@@ -150,7 +150,7 @@ export class AdmissionControl {
       this.callsTripped = over(input.callsInProgress, maxCalls, this.callsTripped);
       if (this.callsTripped) return { kind: 'calls', reason: `over capacity: ${input.callsInProgress} calls in progress (limit ${maxCalls})`, overCapacity: true };
     }
-    const delay = input.loopDelayMs ?? 0;
+    const delay = input.loopDelayMs;
     if (this.limits.maxLoopDelayMs > 0) {
       const limit = this.limits.maxLoopDelayMs;
       this.loopTripped = this.loopTripped ? delay > limit * DELAY_HYSTERESIS : delay >= limit;

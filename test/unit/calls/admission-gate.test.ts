@@ -28,16 +28,16 @@ function gate(media: (MediaLoad & { server: string })[] = [{ server: 'fs:8021', 
   return { g, calls, warnings, media, loop };
 }
 
+/** The 503 an over-capacity refusal answers with: the reason, Retry-After and a Warning naming it. */
+function overCapacity(reason: string): Record<string, unknown> {
+  return { status: 503, reason, disposition: 'rejected', headers: { 'Retry-After': '7', Warning: `399 switchboard "${reason}"` } };
+}
+
 describe('admission gate', () => {
   it('refuses new calls with Retry-After while the instance runs behind, and counts them', () => {
     const { g, loop } = gate();
     loop.delayMs = 400;
-    expect(g.admit('late', 0)).toEqual({
-      status: 503,
-      reason: 'over capacity: the switchboard runs 400 ms behind (limit 250 ms)',
-      disposition: 'rejected',
-      headers: { 'Retry-After': '7', Warning: '399 switchboard "over capacity: the switchboard runs 400 ms behind (limit 250 ms)"' },
-    });
+    expect(g.admit('late', 0)).toEqual(overCapacity('over capacity: the switchboard runs 400 ms behind (limit 250 ms)'));
     expect(g.refused().get('event-loop')).toBe(1);
     loop.delayMs = 5;
     expect(g.admit('fine', 0)).toBeUndefined();
@@ -64,12 +64,7 @@ describe('admission gate', () => {
     const { g } = gate();
     g.admit('a', 0);
     g.admit('b', 0);
-    expect(g.admit('c', 0)).toEqual({
-      status: 503,
-      reason: 'over capacity: 2 calls in progress (limit 2)',
-      disposition: 'rejected',
-      headers: { 'Retry-After': '7', Warning: '399 switchboard "over capacity: 2 calls in progress (limit 2)"' },
-    });
+    expect(g.admit('c', 0)).toEqual(overCapacity('over capacity: 2 calls in progress (limit 2)'));
     expect(g.refused().get('calls')).toBe(1);
     expect(g.refused().get('rate')).toBe(0);
   });
@@ -95,12 +90,7 @@ describe('admission gate', () => {
     server.sessions = 0;
     expect(g.mediaRefusal(0)).toBeUndefined();
     server.pending = 4;
-    expect(g.mediaRefusal(0)).toEqual({
-      status: 503,
-      reason: 'over capacity: media server endpoints in flight: 4 (limit 4)',
-      disposition: 'rejected',
-      headers: { 'Retry-After': '7', Warning: '399 switchboard "over capacity: media server endpoints in flight: 4 (limit 4)"' },
-    });
+    expect(g.mediaRefusal(0)).toEqual(overCapacity('over capacity: media server endpoints in flight: 4 (limit 4)'));
     expect(g.refused().get('media-sessions')).toBe(1);
     expect(g.refused().get('media-pending')).toBe(1);
     server.pending = 2;

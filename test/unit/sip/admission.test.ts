@@ -5,7 +5,7 @@ const OFF: AdmissionLimits = { maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessio
 const IDLE_SERVER: MediaLoad = { sessions: 0, maxSessions: 1000, idleCpu: 99, pending: 0 };
 
 function input(over: Partial<AdmissionInput> = {}): AdmissionInput {
-  return { now: 0, callsInProgress: 0, ...over };
+  return { now: 0, callsInProgress: 0, loopDelayMs: 0, ...over };
 }
 
 /** A server's load: idle unless said otherwise. */
