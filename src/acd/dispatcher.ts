@@ -5,7 +5,7 @@ import type { RedisKeys } from '../redis/keys.js';
 import type { AppliedTransition, OperatorStore } from './operator-store.js';
 import { LEASE_MARGIN_MS } from './operator-rules.js';
 import type { QueueStore } from './queue-store.js';
-import { nextOffer, type SkilledCandidate } from './skill-match.js';
+import { planOffers, type Offer, type SkilledCandidate } from './skill-match.js';
 import type { StatusCache } from './status-cache.js';
 
 /** What the dispatcher needs to know of a waiting call that this instance owns. */
@@ -33,8 +33,10 @@ export interface DispatcherDeps {
   offer(callId: string, reserved: AppliedTransition[]): void;
 }
 
-// Bounds one pass over a queue; anything left is picked up by the next kick.
-const MAX_MATCHES_PER_PASS = 200;
+// Bound one pass over a queue (reads of its line, and reservations sent together after each
+// read); anything left is picked up by the next kick.
+const MAX_ROUNDS_PER_PASS = 8;
+const MAX_OFFERS_PER_ROUND = 50;
 // How far down a queue dispatch looks for a caller whose turn it is.
 const WAITING_WINDOW = 100;
 // Candidates sent to the match script beyond those it is to reserve: spares for a status cache a
@@ -89,7 +91,7 @@ export class Dispatcher {
     const queue = this.d.config.queue(queueId);
     if (!queue) return;
     const cursorKey = this.d.keys.queueCursor(queueId);
-    for (let i = 0; i < MAX_MATCHES_PER_PASS; i++) {
+    for (let round = 0; round < MAX_ROUNDS_PER_PASS; round++) {
       const waiting = await this.d.queues.waitingNeeds(queueId, WAITING_WINDOW);
       // None of ours waiting: the instances that own the callers were told of the same change.
       if (!waiting.some((w) => this.d.waitingCall(w.callId))) return;
@@ -97,30 +99,53 @@ export class Dispatcher {
       if (free.length === 0) return;
       const after = queue.strategy === 'round-robin' ? Number((await this.d.redis.get(cursorKey)) ?? NaN) : NaN;
       const now = Date.now();
-      const offer = nextOffer({ waiting, free, own: (id) => this.d.waitingCall(id), strategy: queue.strategy, now, ...(Number.isNaN(after) ? {} : { after }) });
-      if (!offer) return;
-      const call = this.d.waitingCall(offer.callId);
-      // Everyone free has had a go: start another round.
-      if (offer.newRound) call?.tried.clear();
-      const reserve = (operators: SkilledCandidate[]): Promise<AppliedTransition[] | 'out-of-turn'> =>
+      const own = (id: string): WaitingCall | undefined => this.d.waitingCall(id);
+      const offers = planOffers({ waiting, free, own, strategy: queue.strategy, now, ...(Number.isNaN(after) ? {} : { after }) }, MAX_OFFERS_PER_ROUND);
+      if (offers.length === 0) return;
+      const reserve = (offer: Offer, operators: SkilledCandidate[]): Promise<Reservation> =>
         this.d.operators.reserveInTurn(queueId, offer.callId, operators, offer.width, {
           instance: this.d.instanceId,
           leaseMs: queue.ringTimeoutS * 1000 + LEASE_MARGIN_MS,
           now,
         });
-      const first = offer.width + SPARE_CANDIDATES;
-      let reserved = await reserve(offer.operators.slice(0, first));
-      if (reserved !== 'out-of-turn' && reserved.length === 0 && offer.operators.length > first) reserved = await reserve(offer.operators.slice(first));
-      this.d.log.debug({ queueId, callId: offer.callId, candidates: offer.operators.map((c) => c.operatorId), reserved: reserved === 'out-of-turn' ? reserved : reserved.map((r) => r.operatorId) }, 'dispatch');
-      if (reserved === 'out-of-turn') continue;
-      // Our view of who is free was behind; the change that freed or took them will kick us again.
-      if (reserved.length === 0) return;
-      if (queue.strategy === 'round-robin') await this.d.redis.set(cursorKey, String(reserved[0]?.operatorId));
-      this.d.offer(offer.callId, reserved);
-      // No other caller of ours was waiting: a caller who comes later kicks the dispatcher anew,
-      // so reading the queue again now would find nothing to do.
-      if (!waiting.some((w) => w.callId !== offer.callId && this.d.waitingCall(w.callId))) return;
+      for (const offer of offers) if (offer.newRound) own(offer.callId)?.tried.clear();
+      // Sent together, run by Redis one after the other in serving order: one round trip for all.
+      const results = await Promise.all(offers.map((offer) => reserve(offer, offer.operators.slice(0, offer.width + SPARE_CANDIDATES))));
+      let outOfTurn = false;
+      let behind = false;
+      let lastReserved: number | undefined;
+      for (const [i, offer] of offers.entries()) {
+        let reserved = results[i] as Reservation;
+        const rest = offer.operators.slice(offer.width + SPARE_CANDIDATES);
+        if (reserved !== 'out-of-turn' && reserved.length === 0 && rest.length > 0) reserved = await reserve(offer, rest);
+        this.logMatch(queueId, offer, reserved);
+        if (reserved === 'out-of-turn') {
+          outOfTurn = true;
+          continue;
+        }
+        // Our view of who is free was behind; the change that freed or took them will kick us again.
+        if (reserved.length === 0) {
+          behind = true;
+          continue;
+        }
+        lastReserved = reserved[0]?.operatorId;
+        this.d.offer(offer.callId, reserved);
+      }
+      if (queue.strategy === 'round-robin' && lastReserved !== undefined) await this.d.redis.set(cursorKey, String(lastReserved));
+      if (behind) return;
+      // Otherwise the plan went as far as it could, and until something changes (which kicks us)
+      // there is no more to match, unless the turn moved under us or there was more to plan.
+      const more = waiting.length === WAITING_WINDOW || offers.length === MAX_OFFERS_PER_ROUND;
+      if (!outOfTurn && !more) return;
     }
     this.dirty.add(queueId);
   }
+
+  // Listing a big queue's candidates for every match costs more than the match: only when asked.
+  private logMatch(queueId: number, offer: Offer, reserved: Reservation): void {
+    if (!this.d.log.isLevelEnabled('debug')) return;
+    this.d.log.debug({ queueId, callId: offer.callId, candidates: offer.operators.map((c) => c.operatorId), reserved: reserved === 'out-of-turn' ? reserved : reserved.map((r) => r.operatorId) }, 'dispatch');
+  }
 }
+
+type Reservation = AppliedTransition[] | 'out-of-turn';

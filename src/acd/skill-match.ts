@@ -110,3 +110,24 @@ function rankForCall(need: Need, ops: SkilledCandidate[], behind: readonly Need[
   const firstTier = ranked.filter((r) => r.tier === ranked[0]?.tier).length;
   return { operators: ranked.map((r) => r.op), width: offerWidth(input.strategy, firstTier) };
 }
+
+/**
+ * Up to `max` offers in serving order, each planned as if the ones before it were taken: their
+ * callers have left the line and the operators they would reserve (the first `width` listed) are
+ * busy. The reservations are then sent together and Redis checks each in turn, so a plan the
+ * world has overtaken costs a refused reservation, never a caller served out of turn.
+ */
+export function planOffers(input: MatchInput, max: number): Offer[] {
+  const offers: Offer[] = [];
+  let { waiting, free, after } = input;
+  while (offers.length < max) {
+    const offer = nextOffer({ ...input, waiting, free, ...(after === undefined ? {} : { after }) });
+    if (!offer) break;
+    offers.push(offer);
+    const taken = new Set(offer.operators.slice(0, offer.width).map((op) => op.operatorId));
+    waiting = waiting.filter((w) => w.callId !== offer.callId);
+    free = free.filter((op) => !taken.has(op.operatorId));
+    after = offer.operators[0]?.operatorId ?? after;
+  }
+  return offers;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canTake, nextOffer, waitsForSkill, type MatchInput, type Need, type OwnCall, type SkilledCandidate } from '../../../src/acd/skill-match.js';
+import { canTake, nextOffer, planOffers, waitsForSkill, type MatchInput, type Need, type OwnCall, type SkilledCandidate } from '../../../src/acd/skill-match.js';
 
 const NOW = 1_000_000;
 
@@ -107,5 +107,37 @@ describe('nextOffer', () => {
   it('nothing to do with nobody free or nobody waiting', () => {
     expect(nextOffer(input([plain('a')], []))).toBeUndefined();
     expect(nextOffer(input([], [op(1)]))).toBeUndefined();
+  });
+});
+
+describe('planOffers', () => {
+  const plan = (i: MatchInput, max = 50): [string, number[]][] => planOffers(i, max).map((o) => [o.callId, o.operators.slice(0, o.width).map((x) => x.operatorId)]);
+
+  it('gives the callers in line the operators in the strategy\'s order, one each, until one side runs out', () => {
+    expect(plan(input([plain('a'), plain('b'), plain('c')], [op(3), op(1), op(2), op(4)]))).toEqual([['a', [1]], ['b', [2]], ['c', [3]]]);
+    expect(plan(input([plain('a'), plain('b'), plain('c')], [op(2), op(1)]))).toEqual([['a', [1]], ['b', [2]]]);
+  });
+
+  it('stops at `max` offers', () => {
+    expect(plan(input([plain('a'), plain('b'), plain('c')], [op(1), op(2), op(3)]), 2)).toEqual([['a', [1]], ['b', [2]]]);
+  });
+
+  it('keeps the turn rule: another instance\'s caller who could take anyone stops the plan behind them', () => {
+    const own = { tried: new Set<number>(), retryAt: 0 };
+    expect(plan(input([plain('a'), plain('theirs'), plain('b')], [op(1), op(2), op(3)], { a: own, b: own }))).toEqual([['a', [1]]]);
+  });
+
+  it('a skilled caller planned first takes the skilled operator; the caller behind gets another', () => {
+    const free = [op(1), op(2, ['fr'])];
+    expect(plan(input([needs('a', 'fr'), plain('b')], free))).toEqual([['a', [2]], ['b', [1]]]);
+  });
+
+  it('round-robin goes on from the operator planned last', () => {
+    const free = [op(1), op(2), op(3)];
+    expect(plan(input([plain('a'), plain('b'), plain('c')], free, 'all', { strategy: 'round-robin', after: 1 }))).toEqual([['a', [2]], ['b', [3]], ['c', [1]]]);
+  });
+
+  it('ring-all: the first caller rings everyone free; nobody is left for the next', () => {
+    expect(plan(input([plain('a'), plain('b')], [op(1), op(2)], 'all', { strategy: 'ring-all' }))).toEqual([['a', [1, 2]]]);
   });
 });
