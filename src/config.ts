@@ -342,6 +342,12 @@ const DEFAULT_MEDIA_MAX_PENDING = 10;
 // match) fire late with it.
 const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 250;
 
+// How long a caller rung first may wait for an operator to be matched before new calls are
+// refused. A dispatcher that keeps up matches in tens of ms; past its capacity the wait grows by
+// the second while the event loop may still look healthy (each match waits on Redis round trips).
+// One second is when such a caller would start to be answered onto the media server instead.
+const DEFAULT_MAX_MATCH_DELAY_MS = 1_000;
+
 /** Admission limits: 0 switches a limit off; MEDIA_MAX_SESSIONS unset follows the server's own Max-Sessions. */
 function parseAdmission(r: Reader): Config['admission'] {
   const mediaMaxSessions = r.optional('MEDIA_MAX_SESSIONS') === undefined ? undefined : r.integer('MEDIA_MAX_SESSIONS', 0, 0, 1_000_000);
@@ -352,6 +358,7 @@ function parseAdmission(r: Reader): Config['admission'] {
     mediaMinIdleCpu: r.integer('MEDIA_MIN_IDLE_CPU', 0, 0, 99),
     mediaMaxPending: r.integer('MEDIA_MAX_PENDING', DEFAULT_MEDIA_MAX_PENDING, 0, 10_000),
     maxLoopDelayMs: r.integer('MAX_EVENT_LOOP_DELAY_MS', DEFAULT_MAX_EVENT_LOOP_DELAY_MS, 0, 60_000),
+    maxMatchDelayMs: r.integer('MAX_MATCH_DELAY_MS', DEFAULT_MAX_MATCH_DELAY_MS, 0, 60_000),
     retryAfterS: r.integer('ADMISSION_RETRY_AFTER_SECONDS', 5, 1, 3600),
     logIntervalS: r.integer('ADMISSION_LOG_INTERVAL_SECONDS', 10, 1, 3600),
   };

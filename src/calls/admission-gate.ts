@@ -29,7 +29,7 @@ export interface Refusal {
   headers: Record<string, string>;
 }
 
-export const REFUSAL_KINDS: readonly RefusalKind[] = ['calls', 'rate', 'event-loop', 'media-sessions', 'media-cpu', 'media-pending', 'media-unreachable'];
+export const REFUSAL_KINDS: readonly RefusalKind[] = ['calls', 'rate', 'event-loop', 'match-delay', 'media-sessions', 'media-cpu', 'media-pending', 'media-unreachable'];
 
 /**
  * The adapter around the admission decision: gathers its inputs for each new INVITE (`admit`) and
@@ -51,12 +51,12 @@ export class AdmissionGate implements AdmissionFigures {
 
   /**
    * Admits the new call `callId` (then `settled` must follow once it is set up or gone) or says
-   * how to refuse it, by the calls in progress, the rate of new calls and how far behind this
-   * instance runs. The media servers' load is asked later, by `mediaRefusal`, only of calls that
+   * how to refuse it, by the calls in progress, the rate of new calls, how far behind this
+   * instance runs and how long its callers rung first wait for an operator to be matched. The media servers' load is asked later, by `mediaRefusal`, only of calls that
    * turn out to need one.
    */
   admit(callId: string, now = Date.now()): Refusal | undefined {
-    const verdict = this.control.decide({ now, callsInProgress: this.callsInProgress(), loopDelayMs: this.d.loopDelay.current() });
+    const verdict = this.control.decide({ now, callsInProgress: this.callsInProgress(), loopDelayMs: this.d.loopDelay.current(), matchDelayMs: this.d.calls.longestUnmatched(now) });
     if (verdict.admit) {
       this.settingUp.add(callId);
       return undefined;

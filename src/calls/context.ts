@@ -27,6 +27,11 @@ export interface ActiveCall {
    * lost it. Calls that never hold an operator need not say.
    */
   held?(): HeldOperator[];
+  /**
+   * Ring first: since when (ms epoch) the caller, not answered, has waited for an operator to be
+   * matched; undefined once offered or answered. Calls that never ring first need not say.
+   */
+  unmatchedSince?(): number | undefined;
   /** Ends the call from the switchboard's side (API, shutdown). */
   hangup(reason: string): void;
   /** A promise that settles once the call has ended and its records are out. */
@@ -55,6 +60,20 @@ export class CallRegistry {
 
   get size(): number {
     return this.calls.size;
+  }
+
+  /**
+   * The longest any caller rung first has waited so far for an operator to be matched, in ms (0
+   * for none). Matched within milliseconds while the dispatcher keeps up; a second or more when it
+   * has fallen behind the callers coming in.
+   */
+  longestUnmatched(now: number): number {
+    let oldest = now;
+    for (const call of this.calls.values()) {
+      const since = call.unmatchedSince?.();
+      if (since !== undefined && since < oldest) oldest = since;
+    }
+    return now - oldest;
   }
 }
 

@@ -177,6 +177,11 @@ export class QueueCall implements ActiveCall {
     return this.state.phase === 'waiting' && !this.menu && !this.waitAnswer ? this.waitingCall : undefined;
   }
 
+  unmatchedSince(): number | undefined {
+    const first = this.early && this.state.phase === 'waiting' && !this.waitAnswer && this.waitingCall.tried.size === 0;
+    return first ? this.caller.arrivedAt : undefined;
+  }
+
   held(): HeldOperator[] {
     return this.state.rings.map((r) => ({ operatorId: r.operatorId, callId: this.callId, state: 'ringing' }));
   }

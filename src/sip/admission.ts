@@ -22,6 +22,8 @@ export interface AdmissionLimits {
   mediaMaxPending: number;
   /** How far behind its timers this instance's event loop may run (ms) before new calls are refused; 0 = no limit. */
   maxLoopDelayMs: number;
+  /** How long a caller rung first may have waited for an operator to be matched (ms) before new calls are refused; 0 = no limit. */
+  maxMatchDelayMs: number;
 }
 
 /** A media server's load: its last HEARTBEAT, brought up to date with this instance's own endpoints. */
@@ -54,10 +56,12 @@ export interface AdmissionInput {
   callsInProgress: number;
   /** How far behind its timers this instance's event loop runs now, in ms (0 until first measured). */
   loopDelayMs: number;
+  /** The longest a caller rung first, still unanswered, has waited so far for an operator to be matched, in ms. */
+  matchDelayMs: number;
 }
 
 /** Why a call was refused, as the metric labels it. */
-export type RefusalKind = 'calls' | 'rate' | 'event-loop' | 'media-sessions' | 'media-cpu' | 'media-pending' | 'media-unreachable';
+export type RefusalKind = 'calls' | 'rate' | 'event-loop' | 'match-delay' | 'media-sessions' | 'media-cpu' | 'media-pending' | 'media-unreachable';
 
 export type Verdict =
   | { admit: true }
@@ -78,8 +82,8 @@ export const MEDIA_SESSION_SHARE = 0.9;
 // would flip with every call that starts or ends near the limit.
 const COUNT_HYSTERESIS = 0.05;
 const CPU_HYSTERESIS_POINTS = 5;
-// Once refusing for a late event loop, calls are let in again when it runs this share of the
-// limit behind or less: an instance short of CPU catches up in bursts.
+// Once refusing for a late event loop (or late matches), calls are let in again when it runs this
+// share of the limit behind or less: an instance short of CPU catches up in bursts.
 const DELAY_HYSTERESIS = 0.5;
 
 /** How far below a count limit the load must fall before a tripped limit lets calls in again. */
@@ -90,6 +94,11 @@ function margin(limit: number): number {
 /** Is `value` over `limit`: at or above it, or while tripped, above its hysteresis band? */
 function over(value: number, limit: number, tripped: boolean): boolean {
   return tripped ? value > limit - margin(limit) : value >= limit;
+}
+
+/** Is a delay over its limit: at or above it, or while tripped, above the hysteresis share of it? */
+function late(delay: number, limit: number, tripped: boolean): boolean {
+  return tripped ? delay > limit * DELAY_HYSTERESIS : delay >= limit;
 }
 
 /** The session cap of one server, or undefined for none (switched off, or no HEARTBEAT yet). */
@@ -130,6 +139,7 @@ export class AdmissionControl {
   private refilledAt: number | undefined;
   private callsTripped = false;
   private loopTripped = false;
+  private matchTripped = false;
   private mediaTripped = false;
 
   constructor(private readonly limits: AdmissionLimits) {
@@ -153,8 +163,14 @@ export class AdmissionControl {
     const delay = input.loopDelayMs;
     if (this.limits.maxLoopDelayMs > 0) {
       const limit = this.limits.maxLoopDelayMs;
-      this.loopTripped = this.loopTripped ? delay > limit * DELAY_HYSTERESIS : delay >= limit;
+      this.loopTripped = late(delay, limit, this.loopTripped);
       if (this.loopTripped) return { kind: 'event-loop', reason: `over capacity: the switchboard runs ${Math.round(delay)} ms behind (limit ${limit} ms)`, overCapacity: true };
+    }
+    const match = input.matchDelayMs;
+    if (this.limits.maxMatchDelayMs > 0) {
+      const limit = this.limits.maxMatchDelayMs;
+      this.matchTripped = late(match, limit, this.matchTripped);
+      if (this.matchTripped) return { kind: 'match-delay', reason: `over capacity: a caller has waited ${Math.round(match)} ms for an operator to be matched (limit ${limit} ms)`, overCapacity: true };
     }
     if (maxCallsPerSecond > 0 && this.tokens < 1) {
       return { kind: 'rate', reason: `over capacity: more than ${maxCallsPerSecond} new calls per second`, overCapacity: true };

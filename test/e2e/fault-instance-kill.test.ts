@@ -58,6 +58,7 @@ async function startProcess(instanceId: string): Promise<{ child: ChildProcess; 
     // As the test harness's instances: on a test machine running many files at once a process
     // compiling src/ with tsx runs far behind its timers, which is the tests' load, not its own.
     MAX_EVENT_LOOP_DELAY_MS: '0',
+    MAX_MATCH_DELAY_MS: '0',
     ...(process.env.PROMPTS_DIR ? { PROMPTS_DIR: process.env.PROMPTS_DIR } : {}),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT_DIR, env, stdio: ['ignore', 'inherit', 'inherit'] });

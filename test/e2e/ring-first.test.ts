@@ -16,7 +16,7 @@ const phones: Phone[] = [];
 let seq = 0;
 
 beforeAll(async () => {
-  bench = await startCallBench({ RING_FIRST_MAX_SECONDS: String(RING_FIRST_MAX_S) });
+  bench = await startCallBench({ RING_FIRST_MAX_SECONDS: String(RING_FIRST_MAX_S), MAX_MATCH_DELAY_MS: '1000' });
 });
 
 afterEach(() => {
@@ -134,6 +134,34 @@ describe('ring first', () => {
       expect(row).toMatchObject({ disposition: 'answered' });
       const events = await rowsWhenThere<{ event: string }>(bench, 'SELECT event FROM queue_events WHERE call_id = $1 ORDER BY at', 4, [callId]);
       expect(events.map((e) => e.event)).toEqual(['enter', 'offer', 'connect', 'complete-caller']);
+      await until('the media server empty', async () => ((await mediaChannels(bench)) === 0 ? true : undefined));
+    } finally {
+      q.media.close();
+    }
+  });
+
+  it('refuses new callers (503) while a caller rung first has waited MAX_MATCH_DELAY_MS for a match, and admits them again once matched', async () => {
+    const q = await blockedQueue();
+    try {
+      const second = callers(bench, 'caller-hangup.xml', q.number, { calls: 1, pauseMs: 1000, keys: { prefix: '3500' } });
+      await keptWaiting(q.queueId, '35001');
+      const refused = await callers(bench, 'caller-refused.xml', q.number, { calls: 1, name: 'refused', keys: { prefix: '3501' } });
+      expect(refused.passed, describeRun(refused)).toBe(true);
+      const [response] = responsesOf(refused, 'received', 503, 'INVITE');
+      expect(response?.get('Warning'), describeRun(refused)).toMatch(/^399 switchboard "over capacity: a caller has waited \d+ ms for an operator to be matched \(limit 1000 ms\)"$/);
+      expect(response?.get('Retry-After')).toBe('5');
+      const [row] = await rowsWhenThere(bench, "SELECT disposition, sip_status FROM calls WHERE caller_number = '35011'", 1);
+      expect(row).toMatchObject({ disposition: 'rejected', sip_status: 503 });
+
+      // The kept caller is matched once the first leaves the menu; then callers come in again.
+      await q.media.dtmf(q.firstChannel, '*');
+      const run = await second;
+      expect(run.passed, describeRun(run)).toBe(true);
+      const firstRun = await q.first;
+      expect(firstRun.passed, describeRun(firstRun)).toBe(true);
+      const later = await callers(bench, 'caller-hangup.xml', q.number, { calls: 1, pauseMs: 300, keys: { prefix: '3502' } });
+      expect(later.passed, describeRun(later)).toBe(true);
+      expect(responsesOf(later, 'received', 503, 'INVITE')).toEqual([]);
       await until('the media server empty', async () => ((await mediaChannels(bench)) === 0 ? true : undefined));
     } finally {
       q.media.close();

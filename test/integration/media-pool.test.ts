@@ -74,7 +74,7 @@ describe('the media pool', () => {
   });
 
   it('reports each server\'s load from its heartbeats, and admission control follows it', async () => {
-    const control = new AdmissionControl({ maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: undefined, mediaMinIdleCpu: 20, mediaMaxPending: 0, maxLoopDelayMs: 0 });
+    const control = new AdmissionControl({ maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: undefined, mediaMinIdleCpu: 20, mediaMaxPending: 0, maxLoopDelayMs: 0, maxMatchDelayMs: 0 });
     const decide = (): boolean => control.decideMedia(pool.loads()).admit;
     fs.sendHeartbeat();
     await until('a heartbeat', async () => (pool.loads()[0]?.maxSessions === 1200 ? true : undefined));

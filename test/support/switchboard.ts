@@ -46,8 +46,10 @@ export async function startTestSwitchboard(extra: Env = {}, opts: TestSwitchboar
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '1',
     STARTUP_WAIT_SECONDS: '5',
-    // The switchboard shares the test's process: its event loop's delay is the tests' load as well.
+    // The switchboard shares the test's process: its event loop's delay, and how long its matches
+    // take, are the tests' load as well.
     MAX_EVENT_LOOP_DELAY_MS: '0',
+    MAX_MATCH_DELAY_MS: '0',
     ...extra,
   };
   // Port 0 is not a valid HTTP_PORT for users; tests ask the OS for a free port this way instead.

@@ -120,17 +120,17 @@ describe('loadConfig', () => {
 
   it('reads the admission limits: all off by default but the media share and endpoints in flight, one line per bad value', () => {
     expect(loadConfig(valid).admission).toEqual({
-      maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: undefined, mediaMinIdleCpu: 0, mediaMaxPending: 10, maxLoopDelayMs: 250, retryAfterS: 5, logIntervalS: 10,
+      maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: undefined, mediaMinIdleCpu: 0, mediaMaxPending: 10, maxLoopDelayMs: 250, maxMatchDelayMs: 1000, retryAfterS: 5, logIntervalS: 10,
     });
     const env = {
       ...valid, MAX_CALLS: '200', MAX_CALLS_PER_SECOND: '40', MEDIA_MAX_SESSIONS: '0', MEDIA_MIN_IDLE_CPU: '15', MEDIA_MAX_PENDING: '0',
-      MAX_EVENT_LOOP_DELAY_MS: '0', ADMISSION_RETRY_AFTER_SECONDS: '30', ADMISSION_LOG_INTERVAL_SECONDS: '60',
+      MAX_EVENT_LOOP_DELAY_MS: '0', MAX_MATCH_DELAY_MS: '2500', ADMISSION_RETRY_AFTER_SECONDS: '30', ADMISSION_LOG_INTERVAL_SECONDS: '60',
     };
     expect(loadConfig(env).admission).toEqual({
-      maxCalls: 200, maxCallsPerSecond: 40, mediaMaxSessions: 0, mediaMinIdleCpu: 15, mediaMaxPending: 0, maxLoopDelayMs: 0, retryAfterS: 30, logIntervalS: 60,
+      maxCalls: 200, maxCallsPerSecond: 40, mediaMaxSessions: 0, mediaMinIdleCpu: 15, mediaMaxPending: 0, maxLoopDelayMs: 0, maxMatchDelayMs: 2500, retryAfterS: 30, logIntervalS: 60,
     });
     expect(problems({
-      ...valid, MAX_CALLS: '-1', MAX_CALLS_PER_SECOND: 'lots', MEDIA_MAX_SESSIONS: '9%', MEDIA_MIN_IDLE_CPU: '100', MEDIA_MAX_PENDING: '2.5', MAX_EVENT_LOOP_DELAY_MS: 'soon', ADMISSION_RETRY_AFTER_SECONDS: '0',
+      ...valid, MAX_CALLS: '-1', MAX_CALLS_PER_SECOND: 'lots', MEDIA_MAX_SESSIONS: '9%', MEDIA_MIN_IDLE_CPU: '100', MEDIA_MAX_PENDING: '2.5', MAX_EVENT_LOOP_DELAY_MS: 'soon', MAX_MATCH_DELAY_MS: '-5', ADMISSION_RETRY_AFTER_SECONDS: '0',
     })).toEqual([
       'MEDIA_MAX_SESSIONS must be a whole number, got "9%"',
       'MAX_CALLS must be between 0 and 1000000, got -1',
@@ -138,6 +138,7 @@ describe('loadConfig', () => {
       'MEDIA_MIN_IDLE_CPU must be between 0 and 99, got 100',
       'MEDIA_MAX_PENDING must be a whole number, got "2.5"',
       'MAX_EVENT_LOOP_DELAY_MS must be a whole number, got "soon"',
+      'MAX_MATCH_DELAY_MS must be between 0 and 60000, got -5',
       'ADMISSION_RETRY_AFTER_SECONDS must be between 1 and 3600, got 0',
     ]);
   });

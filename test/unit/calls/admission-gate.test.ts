@@ -5,12 +5,12 @@ import { CallRegistry, type ActiveCall } from '../../../src/calls/context.js';
 import type { Config } from '../../../src/config.js';
 import type { MediaLoad } from '../../../src/sip/admission.js';
 
-const LIMITS: Config['admission'] = { maxCalls: 2, maxCallsPerSecond: 0, mediaMaxSessions: 10, mediaMinIdleCpu: 0, mediaMaxPending: 4, maxLoopDelayMs: 250, retryAfterS: 7, logIntervalS: 10 };
+const LIMITS: Config['admission'] = { maxCalls: 2, maxCallsPerSecond: 0, mediaMaxSessions: 10, mediaMinIdleCpu: 0, mediaMaxPending: 4, maxLoopDelayMs: 250, maxMatchDelayMs: 1000, retryAfterS: 7, logIntervalS: 10 };
 
-function fakeCall(callId: string): ActiveCall & { end(): void } {
+function fakeCall(callId: string, unmatchedSince?: number): ActiveCall & { end(): void } {
   let end!: () => void;
   const done = new Promise<void>((r) => (end = r));
-  return { callId, done, end, waiting: () => undefined, hangup: () => end() };
+  return { callId, done, end, waiting: () => undefined, hangup: () => end(), unmatchedSince: () => unmatchedSince };
 }
 
 /** A logger that keeps its warn lines. */
@@ -20,11 +20,11 @@ function recordingLog(): { log: pino.Logger; warnings: Record<string, unknown>[]
   return { log, warnings };
 }
 
-function gate(media: (MediaLoad & { server: string })[] = [{ server: 'fs:8021', sessions: 0, maxSessions: 100, idleCpu: 90, pending: 0 }]) {
+function gate(media: (MediaLoad & { server: string })[] = [{ server: 'fs:8021', sessions: 0, maxSessions: 100, idleCpu: 90, pending: 0 }], limits = LIMITS) {
   const calls = new CallRegistry();
   const { log, warnings } = recordingLog();
   const loop = { delayMs: 0 };
-  const g = new AdmissionGate({ limits: LIMITS, calls, media: { loads: () => media }, loopDelay: { current: () => loop.delayMs }, log });
+  const g = new AdmissionGate({ limits, calls, media: { loads: () => media }, loopDelay: { current: () => loop.delayMs }, log });
   return { g, calls, warnings, media, loop };
 }
 
@@ -41,6 +41,18 @@ describe('admission gate', () => {
     expect(g.refused().get('event-loop')).toBe(1);
     loop.delayMs = 5;
     expect(g.admit('fine', 0)).toBeUndefined();
+  });
+
+  it('refuses new calls while a caller rung first has waited too long for a match, by the longest such wait', () => {
+    const { g, calls } = gate(undefined, { ...LIMITS, maxCalls: 0 });
+    calls.add(fakeCall('answered'));
+    calls.add(fakeCall('recent', 9_700));
+    expect(g.admit('new', 10_000)).toBeUndefined();
+    g.settled('new');
+    const stuck = fakeCall('stuck', 8_500);
+    calls.add(stuck);
+    expect(g.admit('next', 10_000)).toEqual(overCapacity('over capacity: a caller has waited 1500 ms for an operator to be matched (limit 1000 ms)'));
+    expect(g.refused().get('match-delay')).toBe(1);
   });
 
   it('counts admitted calls still being set up, and each once when they reach the call registry', async () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionControl, sessionCap, sessionsNow, type AdmissionInput, type AdmissionLimits, type MediaLoad } from '../../../src/sip/admission.js';
 
-const OFF: AdmissionLimits = { maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: 0, mediaMinIdleCpu: 0, mediaMaxPending: 0, maxLoopDelayMs: 0 };
+const OFF: AdmissionLimits = { maxCalls: 0, maxCallsPerSecond: 0, mediaMaxSessions: 0, mediaMinIdleCpu: 0, mediaMaxPending: 0, maxLoopDelayMs: 0, maxMatchDelayMs: 0 };
 const IDLE_SERVER: MediaLoad = { sessions: 0, maxSessions: 1000, idleCpu: 99, pending: 0 };
 
 function input(over: Partial<AdmissionInput> = {}): AdmissionInput {
-  return { now: 0, callsInProgress: 0, loopDelayMs: 0, ...over };
+  return { now: 0, callsInProgress: 0, loopDelayMs: 0, matchDelayMs: 0, ...over };
 }
 
 /** A server's load: idle unless said otherwise. */
@@ -31,6 +31,18 @@ describe('admission control', () => {
     expect(control.decide(input({ loopDelayMs: 150 })).admit).toBe(true);
     // Switched off (0): never refused for it.
     expect(new AdmissionControl(OFF).decide(input({ loopDelayMs: 5_000 })).admit).toBe(true);
+  });
+
+  it('refuses while a caller rung first has waited MAX_MATCH_DELAY_MS for a match, until the longest wait is back under half of it', () => {
+    const control = new AdmissionControl({ ...OFF, maxMatchDelayMs: 1_000 });
+    expect(control.decide(input({ matchDelayMs: 900 })).admit).toBe(true);
+    expect(control.decide(input({ matchDelayMs: 1_200 }))).toEqual({
+      admit: false, kind: 'match-delay', reason: 'over capacity: a caller has waited 1200 ms for an operator to be matched (limit 1000 ms)', overCapacity: true,
+    });
+    expect(control.decide(input({ matchDelayMs: 700 })).admit).toBe(false);
+    expect(control.decide(input({ matchDelayMs: 500 })).admit).toBe(true);
+    expect(control.decide(input({ matchDelayMs: 900 })).admit).toBe(true);
+    expect(new AdmissionControl(OFF).decide(input({ matchDelayMs: 60_000 })).admit).toBe(true);
   });
 
   it('refuses at MAX_CALLS calls in progress and admits again below', () => {
