@@ -265,14 +265,16 @@ async function startCallCore(d: CallCoreDeps): Promise<{
     },
   });
   const queuesWithCallers = (): Set<number> => new Set([...calls.all().flatMap((c) => (c.waiting() ? [c.waiting()?.queueId as number] : [])), ...callbacks.queues()]);
+  // Asked on every operator freed and every caller entering or leaving a queue anywhere: stops at
+  // the first caller found, without listing them all.
+  const waitsIn = (queueId: number): boolean => calls.some((c) => c.waiting()?.queueId === queueId) || callbacks.queues().includes(queueId);
   statuses.on('changed', (s: { state: string; operatorId: number }, prev?: { state: string }) => {
     if (s.state !== 'available' || prev?.state === 'available') return;
     // Only queues this instance has callers in: the dispatcher offers no one else's.
-    const waitingIn = queuesWithCallers();
-    for (const q of settings.queuesOf(s.operatorId)) if (waitingIn.has(q)) dispatcher.kick(q);
+    for (const q of settings.queuesOf(s.operatorId)) if (waitsIn(q)) dispatcher.kick(q);
   });
   bus.onEvent('queue', (e) => {
-    if (queuesWithCallers().has(Number(e.queueId))) dispatcher.kick(Number(e.queueId));
+    if (waitsIn(Number(e.queueId))) dispatcher.kick(Number(e.queueId));
   });
   const tick = setInterval(() => {
     for (const q of queuesWithCallers()) dispatcher.kick(q);

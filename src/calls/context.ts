@@ -62,6 +62,12 @@ export class CallRegistry {
     return this.calls.size;
   }
 
+  /** Whether any call passes `test` (stops at the first). */
+  some(test: (call: ActiveCall) => boolean): boolean {
+    for (const call of this.calls.values()) if (test(call)) return true;
+    return false;
+  }
+
   /**
    * The longest any caller rung first has waited so far for an operator to be matched, in ms (0
    * for none). Matched within milliseconds while the dispatcher keeps up; a second or more when it
