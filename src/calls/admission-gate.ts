@@ -52,8 +52,8 @@ export class AdmissionGate implements AdmissionFigures {
   /**
    * Admits the new call `callId` (then `settled` must follow once it is set up or gone) or says
    * how to refuse it, by the calls in progress, the rate of new calls, how far behind this
-   * instance runs and how long its callers rung first wait for an operator to be matched. The media servers' load is asked later, by `mediaRefusal`, only of calls that
-   * turn out to need one.
+   * instance runs and how long its callers rung first wait for an operator to be matched. The
+   * media servers' load is asked later, by `mediaRefusal`, only of calls that turn out to need one.
    */
   admit(callId: string, now = Date.now()): Refusal | undefined {
     const verdict = this.control.decide({ now, callsInProgress: this.callsInProgress(), loopDelayMs: this.d.loopDelay.current(), matchDelayMs: this.d.calls.longestUnmatched(now) });
