@@ -359,7 +359,10 @@ export class Conversation implements ActiveCall {
       this.caller.endpoint = undefined;
       op.endpoint = undefined;
       this.mediaEvent('released');
-      if (callerEndpoint) await unbridge(callerEndpoint).catch(() => undefined);
+      // Bridged to the operator's endpoint, the caller's is parked first; alone (the operator's
+      // phone was rung with the caller's media) it is simply hung up: a uuid_transfer to park is
+      // a dialplan transfer and a dozen events per call on FreeSWITCH for nothing.
+      if (callerEndpoint && operatorEndpoint) await unbridge(callerEndpoint).catch(() => undefined);
       await Promise.all([releaseEndpoint(callerEndpoint), releaseEndpoint(operatorEndpoint)]);
       this.log.info({ operator: op.operator.username }, 'caller and operator talk directly: media server released');
     });
