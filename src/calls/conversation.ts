@@ -5,7 +5,7 @@ import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
-import { bridge, bridgedJustNow, unbridge } from '../media/bridge.js';
+import { bridge, unbridge } from '../media/bridge.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
 import { anchorPhone, reinvitePending, reinvite as reinvitePhone } from '../media/reinvite.js';
 import { DEFAULT_HOLD_MUSIC, HoldMusic } from '../media/hold.js';
@@ -168,10 +168,9 @@ export class Conversation implements ActiveCall {
     s.caller.dialog.on('modify', c.onCallerModify);
     c.adopt(s.operator);
     const plan = greetingPlan(s.queue, s.operator.operator.workNumber, s.caller.operatorNote);
+    // Whoever connected them bridged the endpoints just now with bridge(), which has marked that
+    // bridge under way: a hold right away waits for it (media/bridge.ts).
     if (plan) c.greeting = true;
-    // Whoever connected them bridged the endpoints just now: a hold right away must not undo
-    // that bridge before FreeSWITCH has it up (media/bridge.ts).
-    else if (s.caller.endpoint && s.operator.endpoint) bridgedJustNow(s.caller.endpoint, s.operator.endpoint);
     // A BYE right behind the answer may have ended a dialog before these listeners existed.
     if (!isConnected(s.caller.dialog)) c.callerGone();
     else if (!isConnected(s.operator.dialog)) c.operatorGone(s.operator);
@@ -360,7 +359,10 @@ export class Conversation implements ActiveCall {
       this.caller.endpoint = undefined;
       op.endpoint = undefined;
       this.mediaEvent('released');
-      if (callerEndpoint) await unbridge(callerEndpoint).catch(() => undefined);
+      // Bridged to the operator's endpoint, the caller's is parked first; alone (the operator's
+      // phone was rung with the caller's media) it is simply hung up: a uuid_transfer to park is
+      // a dialplan transfer and a dozen events per call on FreeSWITCH for nothing.
+      if (callerEndpoint && operatorEndpoint) await unbridge(callerEndpoint).catch(() => undefined);
       await Promise.all([releaseEndpoint(callerEndpoint), releaseEndpoint(operatorEndpoint)]);
       this.log.info({ operator: op.operator.username }, 'caller and operator talk directly: media server released');
     });

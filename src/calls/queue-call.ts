@@ -14,7 +14,7 @@ import type { ActiveCall, CallContext } from './context.js';
 import { hangUpDialog, type Arrival } from './arrival.js';
 import { Conversation } from './conversation.js';
 import { greets, type GreetingStep } from './greeting.js';
-import { afterLateMatch, freeFitting } from './ring-first.js';
+import { afterLateMatch, freeFitting, holdMusicDelayMs } from './ring-first.js';
 import { COMPLETED_ELSEWHERE, OperatorRing, type RingMedia } from './operator-ring.js';
 import { initialQueueCallState, queueCallStep, type Effect, type LeaveReason, type QueueCallEvent, type QueueCallState } from './queue-call-machine.js';
 import { bridge } from '../media/bridge.js';
@@ -91,6 +91,8 @@ export class QueueCall implements ActiveCall {
   private readonly waitingCall: WaitingCall;
   private readonly legs = new Map<number, OperatorLeg>();
   private hold: HoldMusic | undefined;
+  /** Music held back for a caller likely connected at once (holdMusicOnEntry). */
+  private musicTimer: NodeJS.Timeout | undefined;
   private maxWaitTimer: NodeJS.Timeout | undefined;
   private hops = 0;
   private finished = false;
@@ -330,7 +332,7 @@ export class QueueCall implements ActiveCall {
     const position = await enqueue(this.need);
     this.recorder.enterQueue({ id: queue.id, number: queue.number }, position, at);
     this.log.info({ queue: queue.number, position, priority: this.caller.priority, skill: this.need.skill }, 'caller queued');
-    this.startHoldMusic();
+    this.holdMusicOnEntry(position);
     clearTimeout(this.maxWaitTimer);
     if (queue.maxWaitS !== null) {
       this.maxWaitTimer = setTimeout(() => this.step({ type: 'max-wait', at: Date.now() }), queue.maxWaitS * 1000);
@@ -338,9 +340,23 @@ export class QueueCall implements ActiveCall {
     this.ctx.dispatcher.kick(queue.id);
   }
 
+  /**
+   * Music for a caller who has just entered the queue: at once, unless an operator is free for
+   * them (ring-first.ts); then only if they are still not connected after a moment, so that the
+   * media server does not start and break off a stream for a call that never really waits.
+   */
+  private holdMusicOnEntry(position: number): void {
+    if (!this.line?.endpoint) return;
+    const free = freeFitting(this.ctx.settings, this.ctx.statuses, this.queue.id, this.need.skill);
+    const delayMs = holdMusicDelayMs(free, position - 1);
+    if (delayMs === 0) return this.startHoldMusic();
+    this.stopHoldMusic();
+    this.musicTimer = setTimeout(() => this.startHoldMusic(), delayMs);
+  }
+
   /** Music and announcements for a caller on the media server; one rung first hears ringback instead. */
   private startHoldMusic(): void {
-    this.hold?.stop();
+    this.stopHoldMusic();
     const endpoint = this.line?.endpoint;
     if (!endpoint) return;
     const queue = this.queue;
@@ -354,6 +370,12 @@ export class QueueCall implements ActiveCall {
       },
     });
     this.hold.start();
+  }
+
+  /** Stops the music, or keeps it from starting (holdMusicOnEntry). */
+  private stopHoldMusic(): void {
+    clearTimeout(this.musicTimer);
+    this.hold?.stop();
   }
 
   /**
@@ -403,7 +425,7 @@ export class QueueCall implements ActiveCall {
   private onDigit(digit: string): void {
     if (this.menu || this.state.phase !== 'waiting' || this.queue.callbackKey !== digit) return;
     this.log.info('caller asks for a callback');
-    this.hold?.stop();
+    this.stopHoldMusic();
     const menu = runCallbackMenu(this.onMediaServer().endpoint, this.caller.number, this.ctx.prompts, this.log);
     this.menu = menu;
     void menu.outcome
@@ -486,7 +508,7 @@ export class QueueCall implements ActiveCall {
       case 'bridge':
         return this.bridge(e.operatorId);
       case 'stop-hold-music':
-        this.hold?.stop();
+        this.stopHoldMusic();
         clearTimeout(this.maxWaitTimer);
         return;
       case 'requeue':
@@ -738,7 +760,7 @@ export class QueueCall implements ActiveCall {
   }
 
   private async busyAndHangUp(): Promise<void> {
-    this.hold?.stop();
+    this.stopHoldMusic();
     const caller = this.onMediaServer();
     const played = caller.endpoint.play(this.ctx.prompts.file('busy')).catch(() => undefined);
     await Promise.race([played, new Promise((r) => setTimeout(r, BUSY_PROMPT_MAX_MS))]);
@@ -749,7 +771,7 @@ export class QueueCall implements ActiveCall {
     if (this.finished) return;
     this.finished = true;
     const at = Date.now();
-    this.hold?.stop();
+    this.stopHoldMusic();
     clearTimeout(this.maxWaitTimer);
     clearTimeout(this.matchTimer);
     clearTimeout(this.ringbackTimer);

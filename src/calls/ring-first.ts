@@ -1,6 +1,7 @@
 /**
  * Ring first (issue 9): whether a caller to a direct queue is rung through before being answered,
- * and whether one whose match is late keeps waiting for it unanswered. The decisions are plain
+ * whether one whose match is late keeps waiting for it unanswered, and whether a caller answered
+ * while an operator is free hears hold music at once. The decisions are plain
  * functions; `freeFitting` reads only the in-memory operator statuses.
  */
 import type { ConfigCache } from '../provisioning/cache.js';
@@ -13,6 +14,20 @@ import type { StatusCache } from '../acd/status-cache.js';
  */
 export function matchPlausible(free: number, ahead: number): boolean {
   return free > ahead;
+}
+
+/** The longest a caller likely connected at once hears silence before the hold music. */
+export const HOLD_MUSIC_GRACE_MS = 1_000;
+
+/**
+ * How long a caller who has just entered the queue waits for hold music. With a match plausible
+ * the operator's phone is usually offered and answered within a few hundred milliseconds, and
+ * starting the music only to break it off costs the media server a playback and a uuid_break per
+ * call (about a fifth of FreeSWITCH's CPU for an anchored call, issue 9). Such a caller hears
+ * silence for up to HOLD_MUSIC_GRACE_MS, then the music if the phone still rings.
+ */
+export function holdMusicDelayMs(free: number, ahead: number): number {
+  return matchPlausible(free, ahead) ? HOLD_MUSIC_GRACE_MS : 0;
 }
 
 /** On arrival: rung first when a match is plausible and the queue has room for the caller. */

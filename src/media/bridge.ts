@@ -36,7 +36,7 @@ function socketOf(endpoint: Mrf.Endpoint): Mrf.EslConnection | undefined {
  * the far end, or by us: fsmrf's destroy() emits nothing, but the channel's event socket ends),
  * or after BRIDGE_UP_MS. The originator of a uuid_bridge (its first uuid) carries the event.
  */
-function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: () => void; settle: () => void } {
+function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: () => void } {
   let stop = (): void => undefined;
   let settle = (): void => undefined;
   const up = new Promise<void>((resolve) => {
@@ -66,7 +66,7 @@ function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: 
     socket.on(name, onBridge);
     for (const [emitter, event] of gone) emitter.once(event, stop);
   });
-  return { up, stop, settle };
+  return { up, stop };
 }
 
 /** Until `up` settles, unbridging `a` or `b` waits for it. */
@@ -98,21 +98,6 @@ export async function bridge(a: Mrf.Endpoint, b: Mrf.Endpoint): Promise<void> {
   // Marked at once: an unbridge asked for right after this call must find it.
   markUnderWay(a, b, done.catch(() => undefined));
   await done;
-}
-
-/**
- * A bridge of `a` (the originator) with `b` that was asked for elsewhere, just now: unbridges of
- * either wait until it is up (FreeSWITCH sets bridge_to when it reports it: then only the settling).
- */
-export function bridgedJustNow(a: Mrf.Endpoint, b: Mrf.Endpoint): void {
-  const { up, stop, settle } = bridgeUp(a, b);
-  markUnderWay(a, b, up);
-  a.api('uuid_getvar', `${a.uuid} bridge_to`).then(
-    (res) => {
-      if (res.getBody().trim() === b.uuid) settle();
-    },
-    () => stop(),
-  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { afterLateMatch, freeFitting, matchPlausible, ringsFirstOnArrival } from '../../../src/calls/ring-first.js';
+import { afterLateMatch, freeFitting, HOLD_MUSIC_GRACE_MS, holdMusicDelayMs, matchPlausible, ringsFirstOnArrival } from '../../../src/calls/ring-first.js';
 
 describe('ring first', () => {
   it('finds a match plausible only with more fitting operators free than callers ahead', () => {
@@ -7,6 +7,13 @@ describe('ring first', () => {
     expect(matchPlausible(3, 2)).toBe(true);
     expect(matchPlausible(2, 2)).toBe(false);
     expect(matchPlausible(0, 0)).toBe(false);
+  });
+
+  it('holds the music back only for a caller an operator is free for', () => {
+    expect(holdMusicDelayMs(1, 0)).toBe(HOLD_MUSIC_GRACE_MS);
+    expect(holdMusicDelayMs(3, 2)).toBe(HOLD_MUSIC_GRACE_MS);
+    expect(holdMusicDelayMs(2, 2)).toBe(0);
+    expect(holdMusicDelayMs(0, 0)).toBe(0);
   });
 
   it('rings first on arrival only while the queue has room for the caller', () => {
