@@ -94,6 +94,8 @@ export class QueueCall implements ActiveCall {
   /** Music held back for a caller likely connected at once (holdMusicOnEntry). */
   private musicTimer: NodeJS.Timeout | undefined;
   private maxWaitTimer: NodeJS.Timeout | undefined;
+  /** The end of the caller's wait for an operator with their skill: then anyone may take them. */
+  private widenTimer: NodeJS.Timeout | undefined;
   private hops = 0;
   private finished = false;
   /** The callback menu, while the caller is in it (they are not offered meanwhile). */
@@ -337,6 +339,10 @@ export class QueueCall implements ActiveCall {
     if (queue.maxWaitS !== null) {
       this.maxWaitTimer = setTimeout(() => this.step({ type: 'max-wait', at: Date.now() }), queue.maxWaitS * 1000);
     }
+    // Nothing else changes when the skill wait ends: without a kick then, the caller would wait
+    // for the dispatcher's next periodic look (up to a second more) with operators free.
+    clearTimeout(this.widenTimer);
+    if (this.need.skill !== '' && queue.skillWaitS > 0) this.widenTimer = setTimeout(() => this.ctx.dispatcher.kick(queue.id), this.need.widenAt - Date.now());
     this.ctx.dispatcher.kick(queue.id);
   }
 
@@ -773,6 +779,7 @@ export class QueueCall implements ActiveCall {
     const at = Date.now();
     this.stopHoldMusic();
     clearTimeout(this.maxWaitTimer);
+    clearTimeout(this.widenTimer);
     clearTimeout(this.matchTimer);
     clearTimeout(this.ringbackTimer);
     this.line?.endpoint?.off('dtmf', this.onDtmf);
