@@ -113,14 +113,10 @@ describe('ring first', () => {
       expect(await mediaChannels(bench)).toBe(1);
 
       // The first caller leaves the menu: both are matched, each with an operator.
-      await q.media.dtmf(q.firstChannel, '*');
-      const run = await second;
-      expect(run.passed, describeRun(run)).toBe(true);
+      const run = await leaveMenu(q, second);
       // Answered with the phone's own description, never moved: the media server never had the call.
       expect(responsesOf(run, 'received', 200, 'INVITE')[0]?.body).toContain('o=operator');
       expect(requestsOf(run, 'received', 'INVITE')).toHaveLength(0);
-      const firstRun = await q.first;
-      expect(firstRun.passed, describeRun(firstRun)).toBe(true);
       const offers = [];
       for (const phone of phones) {
         const result = await phone.run.done;
@@ -154,11 +150,7 @@ describe('ring first', () => {
       expect(row).toMatchObject({ disposition: 'rejected', sip_status: 503 });
 
       // The kept caller is matched once the first leaves the menu; then callers come in again.
-      await q.media.dtmf(q.firstChannel, '*');
-      const run = await second;
-      expect(run.passed, describeRun(run)).toBe(true);
-      const firstRun = await q.first;
-      expect(firstRun.passed, describeRun(firstRun)).toBe(true);
+      await leaveMenu(q, second);
       const later = await callers(bench, 'caller-hangup.xml', q.number, { calls: 1, pauseMs: 300, keys: { prefix: '3502' } });
       expect(later.passed, describeRun(later)).toBe(true);
       expect(responsesOf(later, 'received', 503, 'INVITE')).toEqual([]);
@@ -223,6 +215,19 @@ async function blockedQueue(): Promise<BlockedQueue> {
   await media.played('callback-confirm');
   for (const op of ops) await bench.sb.api(`/v1/operators/${op.id}/state`, { method: 'PUT', body: { state: 'available' } });
   return { number, queueId, media, first, firstChannel };
+}
+
+/**
+ * The first caller leaves the callback menu (`*`): they and the caller kept behind them are
+ * matched, and both calls go through. The kept caller's run.
+ */
+async function leaveMenu(q: BlockedQueue, kept: Promise<SippResult>): Promise<SippResult> {
+  await q.media.dtmf(q.firstChannel, '*');
+  const run = await kept;
+  expect(run.passed, describeRun(run)).toBe(true);
+  const firstRun = await q.first;
+  expect(firstRun.passed, describeRun(firstRun)).toBe(true);
+  return run;
 }
 
 /**
