@@ -432,7 +432,7 @@ export function loadConfig(env: Env): Config {
     promptsDir: r.string('PROMPTS_DIR', '/usr/local/freeswitch/sounds/switchboard').replace(/\/+$/, ''),
     startupWaitSeconds: r.integer('STARTUP_WAIT_SECONDS', 30, 0, 3600),
     shutdownGraceSeconds: r.integer('SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
-    recordsGatherMs: r.integer('RECORDS_GATHER_MS', 50, 0, 1000),
+    recordsGatherMs: r.integer('RECORDS_GATHER_MS', 500, 0, 1000),
     directRingTimeoutS: r.integer('DIRECT_RING_TIMEOUT_SECONDS', DEFAULT_DIRECT_RING_TIMEOUT_S, 1, 300),
     directoryImportMaxBytes: r.integer('DIRECTORY_IMPORT_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     numberChangeInterceptDays: r.integer('NUMBER_CHANGE_INTERCEPT_DAYS', 90, 1, 3650),

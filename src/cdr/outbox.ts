@@ -30,7 +30,7 @@ export interface OutboxOptions {
   commandTimeoutMs?: number;
 }
 
-const DEFAULTS = { maxBuffered: 100_000, batchSize: 50, gatherMs: 10, retryMaxMs: 2_000, commandTimeoutMs: 5_000 };
+const DEFAULTS = { maxBuffered: 100_000, batchSize: 50, gatherMs: 50, retryMaxMs: 2_000, commandTimeoutMs: 5_000 };
 const FIRST_RETRY_MS = 100;
 const FLUSH_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 5_000;

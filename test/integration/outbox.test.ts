@@ -274,7 +274,7 @@ describe('outbox and record writer (real Redis and PostgreSQL)', () => {
 
   it('with gatherMs, records arriving one by one after a batch are stored together in the next', async () => {
     const { outbox, writer } = setup();
-    const w = writer({ gatherMs: 1_000 });
+    const w = writer({ gatherMs: 3_000 });
     w.start();
     const [first, ...rest] = mixed(21);
     outbox.push(first as HistoryRecord);

@@ -50,6 +50,8 @@ export async function startTestSwitchboard(extra: Env = {}, opts: TestSwitchboar
     // take, are the tests' load as well.
     MAX_EVENT_LOOP_DELAY_MS: '0',
     MAX_MATCH_DELAY_MS: '0',
+    // Tests read records right after their calls: the default gather would only make them wait.
+    RECORDS_GATHER_MS: '50',
     ...extra,
   };
   // Port 0 is not a valid HTTP_PORT for users; tests ask the OS for a free port this way instead.

@@ -32,7 +32,7 @@ describe('loadConfig', () => {
     expect(c.redisPrefix).toBe('sb:');
     expect(c.trustedSources).toEqual([]);
     expect(c.shutdownGraceSeconds).toBe(30);
-    expect(c.recordsGatherMs).toBe(50);
+    expect(c.recordsGatherMs).toBe(500);
     expect(c.campOnTimeoutS).toBe(60);
     expect(c.apiKeys).toEqual([
       { key: '0123456789abcdef0123', role: 'admin' },
