@@ -5,6 +5,7 @@ import type { Health } from '../health.js';
 import type { Logger } from '../log.js';
 import { sessionsNow, type MediaLoad } from '../sip/admission.js';
 import { guardPendingEndpoints } from './abandoned-channels.js';
+import { tuneEventSockets } from './event-sockets.js';
 
 const RETRY_MAX_DELAY_MS = 2_000;
 // An API command on a link that drops meanwhile is never answered.
@@ -137,6 +138,7 @@ export class MediaPool {
 
   private adopt(server: Mrf.MediaServer, m: Member): void {
     m.server = server;
+    tuneEventSockets(server);
     this.count(server, m);
     // drachtio-modesl reconnects by itself, but with an uncapped back-off.
     server.conn.reconnectOpts.retryMaxDelay = RETRY_MAX_DELAY_MS;
