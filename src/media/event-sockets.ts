@@ -20,8 +20,9 @@ const UNREAD_EVENTS = new Set(['CHANNEL_EXECUTE']);
  * endpoint's outbound one as it opens (before drachtio-fsmrf subscribes it), for CPU at load
  * (issue 9):
  * - a command goes out in one socket write: drachtio-modesl writes its line, each header and the
- *   closing blank line separately, six writes for one application run on a channel, and a
- *   write is a system call;
+ *   closing blank line separately, six writes for one application run on a channel; each write
+ *   is a system call, and with Nagle's algorithm the pieces after the first wait for the
+ *   acknowledgement of the first;
  * - the events in UNREAD_EVENTS are left out of subscriptions.
  * The bytes on the wire are otherwise the same.
  */
