@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Pool } from './pool.js';
-import { inTransaction } from './pool.js';
+import type { Pool, PoolClient } from './pool.js';
+import { inTransaction, withClient } from './pool.js';
 
 export interface Migration {
   version: number;
@@ -45,8 +45,11 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
  * instances that start together take turns; a migration edited after it was applied is refused,
  * because the database would no longer match what the file says.
  */
-export async function migrate(pool: Pool, migrations: Migration[]): Promise<MigrationResult> {
-  const lock = await pool.connect();
+export function migrate(pool: Pool, migrations: Migration[]): Promise<MigrationResult> {
+  return withClient(pool, (lock) => migrateHolding(pool, lock, migrations));
+}
+
+async function migrateHolding(pool: Pool, lock: PoolClient, migrations: Migration[]): Promise<MigrationResult> {
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCK_KEY]);
     await lock.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -81,6 +84,5 @@ export async function migrate(pool: Pool, migrations: Migration[]): Promise<Migr
     return { applied, alreadyApplied: done.size };
   } finally {
     await lock.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCK_KEY]).catch(() => undefined);
-    lock.release();
   }
 }

@@ -20,20 +20,40 @@ export function createPool(databaseUrl: string): pg.Pool {
   return pool;
 }
 
-/** Runs fn inside one transaction: everything it writes lands, or nothing does. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Lends fn a client of its own and takes it back. pg-pool takes its error listener off a client
+ * while it is lent out, so a server that goes away then (a restart, a failover) would make the
+ * client's 'error' event uncaught and end the process. Here the error is kept instead: the query
+ * in flight fails with it anyway, and the client is thrown away rather than lent again.
+ */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let lost: Error | undefined;
+  const keep = (err: Error): void => {
+    lost ??= err;
+  };
+  client.on('error', keep);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    return await fn(client);
   } finally {
-    client.release();
+    client.off('error', keep);
+    client.release(lost);
   }
+}
+
+/** Runs fn inside one transaction: everything it writes lands, or nothing does. */
+export function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }
 
 /** Describes where a database URL points, without its password, for log and error lines. */
