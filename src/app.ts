@@ -233,8 +233,8 @@ async function startCallCore(d: CallCoreDeps): Promise<{
 }> {
   const { config, log, calls, settings, bus } = d;
   const operatorStore = new OperatorStore(d.redis, d.keys);
-  const operators = new OperatorService(operatorStore, d.record, log);
   const statuses = new StatusCache(operatorStore, bus);
+  const operators = new OperatorService(operatorStore, d.record, log, (id) => statuses.get(id));
   await statuses.load();
   const queues = new QueueStore(d.redis, d.keys);
   const callbacks = new Callbacks(d.redis, d.keys);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HistoryRecord } from '../cdr/records.js';
 import type { Logger } from '../log.js';
-import type { OperatorEvent, TransitionPlan } from './operator-rules.js';
+import type { OperatorEvent, OperatorStatus, TransitionPlan } from './operator-rules.js';
 import type { AppliedTransition, OperatorStore } from './operator-store.js';
 
 /**
@@ -9,15 +9,20 @@ import type { AppliedTransition, OperatorStore } from './operator-store.js';
  * the rest of the switchboard moves an operator (calls, feature codes, the API, the sweeper).
  */
 export class OperatorService {
+  /**
+   * `known` gives an operator's status as last heard (the status cache), if any: a change planned
+   * from it saves reading the status first, and costs a read only when it was out of date.
+   */
   constructor(
     readonly store: OperatorStore,
     private readonly emit: (r: HistoryRecord) => void,
     private readonly log: Logger,
+    private readonly known: (operatorId: number) => OperatorStatus | undefined = () => undefined,
   ) {}
 
   /** Applies an event; throws TransitionRefused if it makes no sense in the current state. */
   async apply(operatorId: number, event: OperatorEvent): Promise<AppliedTransition> {
-    const applied = await this.store.apply(operatorId, event);
+    const applied = await this.store.apply(operatorId, event, this.known(operatorId));
     this.record(applied);
     return applied;
   }

@@ -1,6 +1,6 @@
 import type { Redis } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { newOperatorStatus, planTransition, type OperatorEvent, type OperatorState, type OperatorStatus, type TransitionPlan } from './operator-rules.js';
+import { newOperatorStatus, planTransition, TransitionRefused, type OperatorEvent, type OperatorState, type OperatorStatus, type TransitionPlan } from './operator-rules.js';
 
 /** What a transition that took effect changed, for the operator's history. */
 export interface AppliedTransition {
@@ -14,8 +14,10 @@ export interface AppliedTransition {
 }
 
 // Applies a plan if the operator is still in one of the expected states (and on the expected
-// call), then publishes the new status. Returns {1, old state, old since, new status json} or
-// {0, current state, current call}. A missing hash is an operator never seen: logged out.
+// call), and, when ARGV[7] holds a status (fields as text), still has exactly those fields: the
+// status the plan was made from, known without reading it first. Then publishes the new status.
+// Returns {1, old state, old since, new status json} or {0, current state, current call}. A
+// missing hash is an operator never seen: logged out.
 const CAS_SCRIPT = `
 local key = KEYS[1]
 local from = cjson.decode(ARGV[1])
@@ -27,6 +29,14 @@ local current = cur[2] or ''
 local ok = false
 for _, s in ipairs(from) do if s == state then ok = true end end
 if not ok or (callId ~= '' and callId ~= current) then return {0, state, current} end
+if ARGV[7] ~= '' then
+  local all = redis.call('HGETALL', key)
+  local have = {}
+  for i = 1, #all, 2 do have[all[i]] = all[i + 1] end
+  for k, v in pairs(cjson.decode(ARGV[7])) do
+    if (have[k] or '') ~= v then return {0, state, current} end
+  end
+end
 local since = cur[3] or ''
 local fields = {}
 if not cur[1] and redis.call('EXISTS', key) == 0 then
@@ -145,13 +155,18 @@ export function parseStatus(operatorId: number, hash: Record<string, string>, no
   return status as unknown as OperatorStatus;
 }
 
+/** A status as Redis keeps it, every field text: Lua would print large numbers in exponent form. */
+function asText(status: OperatorStatus): Record<string, string> {
+  return Object.fromEntries(Object.entries(status).map(([k, v]) => [k, String(v)]));
+}
+
 function toHash(changes: Partial<OperatorStatus>): Record<string, string | number> {
   return Object.fromEntries(Object.entries(changes).map(([k, v]) => [k, v as string | number]));
 }
 
 declare module 'ioredis' {
   interface RedisCommander {
-    operatorCas(key: string, index: string, from: string, callId: string, changes: string, id: string, channel: string, defaults: string): Promise<[number, string, string, string?]>;
+    operatorCas(key: string, index: string, from: string, callId: string, changes: string, id: string, channel: string, defaults: string, expected: string): Promise<[number, string, string, string?]>;
     operatorMatch(...args: (string | number)[]): Promise<(string | number)[]>;
     operatorRestore(key: string, index: string, status: string, callId: string, id: string, channel: string): Promise<number>;
   }
@@ -178,8 +193,7 @@ export class OperatorStore {
    * `ownerOf`, where the one there is about that call. True if it was written.
    */
   async restore(status: OperatorStatus, ownerOf = ''): Promise<boolean> {
-    // All text, as Redis keeps it: Lua would print large numbers in exponent form.
-    const json = JSON.stringify(Object.fromEntries(Object.entries(status).map(([k, v]) => [k, String(v)])));
+    const json = JSON.stringify(asText(status));
     const id = String(status.operatorId);
     const written = await this.redis.operatorRestore(this.keys.operator(id), this.keys.operatorIndex(), json, ownerOf, id, this.keys.eventsChannel());
     return written === 1;
@@ -202,8 +216,13 @@ export class OperatorStore {
   /**
    * Applies an event, retrying a few times if the operator changed between the read and the
    * write. Throws TransitionRefused when the event makes no sense in the operator's state.
+   * `known` is the status as last heard (the status cache): the first try plans from it without
+   * reading Redis, and counts only if Redis still holds exactly that status; otherwise, or if
+   * the plan is refused, the status is read and the event planned again.
    */
-  async apply(operatorId: number, event: OperatorEvent): Promise<AppliedTransition> {
+  async apply(operatorId: number, event: OperatorEvent, known?: OperatorStatus): Promise<AppliedTransition> {
+    const guessed = known ? await this.applyToKnown(operatorId, event, known) : undefined;
+    if (guessed) return guessed;
     for (let attempt = 0; ; attempt++) {
       const current = await this.get(operatorId);
       const now = this.now();
@@ -214,8 +233,23 @@ export class OperatorStore {
     }
   }
 
-  /** Carries out a plan made elsewhere; undefined when the operator was no longer as expected. */
-  async cas(operatorId: number, plan: TransitionPlan): Promise<AppliedTransition | undefined> {
+  /** The first try of apply(): undefined when `known` is out of date or refuses the event. */
+  private async applyToKnown(operatorId: number, event: OperatorEvent, known: OperatorStatus): Promise<AppliedTransition | undefined> {
+    let plan: TransitionPlan;
+    try {
+      plan = planTransition(known, event, this.now());
+    } catch (err) {
+      if (err instanceof TransitionRefused) return undefined;
+      throw err;
+    }
+    return this.cas(operatorId, plan, known);
+  }
+
+  /**
+   * Carries out a plan made elsewhere; undefined when the operator was no longer as expected
+   * (in the plan's states and call, and, given `expected`, with exactly that status).
+   */
+  async cas(operatorId: number, plan: TransitionPlan, expected?: OperatorStatus): Promise<AppliedTransition | undefined> {
     const defaults = toHash(newOperatorStatus(operatorId, this.now()));
     const [ok, fromState, sinceText, json] = await this.redis.operatorCas(
       this.keys.operator(operatorId),
@@ -226,6 +260,7 @@ export class OperatorStore {
       String(operatorId),
       this.keys.eventsChannel(),
       JSON.stringify(defaults),
+      expected ? JSON.stringify(asText(expected)) : '',
     );
     if (ok !== 1 || json === undefined) return undefined;
     const status = parseStatus(operatorId, JSON.parse(json) as Record<string, string>, this.now());

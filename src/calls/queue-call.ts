@@ -506,8 +506,11 @@ export class QueueCall implements ActiveCall {
         await this.ctx.operators.tryApply(e.operatorId, { type: 'release', callId: this.callId, missed: e.missed, maxMisses: this.queue.maxNoAnswer });
         return;
       case 'operator-busy':
-        await this.ctx.operators.tryApply(e.operatorId, { type: 'answer', callId: this.callId });
-        await this.ctx.queues.updateCall(this.callId, { state: 'connected', operatorId: e.operatorId, answeredAt: now });
+        // Independent writes: sent together, they cost one round trip to Redis.
+        await Promise.all([
+          this.ctx.operators.tryApply(e.operatorId, { type: 'answer', callId: this.callId }),
+          this.ctx.queues.updateCall(this.callId, { state: 'connected', operatorId: e.operatorId, answeredAt: now }),
+        ]);
         return;
       case 'hand-over':
         return this.handOver(e.operatorId);

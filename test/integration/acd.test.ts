@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperatorService } from '../../src/acd/operator-service.js';
-import { OperatorStore } from '../../src/acd/operator-store.js';
+import { OperatorStore, type AppliedTransition } from '../../src/acd/operator-store.js';
+import type { OperatorStatus } from '../../src/acd/operator-rules.js';
 import { waitingScore } from '../../src/acd/queue-order.js';
 import { QueueStore } from '../../src/acd/queue-store.js';
 import { StatusCache } from '../../src/acd/status-cache.js';
@@ -76,6 +77,48 @@ describe('OperatorStore', () => {
     await expect.poll(() => seen.length).toBe(1);
     expect(seen[0]).toMatchObject({ type: 'operator', status: { operatorId: '101', state: 'available' } });
     expect((await store.all()).map((s) => s.operatorId)).toContain(101);
+  });
+
+  it('applies an event to a known status without reading it, and reads it when that status is out of date', async () => {
+    const redis = await client();
+    const store = new OperatorStore(redis, keys);
+    const queues = new QueueStore(redis, keys);
+    await store.apply(111, { type: 'login' });
+    await queues.enqueue(11, 'c1', waitingScore(0, 1));
+    await queues.enqueue(11, 'c2', waitingScore(0, 2));
+    const reads: string[] = [];
+    const hgetall = redis.hgetall.bind(redis);
+    redis.hgetall = ((key: string) => {
+      reads.push(key);
+      return hgetall(key);
+    }) as typeof redis.hgetall;
+
+    // Known and current: one compare-and-set, no read.
+    const known = await store.get(111);
+    reads.length = 0;
+    const onBreak = await store.apply(111, { type: 'break' }, known);
+    expect(onBreak).toMatchObject({ from: 'available', to: 'on-break' });
+    expect(reads).toEqual([]);
+
+    // Known but out of date in a field the plan does not check (calls): read, planned again.
+    const back = await store.apply(111, { type: 'back' });
+    expect(back.to).toBe('available');
+    const [taken] = (await store.reserveInTurn(11, 'c1', plainOps(111), 1, { instance: 'i1', leaseMs: 20_000, now: Date.now() })) as AppliedTransition[];
+    const ringing = taken?.status as OperatorStatus;
+    await store.apply(111, { type: 'answer', callId: 'c1' }, ringing);
+    await store.apply(111, { type: 'hangup', callId: 'c1', wrapupMs: 0 });
+    expect(idsOf(await store.reserveInTurn(11, 'c2', plainOps(111), 1, { instance: 'i1', leaseMs: 20_000, now: Date.now() }))).toEqual([111]);
+    reads.length = 0;
+    const stale = { ...ringing, callId: 'c2' };
+    const answered = await store.apply(111, { type: 'answer', callId: 'c2' }, stale);
+    expect(reads).toEqual([keys.operator(111)]);
+    expect(answered.status.calls).toBe(2);
+
+    // Known in a state that refuses the event, while Redis holds one that takes it: read, applied.
+    reads.length = 0;
+    const hungUp = await store.apply(111, { type: 'hangup', callId: 'c2', wrapupMs: 0 }, known);
+    expect(hungUp).toMatchObject({ from: 'busy', to: 'available' });
+    expect(reads).toEqual([keys.operator(111)]);
   });
 
   it('reserves only for the caller whose turn it is (the head, without skills), and takes them off it', async () => {
