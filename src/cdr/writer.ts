@@ -73,6 +73,9 @@ interface Rejected {
 }
 
 const DEFAULT_BATCH = 200;
+// What the wait after a drained stream aims at: about this many records for the next transaction.
+// Waiting for more only makes each transaction a bigger burst of work for PostgreSQL and the app.
+const GATHER_TARGET_RECORDS = 200;
 const DEFAULT_CLAIM_IDLE_MS = 30_000;
 const DEFAULT_RETRY_MAX_MS = 2_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -103,6 +106,7 @@ export class RecordWriter {
   private nextClaimAt = 0;
   private claimCursor = '0-0';
   private wake: (() => void) | undefined;
+  private lastBatchAt: number | undefined;
 
   constructor(opts: RecordWriterOptions) {
     this.redis = opts.redis;
@@ -198,10 +202,15 @@ export class RecordWriter {
         const entries = await this.nextEntries(reader);
         this.redisFailures.succeeded();
         if (entries.length === 0) continue;
-        await this.handle(reader, entries);
+        const since = this.lastBatchAt === undefined ? this.gatherMs : Date.now() - this.lastBatchAt;
+        this.lastBatchAt = Date.now();
+        const records = await this.handle(reader, entries);
         // Each batch costs a read, an acknowledgement and a PostgreSQL transaction whatever its
         // size: with the stream drained, let records gather before the next read.
-        if (entries.length < this.batchSize && this.gatherMs > 0) await this.sleep(this.gatherMs);
+        if (entries.length < this.batchSize) {
+          const wait = gatherWait(records, since, this.gatherMs);
+          if (wait > 0) await this.sleep(wait);
+        }
       } catch (err) {
         if (this.stopping || this.reader !== reader) return;
         // A Redis restarted without its data has lost the group too (NOGROUP): create it again.
@@ -267,7 +276,8 @@ export class RecordWriter {
     return entries;
   }
 
-  private async handle(reader: Redis, entries: StreamEntry[]): Promise<void> {
+  /** Stores (or sets aside) the entries' records; returns how many records they held. */
+  private async handle(reader: Redis, entries: StreamEntry[]): Promise<number> {
     const parsed: Parsed[] = [];
     const rejected: Rejected[] = [];
     const gone: string[] = [];
@@ -287,12 +297,13 @@ export class RecordWriter {
     const toStore = new Set(parsed.map((p) => p.id));
     if (rejected.length > 0) await this.deadLetter(reader, rejected, rejected.map((r) => r.id).filter((id) => !toStore.has(id)));
     const refused = await this.store(reader, parsed);
-    if (refused === undefined) return;
+    if (refused === undefined) return parsed.length + rejected.length;
     // Every copy of a refused record goes aside, including a second copy of it in the batch.
     const isRefused = (p: Parsed): boolean => refused.has(recordKey(p.record));
     const refusedEntries = parsed.filter(isRefused).map((p) => ({ id: p.id, payload: JSON.stringify(p.record), reason: refused.get(recordKey(p.record)) ?? '' }));
     if (refusedEntries.length > 0) await this.deadLetter(reader, refusedEntries, refusedEntries.map((r) => r.id));
     await this.acknowledge(reader, [...new Set([...parsed.filter((p) => !isRefused(p)).map((p) => p.id), ...gone])]);
+    return parsed.length + rejected.length;
   }
 
   /**
@@ -500,4 +511,16 @@ async function execOrThrow(multi: ReturnType<Redis['multi']>): Promise<void> {
   if (!results) throw new Error('Redis discarded the transaction');
   const failed = results.find(([err]) => err);
   if (failed) throw failed[0];
+}
+
+/**
+ * How long the writer waits after a batch that drained the stream: `records` came in over
+ * `sinceMs`; at that pace, long enough for about GATHER_TARGET_RECORDS more, and never longer
+ * than gatherMs. At a few calls a second that is gatherMs; under heavy load far less, so that
+ * PostgreSQL gets a steady stream of mid-sized transactions rather than a burst every gatherMs.
+ */
+export function gatherWait(records: number, sinceMs: number, gatherMs: number): number {
+  if (gatherMs <= 0) return 0;
+  if (records <= 0) return gatherMs;
+  return Math.min(gatherMs, Math.round((Math.max(sinceMs, 1) * GATHER_TARGET_RECORDS) / records));
 }
