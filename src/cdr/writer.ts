@@ -36,8 +36,9 @@ export interface RecordWriterOptions {
   /** Longest pause between two attempts while PostgreSQL or Redis fails. */
   retryMaxMs?: number;
   /**
-   * After a batch that drained the stream, wait this long before reading again, so that the next
-   * read and transaction carry the records of many calls instead of one each (0: read at once).
+   * After a batch that drained the stream, wait up to this long before reading again, so that the
+   * next read and transaction carry the records of many calls instead of one each (0: read at
+   * once). Less when records come fast: see gatherWait().
    */
   gatherMs?: number;
 }
