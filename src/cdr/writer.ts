@@ -203,8 +203,9 @@ export class RecordWriter {
         const entries = await this.nextEntries(reader);
         this.redisFailures.succeeded();
         if (entries.length === 0) continue;
-        const since = this.lastBatchAt === undefined ? this.gatherMs : Date.now() - this.lastBatchAt;
-        this.lastBatchAt = Date.now();
+        const now = Date.now();
+        const since = this.lastBatchAt === undefined ? this.gatherMs : now - this.lastBatchAt;
+        this.lastBatchAt = now;
         const records = await this.handle(reader, entries);
         // Each batch costs a read, an acknowledgement and a PostgreSQL transaction whatever its
         // size: with the stream drained, let records gather before the next read.
@@ -292,19 +293,20 @@ export class RecordWriter {
         else rejected.push({ id: entry.id, payload: result.payload, reason: result.reason });
       }
     }
+    const held = parsed.length + rejected.length;
     // An entry leaves the stream once every record in it is stored or set aside. One whose
     // records were all rejected leaves with its dead letters; one with records still to store
     // leaves after them (if the writer stops in between, its bad records are set aside twice).
     const toStore = new Set(parsed.map((p) => p.id));
     if (rejected.length > 0) await this.deadLetter(reader, rejected, rejected.map((r) => r.id).filter((id) => !toStore.has(id)));
     const refused = await this.store(reader, parsed);
-    if (refused === undefined) return parsed.length + rejected.length;
+    if (refused === undefined) return held;
     // Every copy of a refused record goes aside, including a second copy of it in the batch.
     const isRefused = (p: Parsed): boolean => refused.has(recordKey(p.record));
     const refusedEntries = parsed.filter(isRefused).map((p) => ({ id: p.id, payload: JSON.stringify(p.record), reason: refused.get(recordKey(p.record)) ?? '' }));
     if (refusedEntries.length > 0) await this.deadLetter(reader, refusedEntries, refusedEntries.map((r) => r.id));
     await this.acknowledge(reader, [...new Set([...parsed.filter((p) => !isRefused(p)).map((p) => p.id), ...gone])]);
-    return parsed.length + rejected.length;
+    return held;
   }
 
   /**
