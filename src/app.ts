@@ -274,6 +274,8 @@ async function startCallCore(d: CallCoreDeps): Promise<{
     for (const q of settings.queuesOf(s.operatorId)) if (waitsIn(q)) dispatcher.kick(q);
   });
   bus.onEvent('queue', (e) => {
+    // A caller of ours entering: the call kicked the dispatcher itself, with what it knew of the line.
+    if (e.reason === 'entered' && typeof e.callId === 'string' && calls.get(e.callId)) return;
     if (waitsIn(Number(e.queueId))) dispatcher.kick(Number(e.queueId));
   });
   const tick = setInterval(() => {

@@ -5,7 +5,7 @@ import type { RedisKeys } from '../redis/keys.js';
 import type { AppliedTransition, OperatorStore } from './operator-store.js';
 import { LEASE_MARGIN_MS } from './operator-rules.js';
 import type { QueueStore } from './queue-store.js';
-import { planOffers, type Offer, type SkilledCandidate } from './skill-match.js';
+import { planOffers, type Need, type Offer, type SkilledCandidate } from './skill-match.js';
 import type { StatusCache } from './status-cache.js';
 
 /** What the dispatcher needs to know of a waiting call that this instance owns. */
@@ -53,16 +53,26 @@ const SPARE_CANDIDATES = 8;
 export class Dispatcher {
   private readonly running = new Set<number>();
   private readonly dirty = new Set<number>();
+  /** A queue's whole line as known without reading it, for its next pass only. */
+  private readonly lines = new Map<number, Need[]>();
 
   constructor(private readonly d: DispatcherDeps) {}
 
-  /** Something changed in this queue: look for a match soon (coalesced). */
-  kick(queueId: number): void {
+  /**
+   * Something changed in this queue: look for a match soon (coalesced). `line`: the change is a
+   * caller entering, who was told the whole line (Entered.line, a caller alone in it), so the
+   * next pass need not read it first, unless something else changes before that pass starts.
+   * The match checks the turn in Redis: a line that changed meanwhile costs a read, never a
+   * wrong offer.
+   */
+  kick(queueId: number, line?: Need[]): void {
     if (this.running.has(queueId)) {
       this.dirty.add(queueId);
+      this.lines.delete(queueId);
       return;
     }
     this.running.add(queueId);
+    if (line) this.lines.set(queueId, line);
     setImmediate(() => void this.runUntilClean(queueId));
   }
 
@@ -76,6 +86,7 @@ export class Dispatcher {
       this.d.log.warn({ err: (err as Error).message, queueId }, 'dispatch failed; will retry on the next change');
     } finally {
       this.running.delete(queueId);
+      this.lines.delete(queueId);
     }
   }
 
@@ -92,7 +103,9 @@ export class Dispatcher {
     if (!queue) return;
     const cursorKey = this.d.keys.queueCursor(queueId);
     for (let round = 0; round < MAX_ROUNDS_PER_PASS; round++) {
-      const waiting = await this.d.queues.waitingNeeds(queueId, WAITING_WINDOW);
+      const known = this.lines.get(queueId);
+      this.lines.delete(queueId);
+      const waiting = known ?? (await this.d.queues.waitingNeeds(queueId, WAITING_WINDOW));
       // None of ours waiting: the instances that own the callers were told of the same change.
       if (!waiting.some((w) => this.d.waitingCall(w.callId))) return;
       const free = this.free(queueId);

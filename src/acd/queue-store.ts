@@ -25,6 +25,14 @@ export interface LiveCall {
   skill?: string;
 }
 
+/** Where a caller stands on entering a queue. */
+export interface Entered {
+  /** 1 = next to be served. */
+  position: number;
+  /** The whole line, when the caller is the only one in it. */
+  line?: Need[];
+}
+
 export interface WaitingEntry {
   callId: string;
   position: number;
@@ -115,8 +123,9 @@ export class QueueStore {
     redis.defineCommand('queueMove', { numberOfKeys: 5, lua: MOVE_SCRIPT });
   }
 
-  private changed(queueId: number, reason: string): string {
-    return JSON.stringify({ type: 'queue', queueId, reason });
+  // The caller (when one entered or left) lets its own instance skip the echo of what it did.
+  private changed(queueId: number, reason: 'entered' | 'left' | 'reordered', callId?: string): string {
+    return JSON.stringify({ type: 'queue', queueId, reason, callId });
   }
 
   async saveCall(call: LiveCall): Promise<void> {
@@ -155,16 +164,17 @@ export class QueueStore {
     this.ownNeeds.delete(callId);
     const tx = this.redis.multi().del(this.keys.call(callId)).srem(this.keys.liveCalls(), callId);
     if (queueId !== null) {
-      tx.zrem(this.keys.queueWaiting(queueId), callId).hdel(this.keys.queueNeeds(queueId), callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'left'));
+      tx.zrem(this.keys.queueWaiting(queueId), callId).hdel(this.keys.queueNeeds(queueId), callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'left', callId));
     }
     await tx.exec();
   }
 
   /**
    * Adds a caller to the queue at their score, with the skill they need (if any); returns their
-   * position (1 = next to be served).
+   * position (1 = next to be served) and, when they are the only caller in it, the line as the
+   * dispatcher would read it.
    */
-  async enqueue(queueId: number, callId: string, score: number, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<number> {
+  async enqueue(queueId: number, callId: string, score: number, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<Entered> {
     this.remember(callId, { queueId, score, state: 'waiting' });
     const tx = this.redis.multi().hset(this.keys.call(callId), { queueId: String(queueId), score: String(score), state: 'waiting' });
     return this.joinQueue(tx, 1, queueId, callId, score, need);
@@ -174,28 +184,30 @@ export class QueueStore {
    * saveCall and enqueue in one transaction, for a caller who joins the queue on arrival: one
    * round trip instead of two, and the call's hash written once. Returns the caller's position.
    */
-  async saveAndEnqueue(call: LiveCall & { queueId: number; score: number }, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<number> {
+  async saveAndEnqueue(call: LiveCall & { queueId: number; score: number }, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<Entered> {
     const waiting: LiveCall = { ...call, state: 'waiting' };
     this.own.set(call.callId, waiting);
     const tx = this.redis.multi().hset(this.keys.call(call.callId), toHash(waiting)).sadd(this.keys.liveCalls(), call.callId);
     return this.joinQueue(tx, 2, call.queueId, call.callId, call.score, need);
   }
 
-  /** Adds the queue's part to a transaction holding `before` commands, runs it, returns the position. */
-  private async joinQueue(tx: ChainableCommander, before: number, queueId: number, callId: string, score: number, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<number> {
+  /** Adds the queue's part to a transaction holding `before` commands, runs it, returns where the caller stands. */
+  private async joinQueue(tx: ChainableCommander, before: number, queueId: number, callId: string, score: number, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<Entered> {
     const key = this.keys.queueWaiting(queueId);
     const needs = this.keys.queueNeeds(queueId);
-    if (need && need.skill !== '') {
-      const encoded = encodeNeed(need);
+    const encoded = need && need.skill !== '' ? encodeNeed(need) : undefined;
+    if (encoded !== undefined) {
       if (this.own.has(callId)) this.ownNeeds.set(callId, encoded);
       tx.hset(needs, callId, encoded);
     } else {
       this.ownNeeds.delete(callId);
       tx.hdel(needs, callId);
     }
-    const results = await tx.zadd(key, score, callId).zrank(key, callId).publish(this.keys.eventsChannel(), this.changed(queueId, 'entered')).exec();
-    // after the `before` commands: the need, ZADD, then ZRANK
-    return Number(results?.[before + 2]?.[1] ?? 0) + 1;
+    const results = await tx.zadd(key, score, callId).zrank(key, callId).zcard(key).publish(this.keys.eventsChannel(), this.changed(queueId, 'entered', callId)).exec();
+    // after the `before` commands: the need, ZADD, ZRANK, then ZCARD
+    const position = Number(results?.[before + 2]?.[1] ?? 0) + 1;
+    const alone = Number(results?.[before + 3]?.[1] ?? 0) === 1;
+    return alone ? { position, line: [decodeNeed(callId, encoded)] } : { position };
   }
 
   /** Takes a caller off the queue; false if they were not waiting there. */
@@ -204,7 +216,7 @@ export class QueueStore {
       .multi()
       .zrem(this.keys.queueWaiting(queueId), callId)
       .hdel(this.keys.queueNeeds(queueId), callId)
-      .publish(this.keys.eventsChannel(), this.changed(queueId, 'left'))
+      .publish(this.keys.eventsChannel(), this.changed(queueId, 'left', callId))
       .exec();
     return Number(results?.[0]?.[1] ?? 0) === 1;
   }
@@ -264,8 +276,8 @@ export class QueueStore {
       callId,
       String(toQueueId),
       this.keys.eventsChannel(),
-      this.changed(fromQueueId, 'left'),
-      this.changed(toQueueId, 'entered'),
+      this.changed(fromQueueId, 'left', callId),
+      this.changed(toQueueId, 'entered', callId),
     );
     if (moved !== 1) return false;
     this.remember(callId, { queueId: toQueueId });

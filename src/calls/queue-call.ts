@@ -4,7 +4,7 @@ import type { WaitingCall } from '../acd/dispatcher.js';
 import type { AppliedTransition } from '../acd/operator-store.js';
 import type { HeldOperator } from '../acd/recovery-plan.js';
 import { waitingScore } from '../acd/queue-order.js';
-import type { LiveCall } from '../acd/queue-store.js';
+import type { Entered, LiveCall } from '../acd/queue-store.js';
 import type { Need } from '../acd/skill-match.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
@@ -325,13 +325,13 @@ export class QueueCall implements ActiveCall {
 
   private async joinQueue(
     at: number,
-    enqueue = (need: Pick<Need, 'skill' | 'widenAt'>): Promise<number> => this.ctx.queues.enqueue(this.queue.id, this.callId, this.score, need),
+    enqueue = (need: Pick<Need, 'skill' | 'widenAt'>): Promise<Entered> => this.ctx.queues.enqueue(this.queue.id, this.callId, this.score, need),
   ): Promise<void> {
     const queue = this.queue;
     this.waitingCall.queueId = queue.id;
     this.waitingCall.tried.clear();
     this.need = { skill: this.caller.skill, widenAt: at + queue.skillWaitS * 1000 };
-    const position = await enqueue(this.need);
+    const { position, line } = await enqueue(this.need);
     this.recorder.enterQueue({ id: queue.id, number: queue.number }, position, at);
     this.log.info({ queue: queue.number, position, priority: this.caller.priority, skill: this.need.skill }, 'caller queued');
     this.holdMusicOnEntry(position);
@@ -343,7 +343,7 @@ export class QueueCall implements ActiveCall {
     // for the dispatcher's next periodic look (up to a second more) with operators free.
     clearTimeout(this.widenTimer);
     if (this.need.skill !== '' && queue.skillWaitS > 0) this.widenTimer = setTimeout(() => this.ctx.dispatcher.kick(queue.id), this.need.widenAt - Date.now());
-    this.ctx.dispatcher.kick(queue.id);
+    this.ctx.dispatcher.kick(queue.id, line);
   }
 
   /**

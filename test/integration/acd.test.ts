@@ -252,9 +252,10 @@ describe('QueueStore', () => {
   it('orders by priority then arrival, and moves callers to the front or to another queue', async () => {
     const redis = await client();
     const queues = new QueueStore(redis, keys);
-    expect(await queues.enqueue(6, 'a', waitingScore(0, 100))).toBe(1);
-    expect(await queues.enqueue(6, 'b', waitingScore(0, 200))).toBe(2);
-    expect(await queues.enqueue(6, 'vip', waitingScore(5, 300))).toBe(1);
+    // Alone in the line, a caller is told the whole line; with others, only their place.
+    expect(await queues.enqueue(6, 'a', waitingScore(0, 100))).toEqual({ position: 1, line: [{ callId: 'a', skill: '', widenAt: 0 }] });
+    expect(await queues.enqueue(6, 'b', waitingScore(0, 200))).toEqual({ position: 2 });
+    expect(await queues.enqueue(6, 'vip', waitingScore(5, 300))).toEqual({ position: 1 });
     expect((await queues.waiting(6)).map((w) => w.callId)).toEqual(['vip', 'a', 'b']);
 
     expect(await queues.moveToFront(6, 'b')).toBe(true);
@@ -289,7 +290,7 @@ describe('QueueStore', () => {
       state: 'routing' as const, queueId: 21, queuedAt: 2, priority: 0, score: waitingScore(0, 500), operatorId: null, answeredAt: null, skill: 'fr',
     };
     await queues.enqueue(21, 'ahead', waitingScore(0, 100));
-    expect(await queues.saveAndEnqueue(call, { skill: 'fr', widenAt: 7_000 })).toBe(2);
+    expect(await queues.saveAndEnqueue(call, { skill: 'fr', widenAt: 7_000 })).toEqual({ position: 2 });
     expect(await queues.getCall('joined')).toEqual({ ...call, state: 'waiting' });
     expect((await queues.liveCalls()).map((c) => c.callId)).toContain('joined');
     expect(await queues.waitingNeeds(21, 10)).toEqual([
@@ -300,6 +301,12 @@ describe('QueueStore', () => {
     expect(queues.savedCalls().find((c) => c.callId === 'joined')).toEqual({ ...call, state: 'waiting' });
     await queues.removeCall('joined', 21);
     expect(await queues.waitingNeeds(21, 10)).toEqual([{ callId: 'ahead', skill: '', widenAt: 0 }]);
+
+    // Alone in a line, the caller is told it as the dispatcher would read it, need included.
+    const alone = await queues.saveAndEnqueue({ ...call, callId: 'alone', queueId: 22 }, { skill: 'fr', widenAt: 8_000 });
+    expect(alone).toEqual({ position: 1, line: await queues.waitingNeeds(22, 10) });
+    expect(alone.line).toEqual([{ callId: 'alone', skill: 'fr', widenAt: 8_000 }]);
+    await queues.removeCall('alone', 22);
   });
 });
 

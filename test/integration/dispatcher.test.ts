@@ -7,7 +7,8 @@ import { Dispatcher, type WaitingCall } from '../../src/acd/dispatcher.js';
 import { OperatorStore, type AppliedTransition } from '../../src/acd/operator-store.js';
 import { newOperatorStatus, type OperatorStatus } from '../../src/acd/operator-rules.js';
 import { waitingScore } from '../../src/acd/queue-order.js';
-import { QueueStore } from '../../src/acd/queue-store.js';
+import { QueueStore, type Entered } from '../../src/acd/queue-store.js';
+import type { Need } from '../../src/acd/skill-match.js';
 import type { StatusCache } from '../../src/acd/status-cache.js';
 import { createLogger } from '../../src/log.js';
 import type { ConfigCache, Member } from '../../src/provisioning/cache.js';
@@ -31,32 +32,37 @@ interface Bench {
   store: OperatorStore;
   queues: QueueStore;
   offers: { callId: string; reserved: AppliedTransition[] }[];
+  /** What each caller was told on entering, in order. */
+  entered: Entered[];
   /** How many times the dispatcher read the queue's line. */
   reads: () => number;
-  dispatch: () => Promise<void>;
+  /** Kicks the dispatcher (with the line a caller was told, if given) and waits for its pass. */
+  dispatch: (line?: Need[]) => Promise<void>;
+  dispatcher: Dispatcher;
 }
 
-/** A dispatcher owning `callers` (enqueued in that order) whose status cache says `statuses`. */
-async function bench(callers: string[], statuses: Map<number, OperatorStatus>): Promise<Bench> {
+/** A dispatcher owning `callers` (enqueued in that order in `queueId`) whose status cache says `statuses`. */
+async function bench(callers: string[], statuses: Map<number, OperatorStatus>, queueId = QUEUE): Promise<Bench> {
   redis ??= createRedis(testServices().redisUrl, 'dispatcher-test');
   if (redis.status === 'wait') await redis.connect();
   const store = new OperatorStore(redis, keys);
   const queues = new QueueStore(redis, keys);
   const now = Date.now();
   const own = new Map<string, WaitingCall>();
+  const entered: Entered[] = [];
   for (const [i, callId] of callers.entries()) {
-    own.set(callId, { callId, queueId: QUEUE, tried: new Set(), retryAt: 0 });
-    await queues.enqueue(QUEUE, callId, waitingScore(0, now + i));
+    own.set(callId, { callId, queueId, tried: new Set(), retryAt: 0 });
+    entered.push(await queues.enqueue(queueId, callId, waitingScore(0, now + i)));
   }
   let reads = 0;
   const counted = Object.assign(Object.create(queues) as QueueStore, {
-    waitingNeeds: (queueId: number, limit: number) => {
+    waitingNeeds: (id: number, limit: number) => {
       reads++;
-      return queues.waitingNeeds(queueId, limit);
+      return queues.waitingNeeds(id, limit);
     },
   });
-  const members: Member[] = [...statuses.keys()].map((operatorId) => ({ operatorId, queueId: QUEUE, penalty: 0, skills: [], grade: 0 }));
-  const config = { queue: () => ({ id: QUEUE, strategy: 'longest-idle', ringTimeoutS: 15 }), members: () => members } as unknown as ConfigCache;
+  const members: Member[] = [...statuses.keys()].map((operatorId) => ({ operatorId, queueId, penalty: 0, skills: [], grade: 0 }));
+  const config = { queue: () => ({ id: queueId, strategy: 'longest-idle', ringTimeoutS: 15 }), members: () => members } as unknown as ConfigCache;
   const cache = { get: (id: number) => statuses.get(id) } as unknown as StatusCache;
   const offers: Bench['offers'] = [];
   const dispatcher = new Dispatcher({
@@ -71,14 +77,14 @@ async function bench(callers: string[], statuses: Map<number, OperatorStatus>): 
     waitingCall: (id) => own.get(id),
     offer: (callId, reserved) => offers.push({ callId, reserved }),
   });
-  const dispatch = async (): Promise<void> => {
-    dispatcher.kick(QUEUE);
+  const dispatch = async (line?: Need[]): Promise<void> => {
+    dispatcher.kick(queueId, line);
     const deadline = Date.now() + 5_000;
     while (offers.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     // Let the pass finish whatever else it does.
     await new Promise((r) => setTimeout(r, 100));
   };
-  return { store, queues, offers, reads: () => reads, dispatch };
+  return { store, queues, offers, entered, reads: () => reads, dispatch, dispatcher };
 }
 
 const free = (ids: number[], now: number): Map<number, OperatorStatus> =>
@@ -111,6 +117,49 @@ describe('Dispatcher', () => {
     expect(b.offers.map((o) => [o.callId, o.reserved.map((r) => r.operatorId)])).toEqual([['d1', [801]], ['d2', [802]], ['d3', [803]]]);
     for (const [i, id] of ids.entries()) expect(await b.store.get(id)).toMatchObject({ state: 'ringing', callId: `d${i + 1}` });
     expect((await b.queues.waiting(QUEUE)).map((w) => w.callId)).toEqual(['d4', 'd5']);
+    expect(b.reads()).toBe(1);
+  });
+
+  it('matches a caller who entered an empty line without reading the line', async () => {
+    const b = await bench(['e1'], free([901], Date.now()), 71);
+    await b.store.apply(901, { type: 'login' });
+    const [entered] = b.entered;
+    expect(entered).toEqual({ position: 1, line: [{ callId: 'e1', skill: '', widenAt: 0 }] });
+
+    await b.dispatch(entered?.line);
+
+    expect(b.offers.map((o) => [o.callId, o.reserved.map((r) => r.operatorId)])).toEqual([['e1', [901]]]);
+    expect(b.reads()).toBe(0);
+  });
+
+  it('reads the line when it changed after the caller entered, and offers nobody out of turn', async () => {
+    const b = await bench(['f1'], free([911], Date.now()), 72);
+    await b.store.apply(911, { type: 'login' });
+    const line = b.entered[0]?.line;
+    expect(line).toHaveLength(1);
+    // Another instance's caller, ahead by priority, enters after f1 was told it was alone.
+    const ahead = await b.queues.enqueue(72, 'elsewhere-1', waitingScore(5, Date.now()));
+    expect(ahead.position).toBe(1);
+
+    b.dispatcher.kick(72, line);
+    for (let i = 0; i < 100 && b.reads() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+
+    expect(b.offers).toEqual([]);
+    expect(b.reads()).toBe(1);
+    expect(await b.store.get(911)).toMatchObject({ state: 'available' });
+    expect((await b.queues.waiting(72)).map((w) => w.callId)).toEqual(['elsewhere-1', 'f1']);
+  });
+
+  it('forgets the line a caller was told when something else changes before the pass', async () => {
+    const b = await bench(['g1', 'g2'], free([921, 922], Date.now()), 73);
+    for (const id of [921, 922]) await b.store.apply(id, { type: 'login' });
+    // As if g1 had been alone: g2's kick right behind must make the pass read the line.
+    b.dispatcher.kick(73, [{ callId: 'g1', skill: '', widenAt: 0 }]);
+
+    await b.dispatch();
+
+    expect(b.offers.map((o) => [o.callId, o.reserved.map((r) => r.operatorId)])).toEqual([['g1', [921]], ['g2', [922]]]);
     expect(b.reads()).toBe(1);
   });
 });
