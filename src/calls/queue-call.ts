@@ -343,7 +343,11 @@ export class QueueCall implements ActiveCall {
     // for the dispatcher's next periodic look (up to a second more) with operators free.
     clearTimeout(this.widenTimer);
     if (this.need.skill !== '' && queue.skillWaitS > 0) this.widenTimer = setTimeout(() => this.ctx.dispatcher.kick(queue.id), this.need.widenAt - Date.now());
-    this.ctx.dispatcher.kick(queue.id, line);
+    // A caller entering can make a match only for themselves, with a free operator who fits. With
+    // none, the next operator to come free kicks the dispatcher (app.ts), as does the end of the
+    // skill wait above: a pass now would read the line for nothing.
+    const skill = this.need.widenAt > at ? this.need.skill : '';
+    if (freeFitting(this.ctx.settings, this.ctx.statuses, queue.id, skill) > 0) this.ctx.dispatcher.kick(queue.id, line);
   }
 
   /**
