@@ -274,7 +274,7 @@ async function startCallCore(d: CallCoreDeps): Promise<{
     for (const q of settings.queuesOf(s.operatorId)) if (waitsIn(q)) dispatcher.kick(q);
   });
   bus.onEvent('queue', (e) => {
-    // A caller of ours entering: the call kicked the dispatcher itself, with what it knew of the line.
+    // A caller of ours entering: the call itself kicked the dispatcher if it could be matched (QueueCall.joinQueue).
     if (e.reason === 'entered' && typeof e.callId === 'string' && calls.get(e.callId)) return;
     if (waitsIn(Number(e.queueId))) dispatcher.kick(Number(e.queueId));
   });

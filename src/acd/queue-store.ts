@@ -182,7 +182,7 @@ export class QueueStore {
 
   /**
    * saveCall and enqueue in one transaction, for a caller who joins the queue on arrival: one
-   * round trip instead of two, and the call's hash written once. Returns the caller's position.
+   * round trip instead of two, and the call's hash written once. Returns where the caller stands.
    */
   async saveAndEnqueue(call: LiveCall & { queueId: number; score: number }, need?: Pick<Need, 'skill' | 'widenAt'>): Promise<Entered> {
     const waiting: LiveCall = { ...call, state: 'waiting' };
