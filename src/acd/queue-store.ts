@@ -303,6 +303,7 @@ export class QueueStore {
     if (waitingIn !== undefined && call.score !== null) {
       const need = this.ownNeeds.get(call.callId);
       if (need !== undefined) tx.hset(this.keys.queueNeeds(waitingIn), call.callId, need);
+      // Without the caller: recovery kicks no dispatcher itself, so this instance must not skip the echo (app.ts).
       tx.zadd(this.keys.queueWaiting(waitingIn), call.score, call.callId).publish(this.keys.eventsChannel(), this.changed(waitingIn, 'entered'));
     }
     await tx.exec();
