@@ -1,5 +1,5 @@
 import type Mrf from 'drachtio-fsmrf';
-import type Srf from 'drachtio-srf';
+import Srf from 'drachtio-srf';
 import type { Logger } from '../log.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
 import { hangUpDialog } from './arrival.js';
@@ -21,6 +21,32 @@ export interface RingTarget {
   fromNumber: string;
   fromName: string;
   headers: Record<string, string>;
+  /**
+   * With a media server: ring with no SDP (RFC 3261 §13.2.1). The phone that answers makes the
+   * offer in its 200 OK, an endpoint made then answers it, and that answer goes in the ACK: one
+   * INVITE to the media server per answered ring, where ringing from an endpoint made first
+   * costs that INVITE, a re-INVITE with the phone's answer and two commands to read the
+   * endpoint back (drachtio-fsmrf's modify()). The media server's CPU is what limits anchored
+   * calls (issue 9). For the phones of operators registered here, which every SIP phone
+   * handles; a phone that answers without an offer is hung up.
+   */
+  lateOffer?: boolean;
+}
+
+/** drachtio-srf's answer to an INVITE sent with noAck: the 200 OK, to be ACKed with our SDP. */
+interface Unacked {
+  sdp: string;
+  ack(localSdp: string): Promise<Srf.Dialog>;
+  /** ACKs and hangs up a leg not wanted. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * drachtio-srf ACKs a 200 OK without SDP to an INVITE without SDP itself and gives its dialog:
+ * the phone answered without making an offer.
+ */
+function isUnacked(answer: Srf.Dialog | Unacked): answer is Unacked {
+  return !(answer instanceof Srf.Dialog);
 }
 
 /** Direct media: the phones are offered the caller's own description and answer with theirs. */
@@ -79,7 +105,7 @@ export class OperatorRing<M extends RingMedia = Mrf.MediaServer> {
 
   async start(): Promise<void> {
     if (this.target.contacts.length === 0) return this.fail(480, 'no phone registered');
-    if (!('offer' in this.media)) {
+    if (!('offer' in this.media) && !this.target.lateOffer) {
       try {
         this.endpoint = await this.media.createEndpoint();
       } catch (err) {
@@ -91,17 +117,25 @@ export class OperatorRing<M extends RingMedia = Mrf.MediaServer> {
     if (!this.settled && results.every((r) => r.status === 'rejected')) await this.destroyAndFail(this.failure.status, this.failure.reason);
   }
 
+  /** The media server a late offer is answered on; undefined when the phones get an offer. */
+  private lateOfferServer(): Mrf.MediaServer | undefined {
+    return this.target.lateOffer && !('offer' in this.media) ? (this.media as Mrf.MediaServer) : undefined;
+  }
+
   private async fork(contact: string): Promise<void> {
     const fork: Fork = { cancelled: false };
     this.forks.push(fork);
     const endpoint = this.endpoint;
+    const late = this.lateOfferServer();
     const t = this.target;
-    let dialog: Srf.Dialog;
+    // With noAck and no SDP, drachtio-srf resolves with the unacknowledged 200 OK, not a dialog.
+    const offer = late ? { noAck: true } : { localSdp: endpoint ? endpoint.local.sdp : (this.media as DirectOffer).offer };
+    let answer: Srf.Dialog | Unacked;
     try {
-      dialog = await this.srf.createUAC(
+      answer = await this.srf.createUAC(
         contact,
         {
-          localSdp: endpoint ? endpoint.local.sdp : (this.media as DirectOffer).offer,
+          ...offer,
           headers: {
             From: `${quote(t.fromName)} <sip:${t.fromNumber}@${t.domain}>`,
             To: `<sip:${t.username}@${t.domain}>`,
@@ -121,7 +155,13 @@ export class OperatorRing<M extends RingMedia = Mrf.MediaServer> {
       if (better(this.failure, failure) || this.failure.status === 480) this.failure = failure;
       throw err;
     }
-    await this.won(fork, dialog, endpoint);
+    if (!late) return this.won(fork, answer as Srf.Dialog, endpoint);
+    if (isUnacked(answer)) return this.wonLate(fork, answer, late);
+    // Answered without an offer: there is no media to connect.
+    fork.cancelled = true;
+    hangUpDialog(answer);
+    if (this.failure.status === 480) this.failure = { status: 488, reason: 'the phone answered without SDP' };
+    throw new Error('the phone answered without SDP');
   }
 
   private async won(winner: Fork, dialog: Srf.Dialog, endpoint: Mrf.Endpoint | undefined): Promise<void> {
@@ -144,6 +184,40 @@ export class OperatorRing<M extends RingMedia = Mrf.MediaServer> {
       }
     }
     // Without a media server the ring has no endpoint; with one it has (start() made it).
+    this.events.answered(dialog, endpoint as RingEndpoint<M>);
+  }
+
+  /**
+   * The first phone to answer a late offer: its offer goes to a new endpoint, whose answer ACKs
+   * the phone. If the media server cannot take it, the phone is ACKed and hung up and the ring
+   * fails (503), as it would have before ringing with an offer.
+   */
+  private async wonLate(winner: Fork, answer: Unacked, server: Mrf.MediaServer): Promise<void> {
+    winner.cancelled = true;
+    if (this.settled) {
+      void answer.destroy();
+      return;
+    }
+    this.settled = true;
+    for (const fork of this.forks) this.cancelFork(fork, { Reason: COMPLETED_ELSEWHERE });
+    let endpoint: Mrf.Endpoint;
+    try {
+      endpoint = await server.createEndpoint({ remoteSdp: answer.sdp });
+    } catch (err) {
+      void answer.destroy();
+      this.events.failed(503, `media server: ${(err as Error).message}`);
+      return;
+    }
+    this.endpoint = endpoint;
+    let dialog: Srf.Dialog;
+    try {
+      dialog = await answer.ack(endpoint.local.sdp);
+    } catch (err) {
+      await releaseEndpoint(endpoint);
+      this.events.failed(500, (err as Error).message);
+      return;
+    }
+    holdRequests(dialog, true);
     this.events.answered(dialog, endpoint as RingEndpoint<M>);
   }
 

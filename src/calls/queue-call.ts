@@ -588,6 +588,7 @@ export class QueueCall implements ActiveCall {
         fromNumber: this.caller.number,
         fromName: `${this.queue.name}: ${this.caller.name || this.caller.number}`,
         headers: { 'X-Call-ID': this.callId, 'X-Queue': this.queue.name },
+        lateOffer: true,
       },
       {
         answered: (dialog, endpoint) => {

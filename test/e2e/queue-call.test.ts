@@ -65,7 +65,14 @@ describe('a call through a queue to an operator', () => {
       expect(answer?.body).toContain('o=operator 53655765 2353687637');
       expect(responsesOf(caller, 'received', 180, 'INVITE').length).toBeGreaterThanOrEqual(1);
     } else {
-      expect(invite?.body).not.toContain('o=caller');
+      // Anchored: the phone is rung without SDP, its 200 OK makes the offer and the media
+      // server's answer comes in the ACK; no re-INVITE follows to give the media server the
+      // phone's description.
+      expect(invite?.body ?? '').toBe('');
+      expect(requestsOf(operator, 'received', 'INVITE')).toHaveLength(1);
+      const [ack] = requestsOf(operator, 'received', 'ACK');
+      expect(ack?.body).toMatch(/^v=0\r?\n/);
+      expect(ack?.body).not.toContain('o=operator');
       expect(answer?.body).not.toContain('o=operator');
     }
     expect(invite?.get('From')).toMatch(/^"Front desk: Guest 1" <sip:20001@/);
