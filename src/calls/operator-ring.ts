@@ -27,8 +27,8 @@ export interface RingTarget {
    * INVITE to the media server per answered ring, where ringing from an endpoint made first
    * costs that INVITE, a re-INVITE with the phone's answer and two commands to read the
    * endpoint back (drachtio-fsmrf's modify()). The media server's CPU is what limits anchored
-   * calls (issue 9). For the phones of operators registered here, which every SIP phone
-   * handles; a phone that answers without an offer is hung up.
+   * calls (issue 9). For the phones of operators registered here: RFC 3261 has every user
+   * agent accept an INVITE without SDP; a phone that answers one without an offer is hung up.
    */
   lateOffer?: boolean;
 }
