@@ -5,7 +5,7 @@ import type { HeldOperator } from '../acd/recovery-plan.js';
 import type { CallRecorder, LegRecorder } from '../cdr/call-recorder.js';
 import type { Logger } from '../log.js';
 import { isConnected } from '../media/answer.js';
-import { bridge, bridgeSettled, unbridge } from '../media/bridge.js';
+import { bridge, unbridge } from '../media/bridge.js';
 import { modifyEndpoint, releaseEndpoint } from '../media/endpoint.js';
 import { anchorPhone, reinvitePending, reinvite as reinvitePhone } from '../media/reinvite.js';
 import { DEFAULT_HOLD_MUSIC, HoldMusic } from '../media/hold.js';
@@ -505,9 +505,6 @@ export class Conversation implements ActiveCall {
     if (reinvitePending(op.dialog) || this.media === 'anchoring' || this.media === 'releasing') return void res.send(491);
     let answer: string;
     try {
-      // A re-INVITE of an endpoint whose bridge FreeSWITCH is still setting up leaves that bridge
-      // open to the hang-up of a transfer (media/bridge.ts): a phone that holds as it answers.
-      if (op.endpoint) await bridgeSettled(op.endpoint);
       answer = op.endpoint ? await modifyEndpoint(op.endpoint, req.body) : await this.answerDirect(op, req.body);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'media server refused the phone\'s new SDP');

@@ -48,9 +48,12 @@ export function freeReinviteSlot(dialog: unknown): void {
 /**
  * Gives the media server new SDP for an endpoint (a phone's re-INVITE, hold or back) and returns
  * its answer. FreeSWITCH answers 491 while a re-INVITE of its own is pending: the switchboard made
- * that dialog, so it retries after 2.1–4 s, a few times.
+ * that dialog, so it retries after 2.1–4 s, a few times. A bridge of the endpoint still under way
+ * goes first: re-INVITEd meanwhile, the endpoint was hung up by the transfer that followed
+ * (DESTINATION_OUT_OF_ORDER, media/bridge.ts), as for a phone that holds as it answers.
  */
 export async function modifyEndpoint(endpoint: Mrf.Endpoint, sdp: string): Promise<string> {
+  await bridgeSettled(endpoint);
   for (let attempt = 1; ; attempt++) {
     try {
       return await endpoint.modify(sdp);
