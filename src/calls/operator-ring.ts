@@ -105,7 +105,7 @@ export class OperatorRing<M extends RingMedia = Mrf.MediaServer> {
 
   async start(): Promise<void> {
     if (this.target.contacts.length === 0) return this.fail(480, 'no phone registered');
-    if (!('offer' in this.media) && !this.target.lateOffer) {
+    if (!('offer' in this.media) && !this.lateOfferServer()) {
       try {
         this.endpoint = await this.media.createEndpoint();
       } catch (err) {
@@ -164,18 +164,23 @@ export class OperatorRing<M extends RingMedia = Mrf.MediaServer> {
     throw new Error('the phone answered without SDP');
   }
 
-  private async won(winner: Fork, dialog: Srf.Dialog, endpoint: Mrf.Endpoint | undefined): Promise<void> {
+  /**
+   * A phone answered: true if it is the first, the other forks then cancelled; false if another
+   * phone of the same operator answered before (this one is not needed: its caller hangs it up).
+   */
+  private claim(winner: Fork): boolean {
     winner.cancelled = true;
+    if (this.settled) return false;
+    this.settled = true;
+    for (const fork of this.forks) this.cancelFork(fork, { Reason: COMPLETED_ELSEWHERE });
+    return true;
+  }
+
+  private async won(winner: Fork, dialog: Srf.Dialog, endpoint: Mrf.Endpoint | undefined): Promise<void> {
     // Hold the phone's requests (a re-INVITE, a REFER, a BYE) until whoever takes the call over
     // listens; drachtio-srf would otherwise answer them itself and they would be lost.
     holdRequests(dialog, true);
-    if (this.settled) {
-      // A second phone of the same operator answered too: it is not needed.
-      hangUpDialog(dialog);
-      return;
-    }
-    this.settled = true;
-    for (const fork of this.forks) this.cancelFork(fork, { Reason: COMPLETED_ELSEWHERE });
+    if (!this.claim(winner)) return hangUpDialog(dialog);
     if (endpoint) {
       try {
         await modifyEndpoint(endpoint, dialog.remote.sdp);
@@ -193,13 +198,7 @@ export class OperatorRing<M extends RingMedia = Mrf.MediaServer> {
    * fails (503), as it would have before ringing with an offer.
    */
   private async wonLate(winner: Fork, answer: Unacked, server: Mrf.MediaServer): Promise<void> {
-    winner.cancelled = true;
-    if (this.settled) {
-      void answer.destroy();
-      return;
-    }
-    this.settled = true;
-    for (const fork of this.forks) this.cancelFork(fork, { Reason: COMPLETED_ELSEWHERE });
+    if (!this.claim(winner)) return void answer.destroy();
     let endpoint: Mrf.Endpoint;
     try {
       endpoint = await server.createEndpoint({ remoteSdp: answer.sdp });
