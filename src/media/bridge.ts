@@ -23,8 +23,6 @@ const BRIDGE_SETTLE_MS = 100;
 
 /** Bridges still under way, by endpoint: what an unbridge of either endpoint waits for. */
 const underWay = new WeakMap<Mrf.Endpoint, Promise<void>>();
-/** Event sockets already asked for CHANNEL_BRIDGE (fsmrf does not subscribe to it). */
-const subscribed = new WeakSet<Mrf.EslConnection>();
 
 /** The endpoint's event socket; fsmrf drops it (null) once the channel is gone. */
 function socketOf(endpoint: Mrf.Endpoint): Mrf.EslConnection | undefined {
@@ -34,7 +32,8 @@ function socketOf(endpoint: Mrf.Endpoint): Mrf.EslConnection | undefined {
 /**
  * Resolves once FreeSWITCH reports `a` bridged with `b`, once either channel is gone (hung up by
  * the far end, or by us: fsmrf's destroy() emits nothing, but the channel's event socket ends),
- * or after BRIDGE_UP_MS. The originator of a uuid_bridge (its first uuid) carries the event.
+ * or after BRIDGE_UP_MS. The originator of a uuid_bridge (its first uuid) carries the event; every
+ * endpoint's socket is subscribed to it from the start (media/event-sockets.ts).
  */
 function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: () => void } {
   let stop = (): void => undefined;
@@ -59,10 +58,6 @@ function bridgeUp(a: Mrf.Endpoint, b: Mrf.Endpoint): { up: Promise<void>; stop: 
       for (const [emitter, event] of gone) emitter.off(event, stop);
       resolve();
     };
-    if (!subscribed.has(socket)) {
-      subscribed.add(socket);
-      socket.subscribe(['CHANNEL_BRIDGE']);
-    }
     socket.on(name, onBridge);
     for (const [emitter, event] of gone) emitter.once(event, stop);
   });

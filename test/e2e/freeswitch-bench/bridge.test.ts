@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { bridge as bridgeInOrder, unbridge as unbridgeInOrder } from '../../../src/media/bridge.js';
+import { tuneEventSockets } from '../../../src/media/event-sockets.js';
 import { nextEvent, phoneOffer, startBench, subscribeInbound, withTimeout, type Bench, type TestEndpoint } from './harness.js';
 
 const HOLD_MUSIC = 'local_stream://moh';
@@ -21,6 +22,8 @@ describe('drachtio-fsmrf and the FreeSWITCH stand-in: bridges', () => {
 
   beforeAll(async () => {
     bench = await startBench();
+    // As the switchboard's media pool does: media/bridge.ts needs CHANNEL_BRIDGE on the endpoint's socket.
+    tuneEventSockets(bench.ms as unknown as Parameters<typeof tuneEventSockets>[0]);
     await subscribeInbound(bench, ['CHANNEL_BRIDGE']);
   });
 
@@ -64,7 +67,10 @@ describe('drachtio-fsmrf and the FreeSWITCH stand-in: bridges', () => {
 
   it('media/bridge.ts orders them: an unbridge waits for the bridge, and both sides stay', async () => {
     const [caller, operator] = await endpointPair();
+    // What the bridge waits for, on the originator's own socket: the endpoint subscribed to it as it connected.
+    const reported = nextEvent(caller.conn as NonNullable<typeof caller.conn>, `esl::event::CHANNEL_BRIDGE::${caller.uuid}`);
     const bridged = bridgeInOrder(caller, operator);
+    await withTimeout(reported, 1_000, "CHANNEL_BRIDGE on the caller's socket");
     await withTimeout(unbridgeInOrder(operator), 3_000, 'unbridge');
     await bridged;
     const model = bench.freeswitch.standIn?.model;
