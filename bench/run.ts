@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { HELP, parseOptions, type BenchOptions } from './lib/options.js';
-import { commonRate, machineInfo, markdown, ratios, type Report } from './lib/report.js';
+import { commonRate, machineInfo, markdown, medianRounds, ratios, roundsOf, type Report } from './lib/report.js';
 import { runTarget, type TargetResult } from './lib/runner.js';
 import { round } from './lib/stats.js';
 
@@ -23,18 +23,22 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
   const notApplicable: Report['notApplicable'] = [];
   const common: Report['commonRate'] = {};
   const ratioTables: Report['ratios'] = {};
+  const rounds: Report['rounds'] = {};
   for (const shape of opts.shapes) {
+    if (shape === 'wait' && opts.targets.includes('b2bua')) notApplicable.push({ name: 'b2bua', shape, why: 'no media server to wait on' });
     const ofShape: TargetResult[] = [];
-    for (const name of opts.targets) {
-      if (name === 'b2bua' && shape === 'wait') {
-        notApplicable.push({ name, shape, why: 'no media server to wait on' });
-        continue;
+    // Round by round, every target in turn: a drift of the machine over the run weighs on all alike.
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const name of opts.targets) {
+        if (name === 'b2bua' && shape === 'wait') continue;
+        ofShape.push(await runTarget(name, shape, opts, dir, log, round));
       }
-      ofShape.push(await runTarget(name, shape, opts, dir, log));
     }
     targets.push(...ofShape);
-    common[shape] = commonRate(ofShape);
-    ratioTables[shape] = ratios(ofShape, common[shape] ?? opts.ramp[0] ?? null);
+    const compared = medianRounds(ofShape);
+    common[shape] = commonRate(compared);
+    ratioTables[shape] = ratios(compared, common[shape] ?? opts.ramp[0] ?? null);
+    rounds[shape] = roundsOf(ofShape);
   }
   const report: Report = {
     startedAt: started.toISOString(),
@@ -45,6 +49,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     notApplicable,
     commonRate: common,
     ratios: ratioTables,
+    rounds,
   };
   const md = markdown(report);
   await writeFile(path.join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -43,6 +43,8 @@ export interface BenchOptions {
   dist: boolean;
   /** Write the switchboard's V8 CPU profile (.cpuprofile) into each target's directory. */
   cpuProf: boolean;
+  /** Each load shape's targets run this many times, one after the other in turn (A B A B ...). */
+  rounds: number;
   out: string;
   keep: boolean;
 }
@@ -87,6 +89,9 @@ Flags (defaults in brackets):
   --dist                run the built switchboard (dist/src/main.js) instead of src/ with tsx
   --cpu-prof            write the switchboard's CPU profile (node --cpu-prof) into each
                         target's directory, for Chrome DevTools or speedscope
+  --rounds N            run each load shape's targets N times in turn (A B A B ...); the tables
+                        take each target's median round, and a table of rounds gives every
+                        round's capacity and the capacity ratios round by round [1]
   --out DIR             where results go [bench/results]
   --keep                keep the run's database and Redis keys
   --help
@@ -120,6 +125,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'log-level': { type: 'string', default: 'info' },
       dist: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '1' },
       out: { type: 'string', default: path.join(ROOT_DIR, 'bench/results') },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -164,6 +170,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     logLevel: values['log-level'],
     dist: values.dist,
     cpuProf: values['cpu-prof'],
+    rounds: Math.round(num('rounds', values.rounds, 1)),
     out: path.resolve(values.out),
     keep: values.keep,
   };

@@ -16,6 +16,17 @@ export interface Report {
   commonRate: Partial<Record<Shape, number | null>>;
   /** Per load shape, "<switchboard target> ÷ <baseline>": figure -> ratio. */
   ratios: Partial<Record<Shape, Record<string, Record<string, number | null>>>>;
+  /** Per load shape, every round's capacities and capacity ratios (--rounds). */
+  rounds: Partial<Record<Shape, Rounds>>;
+}
+
+export interface Rounds {
+  /** Target -> highest passed rate of each round, in round order. */
+  capacity: Record<string, (number | null)[]>;
+  /** "<switchboard target> ÷ <baseline>" -> that ratio of each round. */
+  ratios: Record<string, (number | null)[]>;
+  /** The median of each pair's round ratios. */
+  medianRatio: Record<string, number | null>;
 }
 
 export function machineInfo(): Omit<Report['machine'], 'loadAverageAfter'> {
@@ -32,6 +43,56 @@ export function machineInfo(): Omit<Report['machine'], 'loadAverageAfter'> {
 /** The step of a target at a given ramp rate. */
 function stepAt(t: TargetResult, rate: number | null): StepResult | undefined {
   return rate === null ? undefined : t.steps.find((s) => s.kind === 'step' && s.rate === rate);
+}
+
+const capacity = (t: TargetResult): number => (t.error ? -Infinity : (t.maxPassedRate ?? -Infinity));
+
+/**
+ * Each target's median round by capacity (of an even count, the lower of the two middle ones),
+ * in the order the targets first ran: what the summary, details and ratio tables compare.
+ */
+export function medianRounds(targets: TargetResult[]): TargetResult[] {
+  const byTarget = new Map<string, TargetResult[]>();
+  for (const t of targets) {
+    const key = `${t.name} ${t.shape}`;
+    byTarget.set(key, [...(byTarget.get(key) ?? []), t]);
+  }
+  return [...byTarget.values()].map((runs) => {
+    const sorted = [...runs].sort((a, b) => capacity(a) - capacity(b) || a.round - b.round);
+    return sorted[Math.floor((sorted.length - 1) / 2)] as TargetResult;
+  });
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** One load shape's rounds: each target's capacity per round, and each switchboard ÷ baseline ratio per round. */
+export function roundsOf(targets: TargetResult[]): Rounds {
+  const rounds = [...new Set(targets.map((t) => t.round))].sort((a, b) => a - b);
+  const names = [...new Set(targets.map((t) => t.name))];
+  const at = (name: string, round: number): number | null => {
+    const t = targets.find((x) => x.name === name && x.round === round);
+    return t && !t.error ? t.maxPassedRate : null;
+  };
+  const out: Rounds = { capacity: {}, ratios: {}, medianRatio: {} };
+  for (const name of names) out.capacity[name] = rounds.map((r) => at(name, r));
+  for (const sb of names.filter((t) => isSwitchboard(t as TargetName))) {
+    for (const base of names.filter((t) => !isSwitchboard(t as TargetName))) {
+      const pair = `${sb} ÷ ${base}`;
+      const each = rounds.map((r) => {
+        const a = at(sb, r);
+        const b = at(base, r);
+        return a === null || b === null || b === 0 ? null : round(a / b, 2);
+      });
+      out.ratios[pair] = each;
+      out.medianRatio[pair] = round(median(each.filter((v): v is number => v !== null)), 2);
+    }
+  }
+  return out;
 }
 
 export function commonRate(targets: TargetResult[]): number | null {
@@ -107,21 +168,23 @@ export function markdown(r: Report): string {
       (o.overloadFactor > 0 ? `then an overload step at ${o.overloadFactor}× the highest passed rate.` : 'no overload step.'),
   );
   out.push('');
-  summary(r, out);
-  for (const shape of o.shapes) details(r, shape, out);
-  for (const t of r.targets) steps(t, out);
+  const compared = medianRounds(r.targets);
+  summary(r, compared, out);
+  if (o.rounds > 1) roundTables(r, out);
+  for (const shape of o.shapes) details(r, compared, shape, out);
+  for (const t of r.targets) steps(t, o.rounds, out);
   return out.join('\n');
 }
 
 /** One row per target and load shape, each at its own highest passed step: the README's table. */
-function summary(r: Report, out: string[]): void {
+function summary(r: Report, compared: TargetResult[], out: string[]): void {
   out.push('## Summary');
   out.push('');
   out.push(
     '| target | load | media | max calls/s passed | failed % | dispatch p50 / p99, ms | INVITE → 200 p50 / p99, ms | app CPU ms/call | free → offer p50 / p99, ms | overload: calls/s, accepted / refused, accepted failed % | FS sessions at end |',
   );
   out.push('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const t of r.targets) {
+  for (const t of compared) {
     const top = stepAt(t, t.maxPassedRate);
     const ov = t.overload;
     const overload = ov ? `${ov.rate}: ${ov.placed - ov.refused} / ${ov.refused}, ${n(ov.acceptedFailedPct, 2)} %` : '–';
@@ -143,6 +206,7 @@ function summary(r: Report, out: string[]): void {
   for (const na of r.notApplicable) out.push(`| ${na.name} | ${na.shape} | – | n/a: ${na.why} | | | | | | | |`);
   out.push('');
   out.push(
+    (r.options.rounds > 1 ? `Each target's median round of ${r.options.rounds} by capacity (of an even count, the lower middle one), as in the details below; every round in the table of rounds. ` : '') +
     'Each row at its own highest passed step. Dispatch: caller INVITE sent → the operator\'s phone received its INVITE (SIPp logs on both sides; in the wait shape it includes the wait). Free → offer: the backlog phase (switchboard, free shape). Overload: offered at the factor × the highest passed rate; refused = 503; accepted failed % = failed ÷ calls not refused.',
   );
   out.push('');
@@ -170,9 +234,30 @@ function ratioTables(r: Report): string[] {
   return lines;
 }
 
+/** Per load shape, every round's highest passed rate per target and the capacity ratios round by round. */
+function roundTables(r: Report, out: string[]): void {
+  const count = r.options.rounds;
+  const header = ['', ...Array.from({ length: count }, (_, i) => `round ${i + 1}`), 'median'];
+  for (const shape of r.options.shapes) {
+    const rounds = r.rounds[shape];
+    if (!rounds) continue;
+    out.push(`## Rounds, ${shape}`, '');
+    out.push(`Highest step passed, calls/s, and switchboard ÷ baseline, round by round (the targets ran in turn: ${r.options.targets.join(', ')}, then again):`, '');
+    out.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
+    for (const [name, each] of Object.entries(rounds.capacity)) {
+      const known = each.filter((v): v is number => v !== null);
+      out.push(`| ${[name, ...each.map((v) => n(v, 0)), n(median(known), 0)].join(' | ')} |`);
+    }
+    for (const [pair, each] of Object.entries(rounds.ratios)) {
+      out.push(`| ${[pair, ...each.map((v) => x(v)), `**${x(rounds.medianRatio[pair])}**`].join(' | ')} |`);
+    }
+    out.push('');
+  }
+}
+
 /** The figures of one load shape's targets at the rate they all passed, with the ratios. */
-function details(r: Report, shape: Shape, out: string[]): void {
-  const targets = r.targets.filter((t) => t.shape === shape);
+function details(r: Report, compared: TargetResult[], shape: Shape, out: string[]): void {
+  const targets = compared.filter((t) => t.shape === shape);
   if (targets.length === 0) return;
   const sbs = targets.filter((t) => isSwitchboard(t.name));
   const pairs = Object.keys(r.ratios[shape] ?? {});
@@ -217,8 +302,8 @@ function details(r: Report, shape: Shape, out: string[]): void {
 }
 
 /** One target's steps, its failures and what was left. */
-function steps(t: TargetResult, out: string[]): void {
-  out.push(`## ${t.name} (${t.shape}${t.mediaMode ? `, media ${t.mediaMode}` : ''})`);
+function steps(t: TargetResult, rounds: number, out: string[]): void {
+  out.push(`## ${t.name} (${t.shape}${t.mediaMode ? `, media ${t.mediaMode}` : ''}${rounds > 1 ? `, round ${t.round}` : ''})`);
   out.push('');
   if (t.appExit) {
     const firstError = t.appExit.output.split('\n').find((l) => /Error/.test(l)) ?? '';

@@ -80,6 +80,8 @@ export interface StepResult {
 export interface TargetResult {
   name: TargetName;
   shape: Shape;
+  /** Which of --rounds runs of this target and shape (from 1). */
+  round: number;
   /** The switchboard's queue media mode as run. */
   mediaMode?: string;
   servers: { drachtio: string; freeswitch: string };
@@ -113,12 +115,13 @@ const INVITES_LOG = 'invites.log';
 // hundreds of calls/s needs (each is a process competing for the same cores).
 const OPERATORS_PER_PHONE = 500;
 
-export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptions, runDir: string, log: (line: string) => void): Promise<TargetResult> {
-  const dir = path.join(runDir, `${name}-${shape}`);
+export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptions, runDir: string, log: (line: string) => void, round = 1): Promise<TargetResult> {
+  const dir = path.join(runDir, opts.rounds > 1 ? `${name}-${shape}-round-${round}` : `${name}-${shape}`);
   await mkdir(dir, { recursive: true });
   const result: TargetResult = {
     name,
     shape,
+    round,
     servers: { drachtio: '', freeswitch: '' },
     operators: opts.operators,
     mediaSessionsBefore: null,
@@ -155,7 +158,7 @@ export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptio
     const ports = await getFreePorts(portCount, 'both');
     const operators = Array.from({ length: opts.operators }, (_, i) => ({ username: `op${i + 1}`, password: `op${i + 1}-secret`, port: ports[i % portCount] as number }));
 
-    const label = `${name} (${shape})`;
+    const label = `${name} (${shape}${opts.rounds > 1 ? `, round ${round}` : ''})`;
     log(`${label}: starting (${result.servers.drachtio}; ${result.servers.freeswitch}; ${opts.operators} operators)`);
     const ctx = { dir, drachtio, freeswitch, operators, opts, shape };
     const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : undefined;
