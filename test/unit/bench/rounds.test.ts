@@ -23,17 +23,14 @@ function run(name: TargetName, round: number, maxPassedRate: number | null, erro
   };
 }
 
+/** Rounds of the switchboard's anchored target and the anchored baseline in turn: [switchboard, baseline] capacity each. */
+function inTurn(...rounds: [number, number][]): TargetResult[] {
+  return rounds.flatMap(([sb, base], i) => [run('switchboard-anchored', i + 1, sb), run('anchored', i + 1, base)]);
+}
+
 describe('bench rounds', () => {
   it('compares each target by its median round, in the order the targets ran', () => {
-    const runs = [
-      run('switchboard-anchored', 1, 30),
-      run('anchored', 1, 34),
-      run('switchboard-anchored', 2, 36),
-      run('anchored', 2, 32),
-      run('switchboard-anchored', 3, 28),
-      run('anchored', 3, 38),
-    ];
-    const compared = medianRounds(runs);
+    const compared = medianRounds(inTurn([30, 34], [36, 32], [28, 38]));
     expect(compared.map((t) => [t.name, t.round, t.maxPassedRate])).toEqual([
       ['switchboard-anchored', 1, 30],
       ['anchored', 1, 34],
@@ -47,15 +44,7 @@ describe('bench rounds', () => {
   });
 
   it('gives every round its capacity and ratio, and the median of the ratios', () => {
-    const runs = [
-      run('switchboard-anchored', 1, 30),
-      run('anchored', 1, 32),
-      run('switchboard-anchored', 2, 36),
-      run('anchored', 2, 40),
-      run('switchboard-anchored', 3, 28),
-      run('anchored', 3, 28),
-    ];
-    const r = roundsOf(runs);
+    const r = roundsOf(inTurn([30, 32], [36, 40], [28, 28]));
     expect(r.capacity).toEqual({ 'switchboard-anchored': [30, 36, 28], anchored: [32, 40, 28] });
     expect(r.ratios).toEqual({ 'switchboard-anchored ÷ anchored': [0.94, 0.9, 1] });
     expect(r.medianRatio).toEqual({ 'switchboard-anchored ÷ anchored': 0.94 });
