@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { isSwitchboard, type BenchOptions, type Shape, type TargetName } from './options.js';
 import type { StepResult, TargetResult } from './runner.js';
-import { round, type Percentiles } from './stats.js';
+import { percentiles, round, type Percentiles } from './stats.js';
 
 export interface Report {
   startedAt: string;
@@ -25,7 +25,7 @@ export interface Rounds {
   capacity: Record<string, (number | null)[]>;
   /** "<switchboard target> ÷ <baseline>" -> that ratio of each round. */
   ratios: Record<string, (number | null)[]>;
-  /** The median of each pair's round ratios. */
+  /** The median of each pair's round ratios (of an even count, the lower middle one). */
   medianRatio: Record<string, number | null>;
 }
 
@@ -63,12 +63,8 @@ export function medianRounds(targets: TargetResult[]): TargetResult[] {
   });
 }
 
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
+/** The nearest-rank median: of an even count the lower middle one, as medianRounds() picks. */
+const median = (values: number[]): number | null => percentiles(values).p50;
 
 /** One load shape's rounds: each target's capacity per round, and each switchboard ÷ baseline ratio per round. */
 export function roundsOf(targets: TargetResult[]): Rounds {

@@ -117,6 +117,7 @@ const OPERATORS_PER_PHONE = 500;
 
 export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptions, runDir: string, log: (line: string) => void, round = 1): Promise<TargetResult> {
   const dir = path.join(runDir, opts.rounds > 1 ? `${name}-${shape}-round-${round}` : `${name}-${shape}`);
+  const label = `${name} (${shape}${opts.rounds > 1 ? `, round ${round}` : ''})`;
   await mkdir(dir, { recursive: true });
   const result: TargetResult = {
     name,
@@ -158,7 +159,6 @@ export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptio
     const ports = await getFreePorts(portCount, 'both');
     const operators = Array.from({ length: opts.operators }, (_, i) => ({ username: `op${i + 1}`, password: `op${i + 1}-secret`, port: ports[i % portCount] as number }));
 
-    const label = `${name} (${shape}${opts.rounds > 1 ? `, round ${round}` : ''})`;
     log(`${label}: starting (${result.servers.drachtio}; ${result.servers.freeswitch}; ${opts.operators} operators)`);
     const ctx = { dir, drachtio, freeswitch, operators, opts, shape };
     const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : undefined;
@@ -255,7 +255,7 @@ export async function runTarget(name: TargetName, shape: Shape, opts: BenchOptio
     }
   } catch (err) {
     result.error = (err as Error).stack ?? String(err);
-    log(`${name} (${shape}): FAILED: ${(err as Error).message}`);
+    log(`${label}: FAILED: ${(err as Error).message}`);
   } finally {
     stopping = true;
     sampler?.stop();

@@ -50,6 +50,10 @@ describe('bench rounds', () => {
     expect(r.medianRatio).toEqual({ 'switchboard-anchored ÷ anchored': 0.94 });
   });
 
+  it('takes the lower middle ratio of an even count, as it takes the lower middle round', () => {
+    expect(roundsOf(inTurn([30, 32], [36, 40])).medianRatio).toEqual({ 'switchboard-anchored ÷ anchored': 0.9 });
+  });
+
   it('leaves a round without a capacity out of the median ratio', () => {
     const r = roundsOf([run('switchboard-direct', 1, 300), run('b2bua', 1, 300), run('switchboard-direct', 2, 250), run('b2bua', 2, null)]);
     expect(r.ratios['switchboard-direct ÷ b2bua']).toEqual([1, null]);
